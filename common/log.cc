@@ -1,0 +1,95 @@
+#include "common/log.h"
+
+#include <unistd.h>
+
+#include <cctype>
+
+namespace fg::log {
+namespace {
+
+std::atomic<int> g_level{static_cast<int>(Level::Info)};
+
+const char* name(Level l) {
+  switch (l) {
+    case Level::Debug: return "DEBUG";
+    case Level::Info: return "INFO";
+    case Level::Warn: return "WARN";
+    case Level::Error: return "ERROR";
+  }
+  return "INFO";
+}
+
+// Quote values with spaces, quotes or control characters; escape the rest
+// so a hostile value cannot forge a log line.
+void appendValue(std::string& out, std::string_view v) {
+  bool quote = v.empty();
+  for (unsigned char c : v)
+    if (c <= ' ' || c == '"' || c == '=' || c == 0x7f) quote = true;
+  if (!quote) {
+    out.append(v);
+    return;
+  }
+  out += '"';
+  for (unsigned char c : v) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f) {
+      static const char* hex = "0123456789abcdef";
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += '"';
+}
+
+}  // namespace
+
+void setLevel(Level l) { g_level.store(static_cast<int>(l), std::memory_order_relaxed); }
+Level level() { return static_cast<Level>(g_level.load(std::memory_order_relaxed)); }
+
+bool parseLevel(std::string_view t, Level& out) {
+  std::string s;
+  for (char c : t) s += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (s == "debug") out = Level::Debug;
+  else if (s == "info") out = Level::Info;
+  else if (s == "warn" || s == "warning") out = Level::Warn;
+  else if (s == "error") out = Level::Error;
+  else return false;
+  return true;
+}
+
+void write(Level l, std::string_view event, std::initializer_list<Field> fields) {
+  if (l < level()) return;
+  std::string line = name(l);
+  line += ' ';
+  line.append(event);
+  for (const Field& f : fields) {
+    line += ' ';
+    line.append(f.key);
+    line += '=';
+    appendValue(line, f.value);
+  }
+  line += '\n';
+  // One write: lines from different threads never interleave.
+  (void)!::write(STDERR_FILENO, line.data(), line.size());
+}
+
+bool RateLimit::allow(uint64_t& suppressed) {
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  int64_t w = window_.load(std::memory_order_relaxed);
+  if (w != now && window_.compare_exchange_strong(w, now)) used_.store(0);
+  if (used_.fetch_add(1) < burst_) {
+    suppressed = dropped_.exchange(0);
+    return true;
+  }
+  dropped_.fetch_add(1);
+  return false;
+}
+
+}  // namespace fg::log
