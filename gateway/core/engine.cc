@@ -1,0 +1,134 @@
+#include "gateway/core/engine.h"
+
+#include <bit>
+
+namespace fg::core {
+namespace {
+
+policy::IpAddress toPolicy(const IpAddress& a) {
+  policy::IpAddress p;
+  p.family = a.version == 4 ? policy::IpFamily::V4
+             : a.version == 6 ? policy::IpFamily::V6
+                              : policy::IpFamily::None;
+  p.bytes = a.bytes;
+  return p;
+}
+
+std::chrono::system_clock::time_point toTimePoint(Timestamp ts) {
+  return std::chrono::system_clock::time_point(std::chrono::microseconds(ts));
+}
+
+}  // namespace
+
+std::string MarkLayout::validate() const {
+  const uint32_t parts[] = {decided, drop, reject, value_mask};
+  for (int i = 0; i < 3; ++i)
+    if (std::popcount(parts[i]) != 1) return "the decided, drop and reject marks must be single bits";
+  for (int i = 0; i < 4; ++i)
+    for (int j = i + 1; j < 4; ++j)
+      if (parts[i] & parts[j]) return "the decided, drop, reject bits and the value mask must not overlap";
+  return "";
+}
+
+Engine::Engine(EngineConfig config, Classifier& classifier, const Clock& clock,
+               const policy::PolicyHolder& policy, DecisionSink& sink)
+    : config_(config), clock_(clock), policy_(policy), sink_(sink),
+      pipeline_(config.pipeline, classifier, clock, *this) {}
+
+policy::FlowFacts Engine::factsOf(const Flow& f, const PacketContext& ctx) {
+  policy::FlowFacts x;
+  const Classification& c = f.cls;
+  x.application = c.application;
+  x.l7_protocol = c.l7_protocol;
+  x.category = c.category;
+  x.hostname = c.hostname;
+  x.tls_version = c.tls_version;
+  x.cipher_id = c.cipher;
+  if (c.cipher) {
+    const CipherSuite* cs = findCipherSuite(c.cipher);
+    x.cipher_strength = cs ? cs->strength : CipherStrength::Unknown;
+  }
+  x.ja3c = c.ja3c;
+  x.ja3s = c.ja3s;
+  x.alpn = c.alpn;
+  x.src = toPolicy(f.src);
+  x.dst = toPolicy(f.dst);
+  x.src_port = f.src_port;
+  x.dst_port = f.dst_port;
+  x.ip_proto = f.proto;
+  x.in_interface = ctx.in_interface;
+  x.out_interface = ctx.out_interface;
+  x.confidence = toString(c.confidence);
+  if (!f.classified) {
+    x.pending |= policy::kPendingClassification;
+    // The cipher and JA3S arrive with the server's hello, a round trip after
+    // the SNI; until then a TLS rule could still change its answer.
+    if (c.cipher == 0) x.pending |= policy::kPendingTlsServerHello;
+  }
+  return x;
+}
+
+uint32_t Engine::markBits(const policy::Decision& d) const {
+  const MarkLayout& m = config_.marks;
+  uint32_t bits = m.decided | (d.mark & d.mark_mask & m.value_mask);
+  if (d.verdict == policy::Verdict::Drop) bits |= m.drop;
+  if (d.verdict == policy::Verdict::Reject) bits |= m.reject;
+  return bits;
+}
+
+PacketVerdict Engine::verdictFor(const Flow& f, const PacketContext& ctx) const {
+  if (!f.decision.decided) return {};
+  return PacketVerdict{.accept = true,
+                       .mark = (ctx.mark & ~config_.marks.all()) | f.decision.mark_bits};
+}
+
+void Engine::decide(Flow& f, const policy::Decision& d, const policy::PolicySet& policy) {
+  f.decision = FlowDecision{.decided = true,
+                            .verdict = static_cast<uint8_t>(d.verdict),
+                            .early = !f.classified,
+                            .mark_bits = markBits(d),
+                            .rule = d.rule,
+                            .generation = d.generation};
+  ++counters_.decided;
+  if (!f.classified) ++counters_.decided_early;
+  switch (d.verdict) {
+    case policy::Verdict::Accept: ++counters_.decided_accept; break;
+    case policy::Verdict::Drop: ++counters_.decided_drop; break;
+    case policy::Verdict::Reject: ++counters_.decided_reject; break;
+  }
+  policy.count(d);
+  // Later packets bypass userspace: no further inspection is possible.
+  pipeline_.stopInspection(f);
+  sink_.onDecision(f, d, policy);
+}
+
+PacketVerdict Engine::process(std::span<const uint8_t> ip_packet, Timestamp ts,
+                              const PacketContext& ctx) {
+  ++counters_.packets;
+  StepResult r = pipeline_.step(LinkType::Raw, ip_packet, ts);
+  if (!r.flow) {
+    ++counters_.undecodable;
+    return {};
+  }
+  Flow& f = *r.flow;
+  if (r.new_flow) f.in_ifindex = ctx.in_ifindex;
+  if (f.decision.decided) {
+    ++counters_.after_decision;
+    return verdictFor(f, ctx);
+  }
+  const std::shared_ptr<const policy::PolicySet> policy = policy_.current();
+  const policy::FlowFacts facts = factsOf(f, ctx);
+  const policy::Decision d = policy->evaluate(facts, toTimePoint(clock_.now()));
+  ++counters_.evaluations;
+  if (!(d.final || f.classified)) return {};
+  decide(f, d, *policy);
+  PacketVerdict v = verdictFor(f, ctx);
+  if (d.verdict == policy::Verdict::Reject && f.proto == kProtoTcp &&
+      r.direction == Direction::DstToSrc) {
+    v.rewrite_as_reset = true;
+    ++counters_.resets_to_client;
+  }
+  return v;
+}
+
+}  // namespace fg::core

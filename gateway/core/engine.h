@@ -1,0 +1,130 @@
+// Engine: the inline verdict engine of one worker. Pure (no kernel headers):
+// raw IP packet + context in, PacketVerdict out, so it is tested without root.
+//
+//   packet -> Pipeline::step (decode, flow, classify)
+//          -> while the flow is undecided: FlowFacts -> PolicySet::evaluate
+//          -> once the decision is final (the policy says no pending
+//             metadata can change it, or classification ended: final answer,
+//             packet budget, flow end): the flow is decided, inspection stops,
+//             DecisionSink::onDecision (set additions, events)
+//          -> PacketVerdict: accept, with the flow's mark bits once decided.
+//
+// Every verdict is "accept": a blocked flow is marked (decided + drop or
+// reject bit) and flowgate's nft table drops or rejects the packet in the
+// kernel (the reject statement is only valid in forward/input chains, and
+// the conntrack mark then blocks the rest of the flow without userspace).
+// The kernel's reject answers the packet's sender; when the deciding packet
+// of a rejected TCP flow comes from the server, the engine also asks for it
+// to be delivered as a reset to the client (PacketVerdict::rewrite_as_reset),
+// so both ends are reset and the client learns it at once.
+// A packet that cannot be decoded is accepted unmarked (fail-open).
+//
+// Mark layout (MarkLayout, all configurable, must not overlap): `decided`,
+// `drop`, `reject` bits and `value_mask` for the policy's class/route mark
+// values. Bits outside MarkLayout::all() are never changed, so flowgate
+// shares the mark with other software.
+//
+// Threading: one Engine per worker thread. The PolicySet snapshot is read
+// through PolicyHolder::current() (lock-free) once per packet.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "gateway/core/pipeline.h"
+#include "policy/policy.h"
+
+namespace fg::core {
+
+struct MarkLayout {
+  uint32_t decided = 0x80000000u;
+  uint32_t drop = 0x40000000u;
+  uint32_t reject = 0x20000000u;
+  uint32_t value_mask = 0x0000ffffu;
+
+  uint32_t all() const { return decided | drop | reject | value_mask; }
+  // "" when the layout is usable, else what is wrong.
+  std::string validate() const;
+};
+
+struct EngineConfig {
+  PipelineConfig pipeline;
+  MarkLayout marks;
+};
+
+struct PacketContext {
+  uint32_t mark = 0;            // the packet's mark as queued
+  uint32_t in_ifindex = 0;
+  std::string_view in_interface;   // name, "" when unknown
+  std::string_view out_interface;  // "" at prerouting (not routed yet)
+};
+
+struct PacketVerdict {
+  bool accept = true;
+  std::optional<uint32_t> mark;  // new packet mark; nullopt = unchanged
+  // Deliver a TCP reset in place of this packet (rewriteAsTcpReset): set for
+  // the server's packet that decides a `reject`, so the client is reset at
+  // once; the server is reset by the kernel's reject rule at its next packet.
+  bool rewrite_as_reset = false;
+};
+
+struct EngineCounters {
+  uint64_t packets = 0;
+  uint64_t undecodable = 0;      // accepted unmarked
+  uint64_t evaluations = 0;
+  uint64_t decided = 0;
+  uint64_t decided_early = 0;    // before classification was final
+  uint64_t decided_accept = 0, decided_drop = 0, decided_reject = 0;
+  uint64_t after_decision = 0;   // packets of decided flows still in flight
+  uint64_t resets_to_client = 0; // deciding server packets turned into resets
+};
+
+class DecisionSink {
+ public:
+  virtual ~DecisionSink() = default;
+  // A flow was decided. `decision` and `policy` are valid during the call.
+  virtual void onDecision(const Flow& flow, const policy::Decision& decision,
+                          const policy::PolicySet& policy) = 0;
+  virtual void onFlowEnd(const Flow& flow, EndReason reason) = 0;
+};
+
+class Engine final : private FlowEventSink {
+ public:
+  Engine(EngineConfig config, Classifier& classifier, const Clock& clock,
+         const policy::PolicyHolder& policy, DecisionSink& sink);
+
+  // One queued IP packet (starting at the IP header).
+  PacketVerdict process(std::span<const uint8_t> ip_packet, Timestamp ts, const PacketContext& ctx);
+  // Expiry at clock time (call periodically when idle).
+  void expireIdle() { pipeline_.expireIdle(); }
+  void finish(EndReason reason) { pipeline_.finish(reason); }
+
+  const EngineCounters& counters() const { return counters_; }
+  const Pipeline& pipeline() const { return pipeline_; }
+
+  // The facts the policy sees for `flow` (exposed for tests and `flowgate
+  // policy eval`-like tooling).
+  static policy::FlowFacts factsOf(const Flow& flow, const PacketContext& ctx);
+  // flowgate's mark bits for a decision.
+  uint32_t markBits(const policy::Decision& d) const;
+
+ private:
+  // core::FlowEventSink (from the pipeline)
+  void onClassified(const Flow&) override {}
+  void onFlowEnd(const Flow& flow, EndReason reason) override { sink_.onFlowEnd(flow, reason); }
+
+  void decide(Flow& flow, const policy::Decision& d, const policy::PolicySet& policy);
+  PacketVerdict verdictFor(const Flow& flow, const PacketContext& ctx) const;
+
+  EngineConfig config_;
+  const Clock& clock_;
+  const policy::PolicyHolder& policy_;
+  DecisionSink& sink_;
+  Pipeline pipeline_;
+  EngineCounters counters_;
+};
+
+}  // namespace fg::core

@@ -1,0 +1,121 @@
+// Flow: one bidirectional conversation, keyed by FlowKey.
+//
+// A Flow is a plain value owned by the FlowTable. `src` is the side that sent
+// the first packet (or, for TCP, the side that sent the SYN when the capture
+// starts at the SYN-ACK). Classification results live in `cls`; the
+// classifier's per-flow working state lives in `inspection` only while the
+// flow is being inspected and is released as soon as the result is final,
+// so a decided flow costs only the bytes of this struct.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gateway/core/packet.h"
+
+namespace fg::core {
+
+struct FlowKey {
+  // Normalised: (a, a_port) <= (b, b_port), so both directions share a key.
+  IpAddress a, b;
+  uint16_t a_port = 0, b_port = 0;
+  uint8_t proto = 0;
+  uint16_t vlan = 0;
+
+  static FlowKey fromPacket(const Packet& p);
+  friend bool operator==(const FlowKey&, const FlowKey&) = default;
+};
+
+struct FlowKeyHash {
+  size_t operator()(const FlowKey& k) const noexcept;
+};
+
+enum class Direction : uint8_t { SrcToDst = 0, DstToSrc = 1 };
+
+enum class Confidence : uint8_t {
+  Unknown,  // nothing recognised
+  Guessed,  // best guess (ports, addresses) after the packet budget or at end
+  Dpi,      // recognised from the traffic itself
+  Dns,      // from the DNS hint cache (first-packet decisions)
+  Cache,    // from earlier flows to the same server (first-packet decisions)
+};
+std::string_view toString(Confidence c);
+
+// What the classifier learned about a flow. Strings come from the wire or
+// from nDPI's tables; records escape them.
+struct Classification {
+  std::string l7_protocol;  // nDPI master protocol ("TLS", "DNS", "HTTP", ...)
+  std::string application;  // nDPI app protocol, = l7_protocol when none
+  std::string category;
+  std::string hostname;     // SNI, HTTP Host, DNS query, ...
+  uint16_t tls_version = 0;  // wire value, 0 = none
+  uint16_t cipher = 0;       // server-chosen suite, 0 = none seen
+  std::string ja3c, ja3s;
+  std::vector<std::string> alpn;
+  std::string dns_query;
+  uint16_t dns_qtype = 0;
+  std::string user_agent;
+  Confidence confidence = Confidence::Unknown;
+};
+
+enum class TcpState : uint8_t { None, SynSent, SynReceived, Established, Closing, Closed };
+
+enum class EndReason : uint8_t { Fin, Rst, Idle, Evicted, EndOfInput, Shutdown };
+std::string_view toString(EndReason r);
+
+// Per-flow working state of a Classifier (e.g. the nDPI flow struct).
+class FlowInspection {
+ public:
+  virtual ~FlowInspection() = default;
+};
+
+// What the inline engine decided for a flow (compact: kept for the flow's
+// lifetime). `mark_bits` are flowgate's own conntrack mark bits for it.
+struct FlowDecision {
+  bool decided = false;
+  uint8_t verdict = 0;        // policy::Verdict
+  bool early = false;         // decided before classification was final
+  uint32_t mark_bits = 0;
+  uint32_t rule = UINT32_MAX;  // deciding rule id in that generation; UINT32_MAX = default
+  uint64_t generation = 0;
+};
+
+struct Flow {
+  uint64_t id = 0;
+  FlowKey key;
+  IpAddress src, dst;
+  uint16_t src_port = 0, dst_port = 0;
+  uint8_t proto = 0;
+  uint8_t ip_version = 0;
+  Tunnel tunnel = Tunnel::None;
+  TcpState tcp = TcpState::None;
+  uint8_t fin_seen = 0;  // bit 0: from src, bit 1: from dst
+  bool classified = false;
+  uint16_t dpi_packets = 0;
+  Timestamp first_seen = 0, last_seen = 0;
+  uint64_t packets[2] = {0, 0};  // indexed by Direction
+  uint64_t bytes[2] = {0, 0};
+  Classification cls;
+  FlowDecision decision;
+  uint32_t in_ifindex = 0;   // inline only: where the opening packet came in
+  std::unique_ptr<FlowInspection> inspection;
+
+  Direction directionOf(const Packet& p) const {
+    // Later fragments carry no ports: their addresses alone tell the side.
+    if (p.fragment && !p.first_fragment)
+      return p.src == src ? Direction::SrcToDst : Direction::DstToSrc;
+    return (p.src == src && p.src_port == src_port) ? Direction::SrcToDst : Direction::DstToSrc;
+  }
+  uint64_t totalPackets() const { return packets[0] + packets[1]; }
+  uint64_t totalBytes() const { return bytes[0] + bytes[1]; }
+
+  // Intrusive LRU list links, managed by FlowTable.
+  Flow* lru_prev = nullptr;
+  Flow* lru_next = nullptr;
+  uint8_t lru_list = 0;
+};
+
+}  // namespace fg::core

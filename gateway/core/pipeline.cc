@@ -1,0 +1,191 @@
+#include "gateway/core/pipeline.h"
+
+namespace fg::core {
+
+Pipeline::Pipeline(PipelineConfig config, Classifier& classifier, const Clock& clock,
+                   FlowEventSink& sink)
+    : config_(config), classifier_(classifier), clock_(clock), sink_(sink),
+      table_(config.table) {}
+
+Pipeline::~Pipeline() = default;
+
+StepResult Pipeline::step(LinkType link, std::span<const uint8_t> frame, Timestamp ts) {
+  DecodeResult d = decode(link, frame, ts);
+  if (!d.ok()) {
+    ++counters_.packets;
+    counters_.bytes += frame.size();
+    counters_.decode_errors.count(d.error);
+    maybeExpire();
+    return StepResult{.error = d.error};
+  }
+  return step(d.packet);
+}
+
+StepResult Pipeline::step(const Packet& p) {
+  ++counters_.packets;
+  counters_.bytes += p.ip_bytes;
+  ++counters_.decoded;
+  maybeExpire();
+
+  StepResult r;
+  Flow* f = flowFor(p, r);
+  if (!f) return r;
+  const Direction dir = f->directionOf(p);
+  r.flow = f;
+  r.direction = dir;
+  const auto d = static_cast<size_t>(dir);
+  ++f->packets[d];
+  f->bytes[d] += p.ip_bytes;
+  if (p.proto == kProtoTcp && !(p.fragment && !p.first_fragment)) updateTcp(*f, p, dir);
+  table_.touch(*f, p.ts);
+  // Later fragments carry no L4 header: counted, never inspected.
+  if (!f->classified && !(p.fragment && !p.first_fragment)) classify(*f, p, dir, r);
+  return r;
+}
+
+Flow* Pipeline::flowFor(const Packet& p, StepResult& r) {
+  if (p.fragment) {
+    ++counters_.fragments;
+    FragKey fk{p.src, p.dst, p.frag_id, p.proto};
+    if (!p.first_fragment) {
+      auto it = fragments_.find(fk);
+      Flow* f = it == fragments_.end() ? nullptr : table_.find(it->second.flow);
+      if (!f) ++counters_.fragments_unmatched;
+      return f;
+    }
+    if (fragments_.size() >= config_.max_fragment_entries) {
+      std::erase_if(fragments_, [&](const auto& e) {
+        return p.ts - e.second.seen > config_.fragment_timeout;
+      });
+    }
+    if (fragments_.size() < config_.max_fragment_entries)
+      fragments_[fk] = FragEntry{FlowKey::fromPacket(p), p.ts};
+  }
+
+  const FlowKey key = FlowKey::fromPacket(p);
+  Flow* f = table_.find(key);
+  const bool syn_only = p.proto == kProtoTcp && (p.tcp_flags & (kTcpSyn | kTcpAck)) == kTcpSyn;
+  if (f && f->tcp == TcpState::Closed && syn_only) {
+    // Port reuse: a fresh SYN on a closed flow's tuple starts a new flow.
+    onEnd(*f, f->fin_seen == 3 ? EndReason::Fin : EndReason::Rst);
+    table_.remove(*f);
+    f = nullptr;
+  }
+  if (f) return f;
+
+  f = &table_.create(key, p.ts, [this](Flow& victim, EndReason why) { onEnd(victim, why); });
+  r.new_flow = true;
+  // src is the opener: the SYN's sender when the capture starts at a SYN-ACK.
+  const bool reply_first =
+      p.proto == kProtoTcp && (p.tcp_flags & (kTcpSyn | kTcpAck)) == (kTcpSyn | kTcpAck);
+  if (reply_first) {
+    f->src = p.dst; f->src_port = p.dst_port; f->dst = p.src; f->dst_port = p.src_port;
+  } else {
+    f->src = p.src; f->src_port = p.src_port; f->dst = p.dst; f->dst_port = p.dst_port;
+  }
+  f->proto = p.proto;
+  f->ip_version = p.ip_version;
+  f->tunnel = p.tunnel;
+  return f;
+}
+
+void Pipeline::updateTcp(Flow& f, const Packet& p, Direction dir) {
+  const uint8_t fl = p.tcp_flags;
+  if (f.tcp == TcpState::Closed) return;  // e.g. a FIN that crossed the RST
+  if (fl & kTcpRst) {
+    f.tcp = TcpState::Closed;
+    return;
+  }
+  if (fl & kTcpFin) {
+    f.fin_seen |= dir == Direction::SrcToDst ? 1 : 2;
+    f.tcp = f.fin_seen == 3 ? TcpState::Closed : TcpState::Closing;
+    return;
+  }
+  switch (f.tcp) {
+    case TcpState::None:
+      if ((fl & (kTcpSyn | kTcpAck)) == kTcpSyn) f.tcp = TcpState::SynSent;
+      else if (fl & kTcpSyn) f.tcp = TcpState::SynReceived;
+      else if (f.packets[0] > 0 && f.packets[1] > 0) f.tcp = TcpState::Established;
+      break;
+    case TcpState::SynSent:
+      if ((fl & (kTcpSyn | kTcpAck)) == (kTcpSyn | kTcpAck) && dir == Direction::DstToSrc)
+        f.tcp = TcpState::SynReceived;
+      break;
+    case TcpState::SynReceived:
+      if ((fl & kTcpAck) && !(fl & kTcpSyn) && dir == Direction::SrcToDst)
+        f.tcp = TcpState::Established;
+      break;
+    case TcpState::Established:
+    case TcpState::Closing:
+    case TcpState::Closed:
+      break;
+  }
+}
+
+void Pipeline::classify(Flow& f, const Packet& p, Direction dir, StepResult& r) {
+  if (!f.inspection && f.dpi_packets == 0) f.inspection = classifier_.begin(f);
+  if (!f.inspection) {
+    // The classifier could not take the flow: settle for a guess now.
+    classifier_.giveUp(f);
+    endInspection(f, false);
+    r.classified_now = true;
+    return;
+  }
+  ++f.dpi_packets;
+  ++counters_.inspected_packets;
+  if (classifier_.inspect(f, p, dir)) {
+    endInspection(f, true);
+    r.classified_now = true;
+  } else if (f.dpi_packets >= config_.packet_budget) {
+    classifier_.giveUp(f);
+    endInspection(f, false);
+    r.classified_now = true;
+  }
+}
+
+void Pipeline::endInspection(Flow& f, bool final_answer) {
+  f.classified = true;
+  f.inspection.reset();  // free the DPI state as soon as the answer is in
+  ++(final_answer ? counters_.classified_final : counters_.classified_giveup);
+  sink_.onClassified(f);
+}
+
+void Pipeline::stopInspection(Flow& f) {
+  if (!f.classified) endInspection(f, f.cls.confidence == Confidence::Dpi);
+}
+
+void Pipeline::onEnd(Flow& f, EndReason reason) {
+  if (!f.classified) {
+    classifier_.giveUp(f);
+    endInspection(f, false);
+  }
+  ++counters_.flows_ended;
+  sink_.onFlowEnd(f, reason);
+}
+
+void Pipeline::maybeExpire() {
+  const Timestamp now = clock_.now();
+  if (now < next_expiry_) return;
+  next_expiry_ = now + kSecond;
+  expireIdle();
+}
+
+void Pipeline::expireIdle() {
+  const Timestamp now = clock_.now();
+  table_.expire(now, [this](Flow& f, EndReason why) { onEnd(f, why); });
+  std::erase_if(fragments_,
+                [&](const auto& e) { return now - e.second.seen > config_.fragment_timeout; });
+}
+
+void Pipeline::finish(EndReason reason) {
+  table_.drain(reason, [this](Flow& f, EndReason why) { onEnd(f, why); });
+  fragments_.clear();
+}
+
+size_t Pipeline::FragKeyHash::operator()(const FragKey& k) const noexcept {
+  FlowKey fk{.a = k.src, .b = k.dst, .a_port = static_cast<uint16_t>(k.id >> 16),
+             .b_port = static_cast<uint16_t>(k.id), .proto = k.proto, .vlan = 0};
+  return FlowKeyHash{}(fk);
+}
+
+}  // namespace fg::core

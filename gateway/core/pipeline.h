@@ -1,0 +1,116 @@
+// Pipeline: one step per packet, whatever the input (capture file, NFQUEUE).
+//
+//   decode -> flow lookup/create -> counters + TCP state -> classify -> events
+//
+// The pipeline owns a FlowTable and borrows a Classifier, a Clock and a
+// FlowEventSink. Events go to the sink synchronously: onClassified() once per
+// flow when its classification becomes final (or is given up), onFlowEnd()
+// when the flow ends (FIN/RST linger elapsed, idle, evicted, end of input).
+// Expiry runs from step() at most once per clock second, using clock.now().
+// Not thread-safe: one pipeline per worker. Never throws on packet data.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <unordered_map>
+
+#include "gateway/core/classifier.h"
+#include "gateway/core/clock.h"
+#include "gateway/core/flow_table.h"
+#include "gateway/core/packet.h"
+
+namespace fg::core {
+
+class FlowEventSink {
+ public:
+  virtual ~FlowEventSink() = default;
+  virtual void onClassified(const Flow& flow) = 0;
+  virtual void onFlowEnd(const Flow& flow, EndReason reason) = 0;
+};
+
+struct PipelineConfig {
+  FlowTableConfig table;
+  uint16_t packet_budget = 32;      // packets inspected per flow at most
+  size_t max_fragment_entries = 4096;
+  Timestamp fragment_timeout = 30 * kSecond;
+};
+
+struct PipelineCounters {
+  uint64_t packets = 0;             // every packet given to step()
+  uint64_t bytes = 0;
+  uint64_t decoded = 0;
+  DecodeCounters decode_errors;
+  uint64_t fragments = 0;
+  uint64_t fragments_unmatched = 0;  // later fragments whose first never came
+  uint64_t inspected_packets = 0;    // packets handed to the classifier
+  uint64_t classified_final = 0;     // flows that reached a final answer
+  uint64_t classified_giveup = 0;    // flows that hit the budget or ended first
+  uint64_t flows_ended = 0;
+};
+
+struct StepResult {
+  DecodeError error = DecodeError::None;
+  Flow* flow = nullptr;              // nullptr when the packet was not decoded or matched
+  Direction direction = Direction::SrcToDst;
+  bool new_flow = false;
+  bool classified_now = false;       // this packet completed classification
+};
+
+class Pipeline {
+ public:
+  Pipeline(PipelineConfig config, Classifier& classifier, const Clock& clock,
+           FlowEventSink& sink);
+  ~Pipeline();
+  Pipeline(const Pipeline&) = delete;
+  Pipeline& operator=(const Pipeline&) = delete;
+
+  // Decodes and processes one frame captured on a `link` interface.
+  StepResult step(LinkType link, std::span<const uint8_t> frame, Timestamp ts);
+  // Processes an already decoded packet.
+  StepResult step(const Packet& packet);
+
+  // Ends inspection of `flow` now (e.g. the policy decided early): frees the
+  // classifier state and reports the flow classified with what it has.
+  void stopInspection(Flow& flow);
+
+  // Expires idle flows at clock.now() now (step() also does this each second).
+  void expireIdle();
+  // Ends every flow (gives up inspection where needed) with `reason`.
+  void finish(EndReason reason = EndReason::EndOfInput);
+
+  const PipelineCounters& counters() const { return counters_; }
+  const FlowTable& table() const { return table_; }
+
+ private:
+  struct FragKey {
+    IpAddress src, dst;
+    uint32_t id;
+    uint8_t proto;
+    friend bool operator==(const FragKey&, const FragKey&) = default;
+  };
+  struct FragKeyHash {
+    size_t operator()(const FragKey& k) const noexcept;
+  };
+  struct FragEntry {
+    FlowKey flow;
+    Timestamp seen;
+  };
+
+  Flow* flowFor(const Packet& p, StepResult& r);
+  void updateTcp(Flow& f, const Packet& p, Direction dir);
+  void classify(Flow& f, const Packet& p, Direction dir, StepResult& r);
+  void endInspection(Flow& f, bool final_answer);
+  void onEnd(Flow& f, EndReason reason);
+  void maybeExpire();
+
+  PipelineConfig config_;
+  Classifier& classifier_;
+  const Clock& clock_;
+  FlowEventSink& sink_;
+  FlowTable table_;
+  std::unordered_map<FragKey, FragEntry, FragKeyHash> fragments_;
+  Timestamp next_expiry_ = 0;
+  PipelineCounters counters_;
+};
+
+}  // namespace fg::core
