@@ -1,0 +1,14 @@
+// The nDPI name catalog used to validate policy files: every protocol and
+// category name the linked libndpi (4.2 on Debian 12) can report.
+#pragma once
+
+#include "policy/name_catalog.h"
+
+namespace fg::dpi {
+
+// Builds the catalog once (a short-lived nDPI detection module is created and
+// destroyed on first call) and returns a copy of the cached value. Thread-safe
+// (function-local static). Names are de-duplicated and keep nDPI's spelling.
+policy::NameCatalog ndpiNameCatalog();
+
+}  // namespace fg::dpi
