@@ -1,0 +1,478 @@
+// Golden tests for netlink/nft.h: build each batch, parse it back with
+// libmnl + libnftnl, and check the attributes the kernel will act on.
+#include <net/if.h>
+#include <netinet/in.h>
+// after netinet/in.h (linux/in.h conflicts otherwise)
+#include <gtest/gtest.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/xt_NFQUEUE.h>
+
+#include <map>
+
+#include "netlink/nft.h"
+#include "tests/netlink/parse_util.h"
+
+namespace fg::nl {
+namespace {
+
+using namespace fg::nl::test;
+
+// Everything in one table batch, parsed.
+struct Parsed {
+  std::vector<uint8_t> buf;  // owns the bytes `msgs` point into (moves keep the heap block)
+  std::vector<const nlmsghdr*> msgs;
+  std::vector<Table> tables;  // NEWTABLE in order
+  std::map<std::string, Chain> chains;
+  std::vector<std::pair<std::string, Rule>> rules;  // (chain, rule) in order
+  std::vector<Set> sets;                            // NEWSET in order
+  std::vector<SetElemMsg> set_elems;                // NEWSETELEM in order
+
+  std::vector<nftnl_rule*> chainRules(const std::string& chain) const {
+    std::vector<nftnl_rule*> out;
+    for (const auto& [c, r] : rules)
+      if (c == chain) out.push_back(r.get());
+    return out;
+  }
+};
+
+Parsed parse(std::vector<uint8_t> batch) {
+  Parsed p;
+  p.buf = std::move(batch);
+  p.msgs = splitMessages(p.buf);
+  for (const auto* m : p.msgs) {
+    if (isNft(m, NFT_MSG_NEWTABLE)) p.tables.push_back(parseTable(m));
+    if (isNft(m, NFT_MSG_NEWCHAIN)) {
+      auto c = parseChain(m);
+      std::string name = nftnl_chain_get_str(c.get(), NFTNL_CHAIN_NAME);
+      p.chains.emplace(name, std::move(c));
+    }
+    if (isNft(m, NFT_MSG_NEWRULE)) {
+      auto r = parseRule(m);
+      std::string chain = nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN);
+      p.rules.emplace_back(chain, std::move(r));
+    }
+    if (isNft(m, NFT_MSG_NEWSET)) p.sets.push_back(parseSet(m));
+    if (isNft(m, NFT_MSG_NEWSETELEM)) p.set_elems.push_back(parseSetElems(m));
+  }
+  return p;
+}
+
+NftTableSpec baseSpec() {
+  return NftTableSpec{
+      .queue_num = 4,
+      .queue_count = 3,
+      .queue_mode = QueueMode::XtCompat,
+      .sets = {{.name = "zero_rated", .family = SetFamily::V4, .timeout_s = 3600},
+               {.name = "zero_rated6", .family = SetFamily::V6, .timeout_s = 0}},
+  };
+}
+
+Parsed build(const NftTableSpec& spec, bool replace = false) {
+  auto batch = buildTableBatch(spec, replace);
+  EXPECT_TRUE(batch.ok()) << (batch.ok() ? "" : batch.error().message());
+  return batch.ok() ? parse(std::move(*batch)) : Parsed{};
+}
+
+TEST(NftTableBatch, FramedAsOneNftablesBatch) {
+  Parsed p = build(baseSpec());
+  ASSERT_GE(p.msgs.size(), 3u);
+  EXPECT_EQ(p.msgs.front()->nlmsg_type, NFNL_MSG_BATCH_BEGIN);
+  EXPECT_EQ(p.msgs.back()->nlmsg_type, NFNL_MSG_BATCH_END);
+  const auto* gen = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(p.msgs.front()));
+  EXPECT_EQ(ntohs(gen->res_id), NFNL_SUBSYS_NFTABLES);
+  for (std::size_t i = 1; i + 1 < p.msgs.size(); ++i) {
+    EXPECT_EQ(p.msgs[i]->nlmsg_type >> 8, NFNL_SUBSYS_NFTABLES) << i;
+    EXPECT_TRUE(p.msgs[i]->nlmsg_flags & NLM_F_ACK) << i;
+    EXPECT_EQ(p.msgs[i]->nlmsg_seq, i) << "deterministic sequence numbers";
+    const auto* g = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(p.msgs[i]));
+    EXPECT_EQ(g->nfgen_family, NFPROTO_INET) << i;
+  }
+  // The table comes first, everything else refers to it.
+  EXPECT_TRUE(isNft(p.msgs[1], NFT_MSG_NEWTABLE));
+}
+
+TEST(NftTableBatch, TableIsOwnedAndNotExclusive) {
+  Parsed p = build(baseSpec());
+  ASSERT_EQ(p.tables.size(), 1u);
+  EXPECT_STREQ(nftnl_table_get_str(p.tables[0].get(), NFTNL_TABLE_NAME), "flowgate");
+  EXPECT_EQ(nftnl_table_get_u32(p.tables[0].get(), NFTNL_TABLE_FLAGS) & NFT_TABLE_F_OWNER, NFT_TABLE_F_OWNER);
+  const auto* m = p.msgs[1];
+  EXPECT_TRUE(m->nlmsg_flags & NLM_F_CREATE);
+  EXPECT_FALSE(m->nlmsg_flags & NLM_F_EXCL) << "owner may resend; others get EPERM";
+}
+
+TEST(NftTableBatch, ChainsHooksAndPriorities) {
+  Parsed p = build(baseSpec());
+  struct Want {
+    const char* name;
+    uint32_t hook;
+    int32_t prio;
+  };
+  const Want wants[] = {{"pre", NF_INET_PRE_ROUTING, -150},
+                        {"pre_save", NF_INET_PRE_ROUTING, -149},
+                        {"fwd", NF_INET_FORWARD, 0},
+                        {"in", NF_INET_LOCAL_IN, 0}};
+  ASSERT_EQ(p.chains.size(), std::size(wants));
+  for (const auto& w : wants) {
+    SCOPED_TRACE(w.name);
+    ASSERT_TRUE(p.chains.count(w.name));
+    auto* c = p.chains.at(w.name).get();
+    EXPECT_EQ(nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM), w.hook);
+    EXPECT_EQ(nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO), w.prio);
+    EXPECT_STREQ(nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE), "filter");
+    EXPECT_EQ(nftnl_chain_get_u32(c, NFTNL_CHAIN_POLICY), static_cast<uint32_t>(NF_ACCEPT));
+  }
+}
+
+TEST(NftTableBatch, PreChainRuleShapes) {
+  Parsed p = build(baseSpec());
+  auto pre = p.chainRules("pre");
+  ASSERT_EQ(pre.size(), 7u);
+  EXPECT_EQ(exprNames(pre[0]), "ct bitwise cmp counter immediate");      // decided|drop -> drop
+  EXPECT_EQ(exprNames(pre[1]), "ct bitwise cmp ct meta immediate");      // decided -> restore mark, accept
+  EXPECT_EQ(exprNames(pre[2]), "meta cmp immediate");                    // iifname lo accept
+  EXPECT_EQ(exprNames(pre[3]), "meta cmp meta cmp payload cmp cmp immediate");  // icmpv6 ND accept
+  EXPECT_EQ(exprNames(pre[6]), "counter target");                        // queue
+
+  auto r0 = exprs(pre[0]);
+  EXPECT_EQ(nftnl_expr_get_u32(r0[0], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_MARK));
+  EXPECT_EQ(dataU32(exprData(r0[1], NFTNL_EXPR_BITWISE_MASK)), 0xC0000000u);
+  EXPECT_EQ(dataU32(exprData(r0[2], NFTNL_EXPR_CMP_DATA)), 0xC0000000u);
+  EXPECT_EQ(nftnl_expr_get_u32(r0[4], NFTNL_EXPR_IMM_VERDICT), static_cast<uint32_t>(NF_DROP));
+
+  auto r1 = exprs(pre[1]);
+  EXPECT_EQ(dataU32(exprData(r1[1], NFTNL_EXPR_BITWISE_MASK)), 0x80000000u);
+  EXPECT_EQ(dataU32(exprData(r1[2], NFTNL_EXPR_CMP_DATA)), 0x80000000u);
+  EXPECT_EQ(nftnl_expr_get_u32(r1[3], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_MARK));
+  EXPECT_EQ(nftnl_expr_get_u32(r1[4], NFTNL_EXPR_META_KEY), static_cast<uint32_t>(NFT_META_MARK));
+  EXPECT_TRUE(nftnl_expr_is_set(r1[4], NFTNL_EXPR_META_SREG)) << "meta mark *set*";
+  EXPECT_EQ(nftnl_expr_get_u32(r1[5], NFTNL_EXPR_IMM_VERDICT), static_cast<uint32_t>(NF_ACCEPT));
+}
+
+TEST(NftTableBatch, XtNfqueueTargetInfoMatchesIptablesNft) {
+  NftTableSpec spec = baseSpec();
+  Parsed p = build(spec);
+  auto pre = p.chainRules("pre");
+  auto q = exprs(pre.back());
+  ASSERT_EQ(q.size(), 2u);
+  EXPECT_STREQ(nftnl_expr_get_str(q[1], NFTNL_EXPR_TG_NAME), "NFQUEUE");
+  EXPECT_EQ(nftnl_expr_get_u32(q[1], NFTNL_EXPR_TG_REV), 3u);
+  auto info = exprData(q[1], NFTNL_EXPR_TG_INFO);
+  ASSERT_EQ(info.size(), 8u) << "XT_ALIGN(sizeof(xt_NFQ_info_v3))";
+  xt_NFQ_info_v3 v{};
+  std::memcpy(&v, info.data(), sizeof v);
+  EXPECT_EQ(v.queuenum, 4);
+  EXPECT_EQ(v.queues_total, 3);
+  EXPECT_EQ(v.flags, NFQ_FLAG_BYPASS);
+  EXPECT_EQ(info[6], 0);
+  EXPECT_EQ(info[7], 0);
+
+  spec.queue_bypass = false;
+  spec.queue_cpu_fanout = true;
+  Parsed p2 = build(spec);
+  auto info2 = exprData(exprs(p2.chainRules("pre").back())[1], NFTNL_EXPR_TG_INFO);
+  std::memcpy(&v, info2.data(), sizeof v);
+  EXPECT_EQ(v.flags, NFQ_FLAG_CPU_FANOUT);
+}
+
+TEST(NftTableBatch, NativeQueueExpression) {
+  NftTableSpec spec = baseSpec();
+  spec.queue_mode = QueueMode::Native;
+  spec.counters = false;
+  Parsed p = build(spec);
+  auto pre = p.chainRules("pre");
+  ASSERT_EQ(exprNames(pre.back()), "queue");
+  auto q = exprs(pre.back())[0];
+  EXPECT_EQ(nftnl_expr_get_u16(q, NFTNL_EXPR_QUEUE_NUM), 4);
+  EXPECT_EQ(nftnl_expr_get_u16(q, NFTNL_EXPR_QUEUE_TOTAL), 3);
+  EXPECT_EQ(nftnl_expr_get_u16(q, NFTNL_EXPR_QUEUE_FLAGS), NFT_QUEUE_FLAG_BYPASS);
+  EXPECT_EQ(exprNames(pre[0]), "ct bitwise cmp immediate") << "no counter when counters=false";
+}
+
+TEST(NftTableBatch, PreSaveCopiesDecidedMarkOnce) {
+  Parsed p = build(baseSpec());
+  auto save = p.chainRules("pre_save");
+  ASSERT_EQ(save.size(), 1u);
+  EXPECT_EQ(exprNames(save[0]), "meta bitwise cmp ct bitwise cmp meta ct");
+  auto e = exprs(save[0]);
+  EXPECT_EQ(nftnl_expr_get_u32(e[0], NFTNL_EXPR_META_KEY), static_cast<uint32_t>(NFT_META_MARK));
+  EXPECT_EQ(dataU32(exprData(e[2], NFTNL_EXPR_CMP_DATA)), 0x80000000u);
+  EXPECT_EQ(dataU32(exprData(e[4], NFTNL_EXPR_BITWISE_MASK)), 0x80000000u);
+  EXPECT_EQ(dataU32(exprData(e[5], NFTNL_EXPR_CMP_DATA)), 0u);
+  EXPECT_EQ(nftnl_expr_get_u32(e[7], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_MARK));
+  EXPECT_TRUE(nftnl_expr_is_set(e[7], NFTNL_EXPR_CT_SREG)) << "ct mark *set*";
+}
+
+TEST(NftTableBatch, ForwardAndInputEnforceRejectAndDrop) {
+  Parsed p = build(baseSpec());
+  for (const char* chain : {"fwd", "in"}) {
+    SCOPED_TRACE(chain);
+    auto rules = p.chainRules(chain);
+    ASSERT_EQ(rules.size(), 4u);
+    // Resets of a rejected TCP flow pass (the engine's reset towards the client).
+    auto rst = exprs(rules[0]);
+    EXPECT_EQ(exprNames(rules[0]), "ct bitwise cmp meta cmp payload bitwise cmp immediate");
+    EXPECT_EQ(dataU32(exprData(rst[1], NFTNL_EXPR_BITWISE_MASK)), 0xA0000000u);
+    EXPECT_EQ(exprData(rst[6], NFTNL_EXPR_BITWISE_MASK), (std::vector<uint8_t>{0x04}));
+    EXPECT_EQ(exprData(rst[7], NFTNL_EXPR_CMP_DATA), (std::vector<uint8_t>{0x04}));
+    EXPECT_EQ(nftnl_expr_get_u32(rst.back(), NFTNL_EXPR_IMM_VERDICT), static_cast<uint32_t>(NF_ACCEPT));
+    rules.erase(rules.begin());
+    auto tcp = exprs(rules[0]);
+    EXPECT_EQ(exprNames(rules[0]), "ct bitwise cmp meta cmp counter reject");
+    EXPECT_EQ(dataU32(exprData(tcp[1], NFTNL_EXPR_BITWISE_MASK)), 0xA0000000u);
+    EXPECT_EQ(nftnl_expr_get_u32(tcp[6], NFTNL_EXPR_REJECT_TYPE), static_cast<uint32_t>(NFT_REJECT_TCP_RST));
+    auto other = exprs(rules[1]);
+    EXPECT_EQ(nftnl_expr_get_u32(other.back(), NFTNL_EXPR_REJECT_TYPE),
+              static_cast<uint32_t>(NFT_REJECT_ICMPX_UNREACH));
+    EXPECT_EQ(nftnl_expr_get_u8(other.back(), NFTNL_EXPR_REJECT_CODE), NFT_REJECT_ICMPX_ADMIN_PROHIBITED);
+    auto drop = exprs(rules[2]);
+    EXPECT_EQ(dataU32(exprData(drop[1], NFTNL_EXPR_BITWISE_MASK)), 0xC0000000u);
+    EXPECT_EQ(nftnl_expr_get_u32(drop.back(), NFTNL_EXPR_IMM_VERDICT), static_cast<uint32_t>(NF_DROP));
+  }
+}
+
+TEST(NftTableBatch, NamedSetsTypedWithTimeouts) {
+  Parsed p = build(baseSpec());
+  std::vector<nftnl_set*> named;
+  for (auto& s : p.sets)
+    if (!(nftnl_set_get_u32(s.get(), NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS)) named.push_back(s.get());
+  ASSERT_EQ(named.size(), 2u);
+  EXPECT_STREQ(nftnl_set_get_str(named[0], NFTNL_SET_NAME), "zero_rated");
+  EXPECT_EQ(nftnl_set_get_u32(named[0], NFTNL_SET_KEY_TYPE), 7u);  // ipv4_addr
+  EXPECT_EQ(nftnl_set_get_u32(named[0], NFTNL_SET_KEY_LEN), 4u);
+  EXPECT_EQ(nftnl_set_get_u32(named[0], NFTNL_SET_FLAGS), static_cast<uint32_t>(NFT_SET_TIMEOUT));
+  EXPECT_EQ(nftnl_set_get_u64(named[0], NFTNL_SET_TIMEOUT), 3600u * 1000u);
+  EXPECT_STREQ(nftnl_set_get_str(named[1], NFTNL_SET_NAME), "zero_rated6");
+  EXPECT_EQ(nftnl_set_get_u32(named[1], NFTNL_SET_KEY_TYPE), 8u);  // ipv6_addr
+  EXPECT_EQ(nftnl_set_get_u32(named[1], NFTNL_SET_KEY_LEN), 16u);
+  EXPECT_EQ(nftnl_set_get_u32(named[1], NFTNL_SET_FLAGS), 0u);
+  EXPECT_FALSE(nftnl_set_is_set(named[1], NFTNL_SET_TIMEOUT));
+}
+
+TEST(NftTableBatch, BareTcpSkipUsesDataOffsetAndLengthSets) {
+  Parsed p = build(baseSpec());
+  auto pre = p.chainRules("pre");
+  ASSERT_EQ(pre.size(), 7u);
+  EXPECT_EQ(exprNames(pre[4]),
+            "meta cmp meta cmp payload bitwise cmp payload bitwise cmp payload payload lookup counter immediate");
+  EXPECT_EQ(exprNames(pre[5]), "meta cmp payload cmp payload bitwise cmp payload payload lookup counter immediate");
+
+  // Anonymous constant sets, 8-byte concatenated key, 22 elements each.
+  std::vector<std::pair<nftnl_set*, std::vector<SetElem>>> anon;
+  for (std::size_t i = 0; i < p.sets.size(); ++i) {
+    auto* s = p.sets[i].get();
+    if (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) == (NFT_SET_ANONYMOUS | NFT_SET_CONSTANT) &&
+        nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN) == 8)
+      anon.emplace_back(s, std::vector<SetElem>{});
+  }
+  ASSERT_EQ(anon.size(), 2u);
+  // Elements: NEWSETELEM messages carry the set id of their anonymous set.
+  for (auto& se : p.set_elems) {
+    for (auto& [s, e] : anon)
+      if (se.set_id == nftnl_set_get_u32(s, NFTNL_SET_ID)) e = se.elems;
+  }
+  auto has = [](const std::vector<SetElem>& es, std::vector<uint8_t> k) {
+    for (const auto& e : es)
+      if (e.key == k) return true;
+    return false;
+  };
+  ASSERT_EQ(anon[0].second.size(), 22u);
+  ASSERT_EQ(anon[1].second.size(), 22u);
+  // IPv4: doff 5 -> total length 40; doff 8 (timestamps) -> 52; doff 15 -> 80; AE variant too.
+  EXPECT_TRUE(has(anon[0].second, {0x50, 0, 0, 0, 0, 40, 0, 0}));
+  EXPECT_TRUE(has(anon[0].second, {0x81, 0, 0, 0, 0, 52, 0, 0}));
+  EXPECT_TRUE(has(anon[0].second, {0xf0, 0, 0, 0, 0, 80, 0, 0}));
+  EXPECT_FALSE(has(anon[0].second, {0x40, 0, 0, 0, 0, 36, 0, 0}));
+  // IPv6: payload length = doff * 4.
+  EXPECT_TRUE(has(anon[1].second, {0x50, 0, 0, 0, 0, 20, 0, 0}));
+  EXPECT_TRUE(has(anon[1].second, {0xa0, 0, 0, 0, 0, 40, 0, 0}));
+
+  // The v4 rule: flags & (fin|rst|ack) == ack (the client's SYN is queued),
+  // doff byte -> reg 1, ip length -> reg32_01.
+  auto v4 = exprs(pre[4]);
+  EXPECT_EQ(nftnl_expr_get_u32(v4[7], NFTNL_EXPR_PAYLOAD_OFFSET), 13u);
+  EXPECT_EQ(exprData(v4[8], NFTNL_EXPR_BITWISE_MASK), (std::vector<uint8_t>{0x15}));
+  EXPECT_EQ(exprData(v4[9], NFTNL_EXPR_CMP_DATA), (std::vector<uint8_t>{0x10}));
+  EXPECT_EQ(nftnl_expr_get_u32(v4[10], NFTNL_EXPR_PAYLOAD_BASE), static_cast<uint32_t>(NFT_PAYLOAD_TRANSPORT_HEADER));
+  EXPECT_EQ(nftnl_expr_get_u32(v4[10], NFTNL_EXPR_PAYLOAD_OFFSET), 12u);
+  EXPECT_EQ(nftnl_expr_get_u32(v4[11], NFTNL_EXPR_PAYLOAD_OFFSET), 2u);
+  EXPECT_EQ(nftnl_expr_get_u32(v4[11], NFTNL_EXPR_PAYLOAD_DREG), static_cast<uint32_t>(NFT_REG32_01));
+  EXPECT_EQ(nftnl_expr_get_u32(v4[12], NFTNL_EXPR_LOOKUP_SET_ID), nftnl_set_get_u32(anon[0].first, NFTNL_SET_ID));
+  EXPECT_EQ(nftnl_expr_get_u32(v4.back(), NFTNL_EXPR_IMM_VERDICT), static_cast<uint32_t>(NF_ACCEPT));
+
+  NftTableSpec spec = baseSpec();
+  spec.skip_bare_tcp = false;
+  Parsed p2 = build(spec);
+  EXPECT_EQ(p2.chainRules("pre").size(), 5u);
+  for (auto& s : p2.sets) EXPECT_FALSE(nftnl_set_get_u32(s.get(), NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS);
+}
+
+TEST(NftTableBatch, InterfacesBecomeInvertedIfnameSetLookup) {
+  NftTableSpec spec = baseSpec();
+  spec.interfaces = {"eth0", "wan1"};
+  spec.skip_bare_tcp = false;
+  Parsed p = build(spec);
+  auto pre = p.chainRules("pre");
+  ASSERT_EQ(pre.size(), 6u);
+  EXPECT_EQ(exprNames(pre[4]), "meta lookup immediate");
+  auto e = exprs(pre[4]);
+  EXPECT_EQ(nftnl_expr_get_u32(e[0], NFTNL_EXPR_META_KEY), static_cast<uint32_t>(NFT_META_IIFNAME));
+  EXPECT_EQ(nftnl_expr_get_u32(e[1], NFTNL_EXPR_LOOKUP_FLAGS), static_cast<uint32_t>(NFT_LOOKUP_F_INV));
+  ASSERT_EQ(p.set_elems.size(), 1u);
+  auto es = p.set_elems[0].elems;
+  ASSERT_EQ(es.size(), 2u);
+  std::vector<uint8_t> eth0(IFNAMSIZ, 0);
+  std::memcpy(eth0.data(), "eth0", 4);
+  EXPECT_EQ(es[0].key, eth0);
+}
+
+TEST(NftTableBatch, ReplacePrefixesCreateAndDelete) {
+  auto batch = buildTableBatch(baseSpec(), true);
+  ASSERT_TRUE(batch.ok());
+  auto msgs = splitMessages(*batch);
+  ASSERT_GT(msgs.size(), 4u);
+  EXPECT_TRUE(isNft(msgs[1], NFT_MSG_NEWTABLE));
+  EXPECT_TRUE(isNft(msgs[2], NFT_MSG_DELTABLE));
+  EXPECT_TRUE(isNft(msgs[3], NFT_MSG_NEWTABLE));
+}
+
+TEST(NftTableBatch, RejectsInvalidSpecs) {
+  auto bad = [](auto mutate) {
+    NftTableSpec s = baseSpec();
+    mutate(s);
+    auto r = buildTableBatch(s);
+    EXPECT_FALSE(r.ok());
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().code, std::errc::invalid_argument);
+    }
+  };
+  bad([](NftTableSpec& s) { s.queue_count = 0; });
+  bad([](NftTableSpec& s) { s.queue_num = 65535; s.queue_count = 2; });
+  bad([](NftTableSpec& s) { s.value_mask = 0x8000ffff; });
+  bad([](NftTableSpec& s) { s.drop_bit = s.decided_bit; });
+  bad([](NftTableSpec& s) { s.reject_bit = 0x30000000; });
+  bad([](NftTableSpec& s) { s.table = ""; });
+  bad([](NftTableSpec& s) { s.interfaces = {"a-name-longer-than-ifnamsiz"}; });
+  bad([](NftTableSpec& s) { s.sets.push_back(s.sets[0]); });
+}
+
+TEST(NftTableBatch, DeleteTableBatch) {
+  auto batch = buildDeleteTableBatch("flowgate");
+  ASSERT_TRUE(batch.ok());
+  auto msgs = splitMessages(*batch);
+  ASSERT_EQ(msgs.size(), 3u);
+  ASSERT_TRUE(isNft(msgs[1], NFT_MSG_DELTABLE));
+  auto t = parseTable(msgs[1]);
+  EXPECT_STREQ(nftnl_table_get_str(t.get(), NFTNL_TABLE_NAME), "flowgate");
+  EXPECT_FALSE(buildDeleteTableBatch("").ok());
+}
+
+TEST(NftProbeBatch, CreatesUnhookedChainWithQueueThenDeletes) {
+  for (QueueMode mode : {QueueMode::Native, QueueMode::XtCompat}) {
+    auto batch = buildProbeBatch(mode, 4242);
+    ASSERT_TRUE(batch.ok());
+    auto msgs = splitMessages(*batch);
+    ASSERT_EQ(msgs.size(), 6u);
+    EXPECT_TRUE(isNft(msgs[1], NFT_MSG_NEWTABLE));
+    auto t = parseTable(msgs[1]);
+    EXPECT_STREQ(nftnl_table_get_str(t.get(), NFTNL_TABLE_NAME), "flowgate_probe_4242");
+    EXPECT_EQ(nftnl_table_get_u32(t.get(), NFTNL_TABLE_FLAGS), static_cast<uint32_t>(NFT_TABLE_F_OWNER));
+    ASSERT_TRUE(isNft(msgs[2], NFT_MSG_NEWCHAIN));
+    EXPECT_FALSE(nftnl_chain_is_set(parseChain(msgs[2]).get(), NFTNL_CHAIN_HOOKNUM));
+    ASSERT_TRUE(isNft(msgs[3], NFT_MSG_NEWRULE));
+    EXPECT_EQ(exprNames(parseRule(msgs[3]).get()), mode == QueueMode::Native ? "queue" : "target");
+    EXPECT_TRUE(isNft(msgs[4], NFT_MSG_DELTABLE));
+  }
+}
+
+std::vector<IpAddressBytes> v4s(int n) {
+  std::vector<IpAddressBytes> out;
+  for (int i = 0; i < n; ++i) out.push_back(IpAddressBytes::v4(0x0a000000u + static_cast<uint32_t>(i)));
+  return out;
+}
+
+TEST(NftSetElements, TimeoutAndExpirationInMilliseconds) {
+  auto addrs = v4s(2);
+  auto batch = buildSetElementsBatch("flowgate", "zero_rated", SetFamily::V4, addrs, 90);
+  ASSERT_TRUE(batch.ok());
+  auto msgs = splitMessages(*batch);
+  ASSERT_EQ(msgs.size(), 3u);
+  ASSERT_TRUE(isNft(msgs[1], NFT_MSG_NEWSETELEM));
+  EXPECT_TRUE(msgs[1]->nlmsg_flags & NLM_F_CREATE);
+  EXPECT_FALSE(msgs[1]->nlmsg_flags & NLM_F_EXCL) << "existing elements must be updated, not refused";
+  auto s = parseSetElems(msgs[1]);
+  EXPECT_EQ(s.table, "flowgate");
+  EXPECT_EQ(s.set, "zero_rated");
+  EXPECT_FALSE(s.set_id.has_value());
+  auto es = s.elems;
+  ASSERT_EQ(es.size(), 2u);
+  EXPECT_EQ(es[0].key, (std::vector<uint8_t>{10, 0, 0, 0}));
+  EXPECT_EQ(es[1].key, (std::vector<uint8_t>{10, 0, 0, 1}));
+  EXPECT_TRUE(es[0].has_timeout);
+  EXPECT_EQ(es[0].timeout, 90000u);
+  EXPECT_TRUE(es[0].has_expiration) << "expiration is what makes the kernel restart the clock";
+  EXPECT_EQ(es[0].expiration, 90000u);
+}
+
+TEST(NftSetElements, RecreateIsAddDeleteAdd) {
+  auto addrs = v4s(3);
+  auto batch = buildSetElementsBatch("flowgate", "zero_rated", SetFamily::V4, addrs, 30, ElementRefresh::Recreate);
+  ASSERT_TRUE(batch.ok());
+  auto msgs = splitMessages(*batch);
+  ASSERT_EQ(msgs.size(), 5u);
+  EXPECT_TRUE(isNft(msgs[1], NFT_MSG_NEWSETELEM));
+  EXPECT_TRUE(isNft(msgs[2], NFT_MSG_DELSETELEM));
+  EXPECT_TRUE(isNft(msgs[3], NFT_MSG_NEWSETELEM));
+  auto last = parseSetElems(msgs[3]).elems;
+  ASSERT_EQ(last.size(), 3u);
+  EXPECT_EQ(last[2].timeout, 30000u);
+  EXPECT_FALSE(last[2].has_expiration);
+}
+
+TEST(NftSetElements, ChunksLargeBatchesAndChecksFamily) {
+  auto addrs = v4s(600);
+  auto batch = buildSetElementsBatch("flowgate", "zero_rated", SetFamily::V4, addrs, 0);
+  ASSERT_TRUE(batch.ok());
+  auto msgs = splitMessages(*batch);
+  ASSERT_EQ(msgs.size(), 5u);  // 256 + 256 + 88
+  std::size_t total = 0;
+  for (std::size_t i = 1; i + 1 < msgs.size(); ++i) {
+    auto es = parseSetElems(msgs[i]).elems;
+    total += es.size();
+    for (const auto& e : es) EXPECT_FALSE(e.has_timeout) << "timeout 0: the set's default applies";
+  }
+  EXPECT_EQ(total, 600u);
+
+  auto v6 = IpAddressBytes::parse("2001:db8::1");
+  ASSERT_TRUE(v6.ok());
+  std::vector<IpAddressBytes> mixed{addrs[0], *v6};
+  auto r = buildSetElementsBatch("flowgate", "zero_rated", SetFamily::V4, mixed, 10);
+  EXPECT_FALSE(r.ok());
+
+  std::vector<IpAddressBytes> six{*v6};
+  auto d = buildDeleteSetElementsBatch("flowgate", "zero_rated6", SetFamily::V6, six);
+  ASSERT_TRUE(d.ok());
+  auto dm = splitMessages(*d);
+  ASSERT_EQ(dm.size(), 3u);
+  EXPECT_TRUE(isNft(dm[1], NFT_MSG_DELSETELEM));
+  auto de = parseSetElems(dm[1]).elems;
+  ASSERT_EQ(de.size(), 1u);
+  EXPECT_EQ(de[0].key.size(), 16u);
+  EXPECT_EQ(de[0].key[0], 0x20);
+}
+
+TEST(IpAddressBytes, ParsesBothFamilies) {
+  auto a = IpAddressBytes::parse("192.0.2.7");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->family, SetFamily::V4);
+  EXPECT_EQ(a->size(), 4u);
+  EXPECT_EQ(*a, IpAddressBytes::v4(0xc0000207));
+  auto b = IpAddressBytes::parse("::1");
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->family, SetFamily::V6);
+  EXPECT_EQ(b->bytes[15], 1);
+  EXPECT_FALSE(IpAddressBytes::parse("300.1.1.1").ok());
+}
+
+}  // namespace
+}  // namespace fg::nl
