@@ -1,0 +1,204 @@
+#include "gateway/config.h"
+
+#include <cctype>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "common/log.h"
+
+#include <toml++/toml.h>
+
+namespace fg::cli {
+namespace {
+
+class Reader {
+ public:
+  explicit Reader(std::vector<ConfigError>& errors) : errors_(errors) {}
+
+  void error(const toml::node* n, std::string key, std::string msg) {
+    ConfigError e;
+    if (n) {
+      e.line = static_cast<int>(n->source().begin.line);
+      e.column = static_cast<int>(n->source().begin.column);
+    }
+    e.key = std::move(key);
+    e.message = std::move(msg);
+    errors_.push_back(std::move(e));
+  }
+
+  // Reports keys of `t` not in `known`.
+  void unknownKeys(const toml::table& t, const std::string& prefix, std::set<std::string> known) {
+    for (const auto& [k, v] : t)
+      if (!known.count(std::string(k.str())))
+        error(&v, prefix + std::string(k.str()), "unknown key");
+  }
+
+  template <typename T>
+  void integer(const toml::table& t, const std::string& prefix, const char* key, T& out,
+               int64_t min, int64_t max) {
+    const toml::node* n = t.get(key);
+    if (!n) return;
+    auto v = n->value_exact<int64_t>();
+    if (!v) return error(n, prefix + key, "expected an integer");
+    if (*v < min || *v > max)
+      return error(n, prefix + key,
+                   "expected a value from " + std::to_string(min) + " to " + std::to_string(max));
+    out = static_cast<T>(*v);
+  }
+  void boolean(const toml::table& t, const std::string& prefix, const char* key, bool& out) {
+    const toml::node* n = t.get(key);
+    if (!n) return;
+    auto v = n->value_exact<bool>();
+    if (!v) return error(n, prefix + key, "expected true or false");
+    out = *v;
+  }
+  void string(const toml::table& t, const std::string& prefix, const char* key, std::string& out) {
+    const toml::node* n = t.get(key);
+    if (!n) return;
+    auto v = n->value_exact<std::string>();
+    if (!v) return error(n, prefix + key, "expected a string");
+    out = *v;
+  }
+  void strings(const toml::table& t, const std::string& prefix, const char* key,
+               std::vector<std::string>& out) {
+    const toml::node* n = t.get(key);
+    if (!n) return;
+    if (auto s = n->value_exact<std::string>()) {
+      out = {*s};
+      return;
+    }
+    const toml::array* a = n->as_array();
+    if (!a) return error(n, prefix + key, "expected a string or a list of strings");
+    out.clear();
+    for (const auto& e : *a) {
+      auto s = e.value_exact<std::string>();
+      if (!s) return error(&e, prefix + key, "expected a list of strings");
+      out.push_back(*s);
+    }
+  }
+  void seconds(const toml::table& t, const std::string& prefix, const char* key, core::Timestamp& out) {
+    int64_t s = out / core::kSecond;
+    integer(t, prefix, key, s, 1, 7 * 24 * 3600);
+    out = s * core::kSecond;
+  }
+
+  const toml::table* section(const toml::table& root, const char* name) {
+    const toml::node* n = root.get(name);
+    if (!n) return nullptr;
+    if (!n->is_table()) {
+      error(n, name, "expected a table [" + std::string(name) + "]");
+      return nullptr;
+    }
+    return n->as_table();
+  }
+
+ private:
+  std::vector<ConfigError>& errors_;
+};
+
+}  // namespace
+
+ConfigLoad parseConfig(std::string_view text, const std::string& name) {
+  ConfigLoad out;
+  out.config.path = name;
+  toml::table root;
+  try {
+    root = toml::parse(text, name);
+  } catch (const toml::parse_error& e) {
+    out.errors.push_back({static_cast<int>(e.source().begin.line),
+                          static_cast<int>(e.source().begin.column), "",
+                          std::string(e.description())});
+    return out;
+  }
+  Reader r(out.errors);
+  Config& c = out.config;
+  r.unknownKeys(root, "", {"gateway", "marks", "nft", "policy", "routing", "flows", "control"});
+
+  if (const toml::table* g = r.section(root, "gateway")) {
+    const std::string p = "gateway.";
+    r.unknownKeys(*g, p, {"queue_num", "workers", "packet_budget", "fail_open", "interfaces",
+                          "log_level", "skip_bare_tcp", "queue_max_len", "socket_buffer"});
+    r.integer(*g, p, "queue_num", c.queue_num, 0, 65535);
+    r.integer(*g, p, "workers", c.workers, 1, 64);
+    r.integer(*g, p, "packet_budget", c.packet_budget, 1, 1000);
+    r.boolean(*g, p, "fail_open", c.fail_open);
+    r.strings(*g, p, "interfaces", c.interfaces);
+    for (const auto& i : c.interfaces)
+      if (i.empty() || i.size() > 15)
+        r.error(g->get("interfaces"), p + "interfaces", "interface names have 1 to 15 characters: '" + i + "'");
+    r.string(*g, p, "log_level", c.log_level);
+    log::Level lvl;
+    if (!log::parseLevel(c.log_level, lvl))
+      r.error(g->get("log_level"), p + "log_level", "expected debug, info, warn or error");
+    r.boolean(*g, p, "skip_bare_tcp", c.skip_bare_tcp);
+    r.integer(*g, p, "queue_max_len", c.queue_max_len, 16, 1 << 20);
+    r.integer(*g, p, "socket_buffer", c.socket_buffer, 1 << 16, 1 << 30);
+    if (static_cast<uint32_t>(c.queue_num) + c.workers > 65536)
+      r.error(g->get("workers"), p + "workers", "queue_num + workers must stay below 65536");
+  }
+  if (const toml::table* m = r.section(root, "marks")) {
+    const std::string p = "marks.";
+    r.unknownKeys(*m, p, {"decided", "drop", "reject", "value_mask"});
+    r.integer(*m, p, "decided", c.marks.decided, 1, 0xffffffffLL);
+    r.integer(*m, p, "drop", c.marks.drop, 1, 0xffffffffLL);
+    r.integer(*m, p, "reject", c.marks.reject, 1, 0xffffffffLL);
+    r.integer(*m, p, "value_mask", c.marks.value_mask, 0, 0xffffffffLL);
+    if (std::string why = c.marks.validate(); !why.empty()) r.error(m, "marks", why);
+  }
+  if (const toml::table* n = r.section(root, "nft")) {
+    r.unknownKeys(*n, "nft.", {"table"});
+    r.string(*n, "nft.", "table", c.table);
+    bool ok = !c.table.empty() && c.table.size() <= 64;
+    for (char ch : c.table) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-');
+    if (!ok) r.error(n->get("table"), "nft.table", "expected 1-64 letters, digits, '_' or '-'");
+  }
+  if (const toml::table* pl = r.section(root, "policy")) {
+    r.unknownKeys(*pl, "policy.", {"path"});
+    r.strings(*pl, "policy.", "path", c.policy_paths);
+    if (c.policy_paths.empty()) r.error(pl->get("path"), "policy.path", "expected at least one path");
+  }
+  if (const toml::table* rt = r.section(root, "routing")) {
+    r.unknownKeys(*rt, "routing.", {"rule_priority"});
+    r.integer(*rt, "routing.", "rule_priority", c.rule_priority, 1, 32000);
+  }
+  if (const toml::table* f = r.section(root, "flows")) {
+    const std::string p = "flows.";
+    r.unknownKeys(*f, p, {"max_flows", "tcp_opening_timeout", "tcp_established_timeout",
+                          "tcp_closed_timeout", "udp_timeout", "other_timeout"});
+    r.integer(*f, p, "max_flows", c.max_flows, 1000, 100'000'000);
+    r.seconds(*f, p, "tcp_opening_timeout", c.timeouts.tcp_opening);
+    r.seconds(*f, p, "tcp_established_timeout", c.timeouts.tcp_established);
+    r.seconds(*f, p, "tcp_closed_timeout", c.timeouts.tcp_closed);
+    r.seconds(*f, p, "udp_timeout", c.timeouts.udp);
+    r.seconds(*f, p, "other_timeout", c.timeouts.other);
+  }
+  if (const toml::table* ct = r.section(root, "control")) {
+    r.unknownKeys(*ct, "control.", {"socket"});
+    r.string(*ct, "control.", "socket", c.control_socket);
+  }
+  return out;
+}
+
+ConfigLoad loadConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    ConfigLoad out;
+    out.config.path = path;
+    out.errors.push_back({0, 0, "", "cannot read the file"});
+    return out;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parseConfig(ss.str(), path);
+}
+
+std::string formatConfigError(const std::string& file, const ConfigError& e) {
+  std::string s = file;
+  if (e.line) s += ":" + std::to_string(e.line) + ":" + std::to_string(e.column);
+  s += ": ";
+  if (!e.key.empty()) s += e.key + ": ";
+  return s + e.message;
+}
+
+}  // namespace fg::cli

@@ -1,0 +1,66 @@
+// The daemon's configuration file (TOML; documented in docs/config.md and
+// the commented example config/flowgate.toml).
+//
+// Loading is strict: unknown keys, wrong types and impossible values are
+// errors naming file:line:column and the key, and every error of the file is
+// reported. `flowgate run` exits non-zero on any of them before it touches
+// the kernel.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "gateway/core/engine.h"
+
+namespace fg::cli {
+
+struct Config {
+  std::string path;  // the file it was read from
+
+  // [gateway]
+  uint16_t queue_num = 0;        // first NFQUEUE number
+  uint32_t workers = 1;          // one queue and one thread each
+  uint16_t packet_budget = 32;
+  bool fail_open = true;
+  std::vector<std::string> interfaces;  // inspect packets arriving here; empty = all
+  std::string log_level = "info";
+  bool skip_bare_tcp = true;     // do not queue SYN-ACKs and bare ACKs
+  uint32_t queue_max_len = 8192;
+  uint32_t socket_buffer = 8u << 20;
+
+  // [marks]
+  core::MarkLayout marks;
+
+  // [nft]
+  std::string table = "flowgate";
+
+  // [policy]
+  std::vector<std::string> policy_paths = {"/etc/flowgate/policies"};
+
+  // [routing]
+  uint32_t rule_priority = 10000;  // first `ip rule` priority flowgate uses
+
+  // [flows]
+  uint64_t max_flows = 1'000'000;  // per worker
+  core::FlowTimeouts timeouts;
+
+  // [control]
+  std::string control_socket = "/run/flowgate/control.sock";
+};
+
+struct ConfigError {
+  int line = 0, column = 0;
+  std::string key, message;
+};
+
+struct ConfigLoad {
+  Config config;
+  std::vector<ConfigError> errors;  // empty = ok
+};
+
+ConfigLoad loadConfig(const std::string& path);
+ConfigLoad parseConfig(std::string_view text, const std::string& name);
+std::string formatConfigError(const std::string& file, const ConfigError& e);
+
+}  // namespace fg::cli

@@ -1,0 +1,126 @@
+#include "gateway/nfq/worker.h"
+
+#include <net/if.h>
+
+#include "common/log.h"
+#include "gateway/core/tcp_reset.h"
+#include "gateway/output/record_json.h"
+
+namespace fg::nfq {
+
+Worker::Worker(int index, WorkerConfig config, std::unique_ptr<QueueSocket> socket,
+               std::unique_ptr<core::Classifier> classifier, const policy::PolicyHolder& policy,
+               SetWriter set_writer)
+    : index_(index), config_(config), socket_(std::move(socket)),
+      classifier_(std::move(classifier)),
+      engine_(config.engine, *classifier_, clock_, policy, *this),
+      set_writer_(std::move(set_writer)),
+      batch_(config.queue.queue_num,
+             VerdictEntry{.id = 0, .verdict = Verdict::Accept, .mark = std::nullopt, .payload = {}}) {}
+
+Worker::~Worker() = default;
+
+std::string_view Worker::interfaceName(uint32_t ifindex) {
+  if (ifindex == 0) return {};
+  auto it = ifnames_.find(ifindex);
+  if (it != ifnames_.end()) return it->second;
+  char buf[IF_NAMESIZE] = {};
+  std::string name = if_indextoname(ifindex, buf) ? buf : "";
+  if (ifnames_.size() > 4096) ifnames_.clear();  // interfaces come and go
+  return ifnames_.emplace(ifindex, std::move(name)).first->second;
+}
+
+void Worker::round(int timeout_ms) {
+  {
+    // Every packet entered below gets its verdict when this scope ends.
+    VerdictScope scope(*socket_, batch_);
+    auto got = socket_->receive(timeout_ms, config_.max_round, [&](const QueuedPacket& qp) {
+      VerdictEntry& slot = scope.batch().add(qp.id);
+      const core::Timestamp ts = qp.ts ? qp.ts : clock_.now();
+      core::PacketContext ctx{.mark = qp.mark,
+                              .in_ifindex = qp.in_ifindex,
+                              .in_interface = interfaceName(qp.in_ifindex),
+                              .out_interface = interfaceName(qp.out_ifindex)};
+      const core::PacketVerdict v = engine_.process(qp.payload, ts, ctx);
+      slot.verdict = v.accept ? Verdict::Accept : Verdict::Drop;
+      slot.mark = v.mark;
+      if (v.rewrite_as_reset && !core::rewriteAsTcpReset(qp.payload, slot.payload)) slot.payload.clear();
+    });
+    if (!got) {
+      static log::RateLimit limit(5);
+      uint64_t suppressed = 0;
+      if (limit.allow(suppressed))
+        log::error("queue_receive_failed", {{"queue", config_.queue.queue_num},
+                                            {"error", got.error().message()},
+                                            {"suppressed", suppressed}});
+    } else if (*got == 0) {
+      engine_.expireIdle();
+    }
+  }
+  if (!pending_sets_.empty()) {
+    if (set_writer_) set_writer_(pending_sets_);
+    counters_.set_elements.fetch_add(pending_sets_.size(), std::memory_order_relaxed);
+    pending_sets_.clear();
+  }
+  publishCounters();
+}
+
+void Worker::run(const std::atomic<bool>& stop) {
+  log::info("worker_started", {{"worker", index_}, {"queue", config_.queue.queue_num}});
+  while (!stop.load(std::memory_order_relaxed)) round(100);
+  // Answer what is still queued (the queue rule is gone by now).
+  for (int i = 0; i < 50; ++i) {
+    const uint64_t before = socket_->counters().received.load();
+    round(0);
+    if (socket_->counters().received.load() == before) break;
+  }
+  engine_.finish(core::EndReason::Shutdown);
+  publishCounters();
+  log::info("worker_stopped", {{"worker", index_}, {"packets", counters_.packets.load()}});
+}
+
+void Worker::publishCounters() {
+  const core::EngineCounters& e = engine_.counters();
+  counters_.packets.store(e.packets, std::memory_order_relaxed);
+  counters_.decided.store(e.decided, std::memory_order_relaxed);
+  counters_.decided_accept.store(e.decided_accept, std::memory_order_relaxed);
+  counters_.decided_drop.store(e.decided_drop, std::memory_order_relaxed);
+  counters_.decided_reject.store(e.decided_reject, std::memory_order_relaxed);
+  counters_.undecodable.store(e.undecodable, std::memory_order_relaxed);
+  counters_.flows_active.store(engine_.pipeline().table().size(), std::memory_order_relaxed);
+  counters_.flows_evicted.store(engine_.pipeline().table().counters().evicted,
+                                std::memory_order_relaxed);
+}
+
+void Worker::onDecision(const core::Flow& flow, const policy::Decision& d,
+                        const policy::PolicySet& policy) {
+  for (const policy::SetAddition& add : d.setAdditions()) {
+    const policy::SetInfo& set = policy.sets()[add.set];
+    pending_sets_.push_back({set.name, add.address, set.timeout_s});
+  }
+  if (d.log || log::level() <= log::Level::Debug) {
+    log::write(d.log ? log::Level::Info : log::Level::Debug, "flow_decided",
+               {{"flow", flow.id},
+                {"worker", index_},
+                {"src", flow.src.toString() + ":" + std::to_string(flow.src_port)},
+                {"dst", flow.dst.toString() + ":" + std::to_string(flow.dst_port)},
+                {"proto", core::protoName(flow.proto)},
+                {"app", output::safeString(flow.cls.application)},
+                {"hostname", output::safeString(flow.cls.hostname)},
+                {"verdict", policy::toString(d.verdict)},
+                {"rule", d.rule == policy::Decision::kNone ? std::string("(default)")
+                                                            : std::string(policy.ruleName(d.rule))},
+                {"mark", flow.decision.mark_bits},
+                {"dpi_packets", flow.dpi_packets}});
+  }
+}
+
+void Worker::onFlowEnd(const core::Flow& flow, core::EndReason reason) {
+  log::debug("flow_end", {{"flow", flow.id},
+                          {"worker", index_},
+                          {"reason", core::toString(reason)},
+                          {"packets", flow.totalPackets()},
+                          {"bytes", flow.totalBytes()}});
+}
+
+}  // namespace fg::nfq

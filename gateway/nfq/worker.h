@@ -1,0 +1,84 @@
+// Worker: one NFQUEUE, one thread, one core::Engine (flow table + nDPI).
+//
+// Loop: receive a round of packets (block up to 100 ms for the first, then
+// take what is already waiting), run each through the engine, send the
+// round's verdicts (batched), then hand the round's set additions to the
+// SetWriter: kernel writes never delay a verdict. Idle rounds run flow
+// expiry. Nothing here blocks on anything but the queue socket.
+// Threading: run() is the worker thread's body; counters are atomics read by
+// the control thread.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "gateway/core/engine.h"
+#include "gateway/nfq/queue.h"
+
+namespace fg::nfq {
+
+struct SetElementRequest {
+  std::string set;
+  policy::IpAddress address;
+  uint32_t timeout_s = 0;
+};
+using SetWriter = std::function<void(const std::vector<SetElementRequest>&)>;
+
+struct WorkerConfig {
+  QueueConfig queue;
+  core::EngineConfig engine;
+  size_t max_round = 256;  // packets per receive round
+};
+
+struct WorkerCounters {
+  std::atomic<uint64_t> packets{0};
+  std::atomic<uint64_t> decided{0};
+  std::atomic<uint64_t> decided_accept{0}, decided_drop{0}, decided_reject{0};
+  std::atomic<uint64_t> undecodable{0};
+  std::atomic<uint64_t> flows_active{0};
+  std::atomic<uint64_t> flows_evicted{0};
+  std::atomic<uint64_t> set_elements{0};
+};
+
+class Worker final : private core::DecisionSink {
+ public:
+  Worker(int index, WorkerConfig config, std::unique_ptr<QueueSocket> socket,
+         std::unique_ptr<core::Classifier> classifier, const policy::PolicyHolder& policy,
+         SetWriter set_writer);
+  ~Worker() override;
+
+  // Runs until `stop` is set, then answers every packet still waiting.
+  void run(const std::atomic<bool>& stop);
+
+  const WorkerCounters& counters() const { return counters_; }
+  QueueSocket& socket() { return *socket_; }
+  int index() const { return index_; }
+
+ private:
+  // core::DecisionSink
+  void onDecision(const core::Flow& flow, const policy::Decision& decision,
+                  const policy::PolicySet& policy) override;
+  void onFlowEnd(const core::Flow& flow, core::EndReason reason) override;
+
+  void round(int timeout_ms);
+  std::string_view interfaceName(uint32_t ifindex);
+  void publishCounters();
+
+  int index_;
+  WorkerConfig config_;
+  std::unique_ptr<QueueSocket> socket_;
+  std::unique_ptr<core::Classifier> classifier_;
+  core::SystemClock clock_;
+  core::Engine engine_;
+  SetWriter set_writer_;
+  VerdictBatch batch_;
+  std::vector<SetElementRequest> pending_sets_;
+  std::unordered_map<uint32_t, std::string> ifnames_;
+  WorkerCounters counters_;
+};
+
+}  // namespace fg::nfq

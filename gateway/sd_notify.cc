@@ -1,0 +1,33 @@
+#include "gateway/sd_notify.h"
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+namespace fg::cli {
+
+bool sdNotify(std::string_view state) {
+  const char* path = std::getenv("NOTIFY_SOCKET");
+  if (!path || !*path) return true;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  const size_t len = std::strlen(path);
+  if (len >= sizeof addr.sun_path) return false;
+  std::memcpy(addr.sun_path, path, len);
+  if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';  // abstract namespace
+  const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const socklen_t alen = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len);
+  const bool ok = sendto(fd, state.data(), state.size(), MSG_NOSIGNAL,
+                         reinterpret_cast<const sockaddr*>(&addr), alen) ==
+                  static_cast<ssize_t>(state.size());
+  close(fd);
+  return ok;
+}
+
+}  // namespace fg::cli
