@@ -92,6 +92,7 @@ nl::NftTableSpec tableSpec(const Config& cfg, const policy::PolicySet& p, nl::Qu
                         .interfaces = cfg.interfaces,
                         .skip_bare_tcp = cfg.skip_bare_tcp,
                         .counters = true,
+                        .fast_path = cfg.fast_path,
                         .sets = {}};
   for (const auto& s : p.sets())
     spec.sets.push_back({.name = s.name,
@@ -193,11 +194,16 @@ class SetWriter {
   log::RateLimit limit_{5};
 };
 
-// Single instance per table: an exclusive lock on /run/flowgate/<table>.lock.
+// Single instance per table and network namespace: an exclusive lock on
+// /run/flowgate/<table>-<netns inode>.lock, taken before the kernel is
+// touched. (The nft table's owner flag refuses a second instance too; the
+// lock makes the refusal early and clear.)
 int lockInstance(const std::string& table, std::string& error) {
   const std::string dir = "/run/flowgate";
   ::mkdir(dir.c_str(), 0755);
-  const std::string path = dir + "/" + table + ".lock";
+  struct stat ns {};
+  const std::string netns = ::stat("/proc/self/ns/net", &ns) == 0 ? std::to_string(ns.st_ino) : "0";
+  const std::string path = dir + "/" + table + "-" + netns + ".lock";
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     error = path + ": " + std::strerror(errno);

@@ -29,9 +29,19 @@ class Reader {
 
   // Reports keys of `t` not in `known`.
   void unknownKeys(const toml::table& t, const std::string& prefix, std::set<std::string> known) {
-    for (const auto& [k, v] : t)
-      if (!known.count(std::string(k.str())))
-        error(&v, prefix + std::string(k.str()), "unknown key");
+    for (const auto& [k, v] : t) {
+      if (known.count(std::string(k.str()))) continue;
+      // Point at the key itself (the typo), not at its value.
+      ConfigError e{.line = static_cast<int>(k.source().begin.line),
+                    .column = static_cast<int>(k.source().begin.column),
+                    .key = prefix + std::string(k.str()),
+                    .message = "unknown key"};
+      if (e.line == 0) {
+        e.line = static_cast<int>(v.source().begin.line);
+        e.column = static_cast<int>(v.source().begin.column);
+      }
+      errors_.push_back(std::move(e));
+    }
   }
 
   template <typename T>
@@ -118,7 +128,7 @@ ConfigLoad parseConfig(std::string_view text, const std::string& name) {
   if (const toml::table* g = r.section(root, "gateway")) {
     const std::string p = "gateway.";
     r.unknownKeys(*g, p, {"queue_num", "workers", "packet_budget", "fail_open", "interfaces",
-                          "log_level", "skip_bare_tcp", "queue_max_len", "socket_buffer"});
+                          "log_level", "skip_bare_tcp", "queue_max_len", "socket_buffer", "fast_path"});
     r.integer(*g, p, "queue_num", c.queue_num, 0, 65535);
     r.integer(*g, p, "workers", c.workers, 1, 64);
     r.integer(*g, p, "packet_budget", c.packet_budget, 1, 1000);
@@ -134,6 +144,7 @@ ConfigLoad parseConfig(std::string_view text, const std::string& name) {
     r.boolean(*g, p, "skip_bare_tcp", c.skip_bare_tcp);
     r.integer(*g, p, "queue_max_len", c.queue_max_len, 16, 1 << 20);
     r.integer(*g, p, "socket_buffer", c.socket_buffer, 1 << 16, 1 << 30);
+    r.boolean(*g, p, "fast_path", c.fast_path);
     if (static_cast<uint32_t>(c.queue_num) + c.workers > 65536)
       r.error(g->get("workers"), p + "workers", "queue_num + workers must stay below 65536");
   }

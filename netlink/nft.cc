@@ -14,6 +14,7 @@
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/x_tables.h>
@@ -140,6 +141,17 @@ class RuleBuilder {
   }
   RuleBuilder& and32(uint32_t mask) { return bitwiseAnd(&mask, sizeof mask); }
   RuleBuilder& and8(uint8_t mask) { return bitwiseAnd(&mask, sizeof mask); }
+  // reg = (reg & ~bits) ^ bits, i.e. reg |= bits (32-bit, host order: marks).
+  RuleBuilder& or32(uint32_t bits, uint32_t reg = NFT_REG_1) {
+    const uint32_t mask = ~bits;
+    auto* e = nftnl_expr_alloc("bitwise");
+    nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, sizeof mask);
+    nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, sizeof mask);
+    nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &bits, sizeof bits);
+    return push(e);
+  }
   RuleBuilder& cmp(uint32_t op, const void* data, uint32_t len, uint32_t sreg = NFT_REG_1) {
     auto* e = nftnl_expr_alloc("cmp");
     nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, sreg);
@@ -600,10 +612,11 @@ Result<std::vector<uint8_t>> buildTableBatch(const NftTableSpec& s, bool replace
     r.verdict(NF_DROP);
     addRule(b, r);
   }
-  {  // 2. decided: restore the packet mark from the ct mark and skip userspace.
+  {  // 2. decided: restore the packet mark from the ct mark and skip userspace
+     // (without fast_path -- a benchmark mode -- decided flows stay queued).
     RuleBuilder r(s.table, "pre");
     ctMarkHas(r, decided).ct(NFT_CT_MARK).metaSet(NFT_META_MARK);
-    r.verdict(NF_ACCEPT);
+    if (s.fast_path) r.verdict(NF_ACCEPT);
     addRule(b, r);
   }
   {  // 3. never queue loopback traffic (local processes talking to themselves).
@@ -630,8 +643,16 @@ Result<std::vector<uint8_t>> buildTableBatch(const NftTableSpec& s, bool replace
     }
     const uint32_t id = set_id++;
     addAnonSet(b, s.table, id, kTypeIfname, IFNAMSIZ, keys, ifnameTypeof());
+    // A flow whose original direction does not come in on an inspected
+    // interface (e.g. opened from the WAN side) is marked decided (accept, no
+    // class) in the kernel, so its packets in *both* directions take the
+    // fast path; the replies of flows opened on an inspected interface
+    // arrive on other interfaces and must still be queued.
     RuleBuilder r(s.table, "pre");
-    r.meta(NFT_META_IIFNAME).lookup(kAnonSetName, id, NFT_REG_1, /*invert=*/true).verdict(NF_ACCEPT);
+    r.ct(NFT_CT_DIRECTION).eq8(IP_CT_DIR_ORIGINAL);
+    r.meta(NFT_META_IIFNAME).lookup(kAnonSetName, id, NFT_REG_1, /*invert=*/true);
+    r.ct(NFT_CT_MARK).or32(s.decided_bit).ctSet(NFT_CT_MARK);
+    r.verdict(NF_ACCEPT);
     addRule(b, r);
   }
   if (s.skip_bare_tcp) {  // 5. TCP segments without payload carry nothing to classify.

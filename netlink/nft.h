@@ -64,6 +64,9 @@ struct NftTableSpec {
   std::vector<std::string> interfaces{};  // input interfaces to inspect; empty = all
   bool skip_bare_tcp = true;  // do not queue TCP segments without payload (except FIN/RST)
   bool counters = true;       // `counter` on the queue, drop and reject rules
+  // Decided flows bypass userspace (the point of flowgate). false queues
+  // every packet of every flow: only for measuring what the fast path saves.
+  bool fast_path = true;
   std::vector<NftSetSpec> sets{};
 };
 

@@ -58,8 +58,8 @@ struct EngineConfig {
 struct PacketContext {
   uint32_t mark = 0;            // the packet's mark as queued
   uint32_t in_ifindex = 0;
-  std::string_view in_interface;   // name, "" when unknown
-  std::string_view out_interface;  // "" at prerouting (not routed yet)
+  std::string_view in_interface{};   // name, "" when unknown
+  std::string_view out_interface{};  // "" at prerouting (not routed yet)
 };
 
 struct PacketVerdict {

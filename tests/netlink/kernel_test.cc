@@ -171,7 +171,7 @@ TEST(NetlinkKernel, TableInstalledOwnedAndRemovedOnClose) {
          {"flags owner", "chain pre {", "hook prerouting priority mangle;", "chain pre_save {",
           "hook prerouting priority mangle + 1;", "chain fwd {", "hook forward priority filter;", "chain in {",
           "hook input priority filter;", "ct mark 0xc0000000/2 counter packets 0 bytes 0 drop",
-          "meta mark set ct mark accept", "iifname \"lo\" accept", "iifname != { \"lo\", \"veth-nope\" } accept",
+          "meta mark set ct mark accept", "iifname \"lo\" accept", "ct direction original iifname != { \"lo\", \"veth-nope\" } ct mark set ct mark | 0x80000000 accept",
           "ip hdrlength 5 tcp flags ack / fin,rst,ack @th,96,8 . ip length { 0x50 . 40, 0x51 . 40, 0x60 . 44",
           "ip6 nexthdr tcp tcp flags ack / fin,rst,ack @th,96,8 . ip6 length { 0x50 . 20,", "0xf1 . 60 }",
           "meta mark 0x80000000/1 ct mark 0x00000000/1 ct mark set meta mark",

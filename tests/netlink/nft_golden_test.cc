@@ -314,10 +314,17 @@ TEST(NftTableBatch, InterfacesBecomeInvertedIfnameSetLookup) {
   Parsed p = build(spec);
   auto pre = p.chainRules("pre");
   ASSERT_EQ(pre.size(), 6u);
-  EXPECT_EQ(exprNames(pre[4]), "meta lookup immediate");
+  // ct direction original iifname != {set} ct mark set ct mark | decided accept
+  EXPECT_EQ(exprNames(pre[4]), "ct cmp meta lookup ct bitwise ct immediate");
   auto e = exprs(pre[4]);
-  EXPECT_EQ(nftnl_expr_get_u32(e[0], NFTNL_EXPR_META_KEY), static_cast<uint32_t>(NFT_META_IIFNAME));
-  EXPECT_EQ(nftnl_expr_get_u32(e[1], NFTNL_EXPR_LOOKUP_FLAGS), static_cast<uint32_t>(NFT_LOOKUP_F_INV));
+  EXPECT_EQ(nftnl_expr_get_u32(e[0], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_DIRECTION));
+  EXPECT_EQ(exprData(e[1], NFTNL_EXPR_CMP_DATA), (std::vector<uint8_t>{0}));  // IP_CT_DIR_ORIGINAL
+  EXPECT_EQ(nftnl_expr_get_u32(e[2], NFTNL_EXPR_META_KEY), static_cast<uint32_t>(NFT_META_IIFNAME));
+  EXPECT_EQ(nftnl_expr_get_u32(e[3], NFTNL_EXPR_LOOKUP_FLAGS), static_cast<uint32_t>(NFT_LOOKUP_F_INV));
+  EXPECT_EQ(dataU32(exprData(e[5], NFTNL_EXPR_BITWISE_MASK)), 0x7fffffffu);
+  EXPECT_EQ(dataU32(exprData(e[5], NFTNL_EXPR_BITWISE_XOR)), 0x80000000u);
+  EXPECT_TRUE(nftnl_expr_is_set(e[6], NFTNL_EXPR_CT_SREG)) << "ct mark *set*";
+  EXPECT_EQ(nftnl_expr_get_u32(e.back(), NFTNL_EXPR_IMM_VERDICT), static_cast<uint32_t>(NF_ACCEPT));
   ASSERT_EQ(p.set_elems.size(), 1u);
   auto es = p.set_elems[0].elems;
   ASSERT_EQ(es.size(), 2u);

@@ -1,0 +1,123 @@
+// The daemon configuration loader: strict, located, complete error reports.
+#include "gateway/config.h"
+
+#include <gtest/gtest.h>
+
+namespace fg::cli {
+namespace {
+
+TEST(Config, ShippedExampleLoadsWithDefaults) {
+  ConfigLoad l = loadConfig(std::string(FLOWGATE_SOURCE_DIR) + "/config/flowgate.toml");
+  ASSERT_TRUE(l.errors.empty()) << formatConfigError("flowgate.toml", l.errors.front());
+  const Config d;  // defaults
+  EXPECT_EQ(l.config.workers, d.workers);
+  EXPECT_EQ(l.config.packet_budget, 32);
+  EXPECT_EQ(l.config.marks.decided, 0x80000000u);
+  EXPECT_EQ(l.config.marks.value_mask, 0xffffu);
+  EXPECT_EQ(l.config.policy_paths, std::vector<std::string>{"/etc/flowgate/policies"});
+  EXPECT_EQ(l.config.timeouts.udp, 60 * core::kSecond);
+}
+
+TEST(Config, EmptyFileIsAllDefaults) {
+  ConfigLoad l = parseConfig("", "empty.toml");
+  EXPECT_TRUE(l.errors.empty());
+  EXPECT_TRUE(l.config.fail_open);
+}
+
+TEST(Config, ValuesAreRead) {
+  ConfigLoad l = parseConfig(R"(
+[gateway]
+queue_num = 10
+workers = 4
+packet_budget = 16
+interfaces = ["lan0", "lan1"]
+fail_open = false
+
+[marks]
+decided = 0x8000
+drop = 0x4000
+reject = 0x2000
+value_mask = 0x00ff
+
+[nft]
+table = "fg_test"
+
+[policy]
+path = "/tmp/p.toml"
+
+[flows]
+max_flows = 5000
+udp_timeout = 20
+)",
+                             "c.toml");
+  ASSERT_TRUE(l.errors.empty()) << formatConfigError("c.toml", l.errors.front());
+  EXPECT_EQ(l.config.queue_num, 10);
+  EXPECT_EQ(l.config.workers, 4u);
+  EXPECT_EQ(l.config.packet_budget, 16);
+  EXPECT_EQ(l.config.interfaces, (std::vector<std::string>{"lan0", "lan1"}));
+  EXPECT_FALSE(l.config.fail_open);
+  EXPECT_EQ(l.config.marks.value_mask, 0xffu);
+  EXPECT_EQ(l.config.table, "fg_test");
+  EXPECT_EQ(l.config.policy_paths, std::vector<std::string>{"/tmp/p.toml"});
+  EXPECT_EQ(l.config.max_flows, 5000u);
+  EXPECT_EQ(l.config.timeouts.udp, 20 * core::kSecond);
+}
+
+struct BadCase {
+  const char* name;
+  const char* text;
+  int line;
+  const char* key;
+  const char* message_part;
+};
+
+class BadConfig : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(BadConfig, IsAnErrorNamingLineAndKey) {
+  const BadCase& c = GetParam();
+  ConfigLoad l = parseConfig(c.text, "bad.toml");
+  ASSERT_FALSE(l.errors.empty()) << c.text;
+  const ConfigError& e = l.errors.front();
+  EXPECT_EQ(e.line, c.line);
+  EXPECT_EQ(e.key, c.key);
+  EXPECT_NE(e.message.find(c.message_part), std::string::npos) << e.message;
+  const std::string text = formatConfigError("bad.toml", e);
+  EXPECT_EQ(text.rfind("bad.toml:" + std::to_string(c.line) + ":", 0), 0u) << text;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, BadConfig,
+    ::testing::Values(
+        BadCase{"UnknownSection", "[gatway]\nworkers = 1\n", 1, "gatway", "unknown key"},
+        BadCase{"UnknownKey", "[gateway]\nworker = 2\n", 2, "gateway.worker", "unknown key"},
+        BadCase{"WrongType", "[gateway]\nworkers = \"two\"\n", 2, "gateway.workers", "integer"},
+        BadCase{"OutOfRange", "[gateway]\nworkers = 0\n", 2, "gateway.workers", "from 1 to 64"},
+        BadCase{"BadBool", "[gateway]\nfail_open = 1\n", 2, "gateway.fail_open", "true or false"},
+        BadCase{"BadLevel", "[gateway]\nlog_level = \"loud\"\n", 2, "gateway.log_level", "debug, info"},
+        BadCase{"LongIfname", "[gateway]\ninterfaces = [\"a-very-long-interface\"]\n", 2,
+                "gateway.interfaces", "1 to 15"},
+        BadCase{"OverlappingMarks", "[marks]\ndecided = 0x1\ndrop = 0x2\nreject = 0x4\nvalue_mask = 0xff\n",
+                1, "marks", "overlap"},
+        BadCase{"TwoBitFlag", "[marks]\ndecided = 0x3\n", 1, "marks", "single bits"},
+        BadCase{"BadTable", "[nft]\ntable = \"no spaces\"\n", 2, "nft.table", "letters"},
+        BadCase{"EmptyPolicyPath", "[policy]\npath = []\n", 2, "policy.path", "at least one"},
+        BadCase{"NotATable", "gateway = 3\n", 1, "gateway", "expected a table"},
+        BadCase{"Syntax", "[gateway\nworkers = 1\n", 1, "", ""}),
+    [](const ::testing::TestParamInfo<BadCase>& i) { return i.param.name; });
+
+TEST(Config, EveryErrorIsReported) {
+  ConfigLoad l = parseConfig("[gateway]\nworkers = 0\nbudget = 3\n[flows]\nudp_timeout = -1\n", "m.toml");
+  ASSERT_EQ(l.errors.size(), 3u);
+  EXPECT_EQ(l.errors[0].key, "gateway.budget");  // unknown keys are reported first per table
+  EXPECT_EQ(l.errors[1].key, "gateway.workers");
+  EXPECT_EQ(l.errors[2].key, "flows.udp_timeout");
+}
+
+TEST(Config, MissingFileIsAnError) {
+  ConfigLoad l = loadConfig("/nonexistent/flowgate.toml");
+  ASSERT_EQ(l.errors.size(), 1u);
+  EXPECT_NE(l.errors[0].message.find("cannot read"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fg::cli
