@@ -92,6 +92,12 @@ class FlowTable {
 
   void remove(Flow& flow);
 
+  // Calls fn(const Flow&) for every flow, in no particular order.
+  template <typename Fn>
+  void forEach(Fn&& fn) const {
+    for (const auto& [key, flow] : map_) fn(flow);
+  }
+
   size_t size() const { return map_.size(); }
   const FlowTableCounters& counters() const { return counters_; }
   const FlowTableConfig& config() const { return config_; }

@@ -10,11 +10,12 @@ namespace fg::nfq {
 
 Worker::Worker(int index, WorkerConfig config, std::unique_ptr<QueueSocket> socket,
                std::unique_ptr<core::Classifier> classifier, const policy::PolicyHolder& policy,
-               SetWriter set_writer)
+               SetWriter set_writer, WorkerObservers observers)
     : index_(index), config_(config), socket_(std::move(socket)),
       classifier_(std::move(classifier)),
       engine_(config.engine, *classifier_, clock_, policy, *this),
       set_writer_(std::move(set_writer)),
+      observers_(std::move(observers)),
       batch_(config.queue.queue_num,
              VerdictEntry{.id = 0, .verdict = Verdict::Accept, .mark = std::nullopt, .payload = {}}) {}
 
@@ -63,6 +64,24 @@ void Worker::round(int timeout_ms) {
     pending_sets_.clear();
   }
   publishCounters();
+  runPosted();
+}
+
+void Worker::post(std::function<void(const core::Engine&)> task) {
+  std::lock_guard lock(inbox_mu_);
+  inbox_.push_back(std::move(task));
+  inbox_pending_.store(true, std::memory_order_release);
+}
+
+void Worker::runPosted() {
+  if (!inbox_pending_.load(std::memory_order_acquire)) return;
+  std::vector<std::function<void(const core::Engine&)>> tasks;
+  {
+    std::lock_guard lock(inbox_mu_);
+    tasks.swap(inbox_);
+    inbox_pending_.store(false, std::memory_order_relaxed);
+  }
+  for (auto& t : tasks) t(engine_);
 }
 
 void Worker::run(const std::atomic<bool>& stop) {
@@ -76,6 +95,7 @@ void Worker::run(const std::atomic<bool>& stop) {
   }
   engine_.finish(core::EndReason::Shutdown);
   publishCounters();
+  runPosted();
   log::info("worker_stopped", {{"worker", index_}, {"packets", counters_.packets.load()}});
 }
 
@@ -98,6 +118,7 @@ void Worker::onDecision(const core::Flow& flow, const policy::Decision& d,
     const policy::SetInfo& set = policy.sets()[add.set];
     pending_sets_.push_back({set.name, add.address, set.timeout_s});
   }
+  if (observers_.decided) observers_.decided(flow, d, policy);
   if (d.log || log::level() <= log::Level::Debug) {
     log::write(d.log ? log::Level::Info : log::Level::Debug, "flow_decided",
                {{"flow", flow.id},
@@ -116,6 +137,7 @@ void Worker::onDecision(const core::Flow& flow, const policy::Decision& d,
 }
 
 void Worker::onFlowEnd(const core::Flow& flow, core::EndReason reason) {
+  if (observers_.ended) observers_.ended(flow, reason);
   log::debug("flow_end", {{"flow", flow.id},
                           {"worker", index_},
                           {"reason", core::toString(reason)},

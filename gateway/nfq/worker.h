@@ -12,6 +12,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -27,6 +28,13 @@ struct SetElementRequest {
   uint32_t timeout_s = 0;
 };
 using SetWriter = std::function<void(const std::vector<SetElementRequest>&)>;
+
+// Observers run on the worker thread and must not block (e.g. encode and
+// push into a bounded queue that drops when full).
+struct WorkerObservers {
+  std::function<void(const core::Flow&, const policy::Decision&, const policy::PolicySet&)> decided;
+  std::function<void(const core::Flow&, core::EndReason)> ended;
+};
 
 struct WorkerConfig {
   QueueConfig queue;
@@ -48,11 +56,15 @@ class Worker final : private core::DecisionSink {
  public:
   Worker(int index, WorkerConfig config, std::unique_ptr<QueueSocket> socket,
          std::unique_ptr<core::Classifier> classifier, const policy::PolicyHolder& policy,
-         SetWriter set_writer);
+         SetWriter set_writer, WorkerObservers observers = {});
   ~Worker() override;
 
   // Runs until `stop` is set, then answers every packet still waiting.
   void run(const std::atomic<bool>& stop);
+
+  // Runs `task` on the worker thread at its next round (within ~100 ms),
+  // e.g. to read its flow table. Thread-safe; never blocks the worker.
+  void post(std::function<void(const core::Engine&)> task);
 
   const WorkerCounters& counters() const { return counters_; }
   QueueSocket& socket() { return *socket_; }
@@ -67,6 +79,7 @@ class Worker final : private core::DecisionSink {
   void round(int timeout_ms);
   std::string_view interfaceName(uint32_t ifindex);
   void publishCounters();
+  void runPosted();
 
   int index_;
   WorkerConfig config_;
@@ -75,6 +88,10 @@ class Worker final : private core::DecisionSink {
   core::SystemClock clock_;
   core::Engine engine_;
   SetWriter set_writer_;
+  WorkerObservers observers_;
+  std::mutex inbox_mu_;
+  std::vector<std::function<void(const core::Engine&)>> inbox_;
+  std::atomic<bool> inbox_pending_{false};
   VerdictBatch batch_;
   std::vector<SetElementRequest> pending_sets_;
   std::unordered_map<uint32_t, std::string> ifnames_;

@@ -128,6 +128,32 @@ nlohmann::ordered_json flowRecord(const core::Flow& f, std::string_view event, c
   return r;
 }
 
+nlohmann::ordered_json decisionRecord(const core::Flow& f, const policy::Decision& d,
+                                      const policy::PolicySet& policy, core::Timestamp ts,
+                                      std::string_view in_interface, std::string_view out_interface) {
+  using json = nlohmann::ordered_json;
+  json r = flowRecord(f, "flow", ts);
+  r["verdict"] = policy::toString(d.verdict);
+  if (d.rule == policy::Decision::kNone) r["rule"] = nullptr;
+  else r["rule"] = std::string(policy.ruleName(d.rule));
+  r["mark"] = f.decision.mark_bits;
+  if (d.route == policy::Decision::kNone || d.route >= policy.routes().size()) {
+    r["route"] = nullptr;
+  } else {
+    const policy::RouteInfo& ri = policy.routes()[d.route];
+    r["route"] = json{{"name", ri.name}, {"table", ri.table}, {"fwmark", ri.fwmark}};
+  }
+  json shadow = json::array();
+  for (uint32_t id : d.shadowRules()) shadow.push_back(std::string(policy.ruleName(id)));
+  r["shadow_rules"] = std::move(shadow);
+  if (d.exempt) r["exempt"] = true;
+  r["policy_generation"] = d.generation;
+  r["early"] = f.decision.early;
+  if (!in_interface.empty()) r["in_interface"] = safeString(in_interface);
+  if (!out_interface.empty()) r["out_interface"] = safeString(out_interface);
+  return r;
+}
+
 nlohmann::ordered_json statsRecord(const core::PipelineCounters& c, const core::FlowTableCounters& t,
                            core::Timestamp ts) {
   using json = nlohmann::ordered_json;

@@ -15,6 +15,7 @@
 
 #include "gateway/core/flow.h"
 #include "gateway/core/pipeline.h"
+#include "policy/policy.h"
 
 namespace fg::output {
 
@@ -24,6 +25,15 @@ inline constexpr int kRecordVersion = 1;
 // `end_reason` when the flow has ended.
 nlohmann::ordered_json flowRecord(const core::Flow& flow, std::string_view event, core::Timestamp ts,
                           std::optional<core::EndReason> end = std::nullopt);
+// The `flow` event of the inline daemon: flowRecord(flow, "flow", ts) plus
+// what the policy decided: verdict, rule (null for the default), mark (the
+// conntrack mark bits flowgate set), route {name, table, fwmark} or null,
+// shadow_rules, exempt, policy_generation, early (decided before the
+// classification was final), in_interface / out_interface.
+nlohmann::ordered_json decisionRecord(const core::Flow& flow, const policy::Decision& decision,
+                                      const policy::PolicySet& policy, core::Timestamp ts,
+                                      std::string_view in_interface, std::string_view out_interface);
+
 // Summary counters of a pipeline run: {"event":"stats", ...}.
 nlohmann::ordered_json statsRecord(const core::PipelineCounters& c, const core::FlowTableCounters& t,
                            core::Timestamp ts);

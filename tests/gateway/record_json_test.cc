@@ -436,3 +436,68 @@ TEST(SafeString, RandomBytesAlwaysGiveValidJson) {
 
 }  // namespace
 }  // namespace fg::output
+
+namespace fg::output {
+namespace {
+
+TEST(DecisionRecord, CarriesVerdictRuleMarkRouteAndShadows) {
+  static const policy::NameCatalog catalog{.protocols = {"TLS", "NetFlix"}, .categories = {"Video"}};
+  const std::vector<policy::PolicySource> src{{"p.toml", R"(
+[policy]
+mark_mask = 0xff00
+mark_shift = 8
+
+[route.zr]
+table = 100
+via = "10.0.3.2"
+fwmark = 1
+
+[[rule]]
+name = "audit"
+mode = "shadow"
+match = { application = "NetFlix" }
+action = "drop"
+
+[[rule]]
+name = "netflix"
+match = { application = "NetFlix" }
+route = "zr"
+)"}};
+  auto p = policy::compilePolicy(src, policy::LoadOptions{.catalog = &catalog}, 7);
+  ASSERT_TRUE(p.ok()) << policy::formatError(p.errors().front());
+  auto f = makeFlow("10.0.0.1", 40000, "10.9.9.9", 443, core::kProtoTcp);
+  f->cls.application = "NetFlix";
+  f->cls.l7_protocol = "TLS";
+  policy::FlowFacts facts;
+  facts.application = "NetFlix";
+  facts.l7_protocol = "TLS";
+  const policy::Decision d = p.value()->evaluate(facts, std::chrono::system_clock::now());
+  f->decision = core::FlowDecision{.decided = true, .verdict = 0, .early = false,
+                                   .mark_bits = 0x80000100u, .rule = d.rule, .generation = 7};
+  const auto r = decisionRecord(*f, d, *p.value(), 1'700'000'000'000'000, "lan0", "");
+  EXPECT_EQ(r["event"], "flow");
+  EXPECT_EQ(r["verdict"], "accept");
+  EXPECT_EQ(r["rule"], "netflix");
+  EXPECT_EQ(r["mark"], 0x80000100u);
+  EXPECT_EQ(r["route"]["name"], "zr");
+  EXPECT_EQ(r["route"]["table"], 100);
+  EXPECT_EQ(r["shadow_rules"], nlohmann::ordered_json::array({"audit"}));
+  EXPECT_EQ(r["policy_generation"], 7);
+  EXPECT_EQ(r["in_interface"], "lan0");
+  EXPECT_FALSE(r.contains("out_interface"));
+  const auto back = nlohmann::json::parse(encodeLine(r));
+  EXPECT_EQ(back["route"]["fwmark"], r["route"]["fwmark"]);
+}
+
+TEST(DecisionRecord, DefaultDecisionHasNullRuleAndRoute) {
+  auto p = policy::PolicySet::empty();
+  auto f = makeFlow("10.0.0.1", 1, "10.0.0.2", 2, core::kProtoUdp);
+  const policy::Decision d = p->evaluate(policy::FlowFacts{}, std::chrono::system_clock::now());
+  const auto r = decisionRecord(*f, d, *p, 0, "", "");
+  EXPECT_TRUE(r["rule"].is_null());
+  EXPECT_TRUE(r["route"].is_null());
+  EXPECT_EQ(r["verdict"], "accept");
+}
+
+}  // namespace
+}  // namespace fg::output
