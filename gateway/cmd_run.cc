@@ -18,6 +18,11 @@
 #include <iostream>
 #include <map>
 #include <thread>
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
 
 #include <linux/netlink.h>
 
@@ -108,10 +113,25 @@ class Routes {
 
   Result<void> install(const policy::PolicySet& p, uint32_t priority_base) {
     uint32_t prio = priority_base;
+    if (!p.routes().empty()) {
+      // `lookup main suppress_prefixlength 0` first: every specific route of
+      // the main table (the LAN subnets, so the replies of a zero-rated flow)
+      // still wins; the route classes below override only the default route.
+      for (nl::IpFamily fam : {nl::IpFamily::V4, nl::IpFamily::V6}) {
+        nl::RuleSpec rule{.family = fam, .fwmark = 0, .fwmask = 0, .table = 254 /* main */,
+                          .priority = prio, .suppress_prefixlen = 0};
+        auto msg = nl::buildRuleMessage(nl::RtnlOp::Add, rule);
+        if (!msg) return msg.error();
+        if (auto s = sock_.request(*msg); !s && s.error().code != std::errc::file_exists)
+          return Error{s.error().code, "ip rule lookup main suppress_prefixlength 0: " + s.error().context};
+        rules_.push_back(rule);
+      }
+      ++prio;
+    }
     for (const auto& r : p.routes()) {
       for (nl::IpFamily fam : {nl::IpFamily::V4, nl::IpFamily::V6}) {
         nl::RuleSpec rule{.family = fam, .fwmark = r.fwmark, .fwmask = r.fwmark_mask,
-                          .table = r.table, .priority = prio};
+                          .table = r.table, .priority = prio, .suppress_prefixlen = -1};
         auto msg = nl::buildRuleMessage(nl::RtnlOp::Add, rule);
         if (!msg) return msg.error();
         if (auto s = sock_.request(*msg); !s && s.error().code != std::errc::file_exists)
@@ -161,37 +181,118 @@ class Routes {
   std::vector<nl::RouteSpec> routes_;
 };
 
-// Writes set additions from one worker (its own netlink socket).
-class SetWriter {
+// The one thread that talks to flowgate's nft table. The table is created
+// with the owner flag, so only the socket that created it may change it
+// (set elements included): every write goes through this thread. Workers
+// hand set additions over without waiting (a bounded queue: beyond it they
+// are dropped and counted); start-up, reload and shutdown run tasks on it.
+class KernelWriter {
  public:
-  SetWriter(nl::NlSocket sock, std::string table) : sock_(std::move(sock)), table_(std::move(table)) {}
+  static constexpr size_t kMaxPending = 65536;
 
-  void write(const std::vector<nfq::SetElementRequest>& reqs) {
-    // Group by set and timeout: one batch each.
+  KernelWriter(nl::NlSocket owner, std::string table)
+      : sock_(std::move(owner)), table_(std::move(table)), thread_([this] { loop(); }) {}
+  ~KernelWriter() { stop(); }
+  KernelWriter(const KernelWriter&) = delete;
+  KernelWriter& operator=(const KernelWriter&) = delete;
+
+  void addElements(const std::vector<nfq::SetElementRequest>& reqs) {
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& r : reqs) {
+        if (pending_.size() >= kMaxPending) {
+          dropped_.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
+        pending_.push_back(r);
+      }
+    }
+    cv_.notify_one();
+  }
+
+  // Runs fn(owner socket) on the writer thread and returns its result.
+  template <typename Fn>
+  auto call(Fn fn) -> decltype(fn(std::declval<nl::NlSocket&>())) {
+    using R = decltype(fn(std::declval<nl::NlSocket&>()));
+    std::packaged_task<R(nl::NlSocket&)> task(std::move(fn));
+    auto result = task.get_future();
+    {
+      std::lock_guard lock(mu_);
+      tasks_.emplace_back([t = std::make_shared<decltype(task)>(std::move(task))](nl::NlSocket& s) { (*t)(s); });
+    }
+    cv_.notify_one();
+    return result.get();
+  }
+
+  void stop() {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  uint64_t written() const { return written_.load(); }
+  uint64_t dropped() const { return dropped_.load(); }
+  uint64_t failed() const { return failed_.load(); }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return stopping_ || !pending_.empty() || !tasks_.empty(); });
+      auto tasks = std::move(tasks_);
+      tasks_.clear();
+      std::vector<nfq::SetElementRequest> elements(pending_.begin(), pending_.end());
+      pending_.clear();
+      const bool stop_now = stopping_;
+      lock.unlock();
+      for (auto& t : tasks) t(sock_);
+      writeElements(elements);
+      lock.lock();
+      if (stop_now && tasks_.empty()) return;
+    }
+  }
+
+  void writeElements(const std::vector<nfq::SetElementRequest>& reqs) {
+    if (reqs.empty()) return;
+    // One batch per set and timeout.
     std::map<std::pair<std::string, uint32_t>, std::vector<nl::IpAddressBytes>> groups;
     for (const auto& r : reqs) {
       nl::IpAddressBytes a;
       a.family = r.address.family == policy::IpFamily::V6 ? nl::SetFamily::V6 : nl::SetFamily::V4;
       a.bytes = r.address.bytes;
-      groups[{r.set, r.timeout_s}].push_back(a);
+      auto& v = groups[{r.set, r.timeout_s}];
+      if (std::find(v.begin(), v.end(), a) == v.end()) v.push_back(a);
     }
     for (auto& [key, addrs] : groups) {
       auto batch = nl::buildSetElementsBatch(table_, key.first, addrs.front().family, addrs, key.second);
       Result<void> sent = batch ? sock_.sendBatch(*batch) : Result<void>(batch.error());
-      if (!sent) {
-        uint64_t suppressed = 0;
-        if (limit_.allow(suppressed))
-          log::warn("set_update_failed", {{"set", key.first},
-                                          {"error", sent.error().message()},
-                                          {"suppressed", suppressed}});
+      if (sent) {
+        written_.fetch_add(addrs.size(), std::memory_order_relaxed);
+        continue;
       }
+      failed_.fetch_add(addrs.size(), std::memory_order_relaxed);
+      uint64_t suppressed = 0;
+      if (limit_.allow(suppressed))
+        log::warn("set_update_failed", {{"set", key.first},
+                                        {"error", sent.error().message()},
+                                        {"suppressed", suppressed}});
     }
   }
 
- private:
   nl::NlSocket sock_;
   std::string table_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<nfq::SetElementRequest> pending_;
+  std::vector<std::function<void(nl::NlSocket&)>> tasks_;
+  bool stopping_ = false;
+  std::atomic<uint64_t> written_{0}, dropped_{0}, failed_{0};
   log::RateLimit limit_{5};
+  std::thread thread_;  // last: starts after every member above exists
 };
 
 // Single instance per table and network namespace: an exclusive lock on
@@ -309,8 +410,17 @@ int runCommand(std::span<const std::string_view> args) {
     return 1;
   }
   Routes routes(std::move(*rt_sock));
+  // From here on only the writer thread uses the socket that owns the table.
+  KernelWriter kernel(std::move(*nft), cfg.table);
+  auto deleteTable = [&] {
+    return kernel.call([&](nl::NlSocket& s) -> Result<void> {
+      auto del = nl::buildDeleteTableBatch(cfg.table);
+      if (!del) return del.error();
+      return s.sendBatch(*del);
+    });
+  };
   auto cleanupKernel = [&] {
-    if (auto del = nl::buildDeleteTableBatch(cfg.table)) (void)nft->sendBatch(*del);
+    (void)deleteTable();
     routes.remove();
   };
   if (auto r = routes.install(*holder.current(), cfg.rule_priority); !r) {
@@ -321,7 +431,6 @@ int runCommand(std::span<const std::string_view> args) {
 
   // Workers: one queue, one thread, one engine each.
   std::atomic<bool> stop{false};
-  std::vector<std::unique_ptr<SetWriter>> set_writers;
   std::vector<std::unique_ptr<nfq::Worker>> workers;
   for (uint32_t i = 0; i < cfg.workers; ++i) {
     nfq::QueueConfig qc{.queue_num = static_cast<uint16_t>(cfg.queue_num + i),
@@ -331,14 +440,11 @@ int runCommand(std::span<const std::string_view> args) {
                         .fail_open = cfg.fail_open,
                         .gso = true};
     auto qs = nfq::QueueSocket::open(qc);
-    auto ss = nl::NlSocket::open(NETLINK_NETFILTER);
-    if (!qs || !ss) {
-      log::error("start_failed", {{"error", !qs ? qs.error().message() : ss.error().message()}});
+    if (!qs) {
+      log::error("start_failed", {{"error", qs.error().message()}});
       cleanupKernel();
       return 1;
     }
-    set_writers.push_back(std::make_unique<SetWriter>(std::move(*ss), cfg.table));
-    SetWriter* sw = set_writers.back().get();
     core::EngineConfig ec;
     ec.pipeline.packet_budget = cfg.packet_budget;
     ec.pipeline.table.max_flows = cfg.max_flows;
@@ -347,7 +453,7 @@ int runCommand(std::span<const std::string_view> args) {
     workers.push_back(std::make_unique<nfq::Worker>(
         static_cast<int>(i), nfq::WorkerConfig{.queue = qc, .engine = ec, .max_round = 256},
         std::move(*qs), std::make_unique<dpi::NdpiClassifier>(), holder,
-        [sw](const std::vector<nfq::SetElementRequest>& r) { sw->write(r); }));
+        [&kernel](const std::vector<nfq::SetElementRequest>& r) { kernel.addElements(r); }));
   }
   std::vector<std::thread> threads;
   for (auto& w : workers) threads.emplace_back([&stop, wp = w.get()] { wp->run(stop); });
@@ -389,7 +495,8 @@ int runCommand(std::span<const std::string_view> args) {
       sets_changed = a.name != b.name || a.family != b.family || a.timeout_s != b.timeout_s;
     }
     if (sets_changed) {
-      if (auto t = nl::installTable(*nft, tableSpec(cfg, *holder.current(), *mode), true); !t)
+      const nl::NftTableSpec spec = tableSpec(cfg, *holder.current(), *mode);
+      if (auto t = kernel.call([&](nl::NlSocket& s) { return nl::installTable(s, spec, true); }); !t)
         log::error("reload_sets_failed", {{"error", t.error().message()}});
     }
     routes.remove();
@@ -403,9 +510,7 @@ int runCommand(std::span<const std::string_view> args) {
   (void)sdNotify("STOPPING=1");
   // Remove the queue rule first so nothing new is queued, then let the
   // workers answer what is still waiting.
-  if (auto del = nl::buildDeleteTableBatch(cfg.table)) {
-    if (auto s = nft->sendBatch(*del); !s) log::warn("nft_delete_failed", {{"error", s.error().message()}});
-  }
+  if (auto s = deleteTable(); !s) log::warn("nft_delete_failed", {{"error", s.error().message()}});
   stop.store(true);
   for (auto& t : threads) t.join();
   routes.remove();
@@ -414,7 +519,12 @@ int runCommand(std::span<const std::string_view> args) {
     packets += w->counters().packets.load();
     decided += w->counters().decided.load();
   }
-  log::info("stopped", {{"packets", packets}, {"flows_decided", decided}});
+  kernel.stop();
+  log::info("stopped", {{"packets", packets},
+                        {"flows_decided", decided},
+                        {"set_elements_written", kernel.written()},
+                        {"set_elements_dropped", kernel.dropped()},
+                        {"set_elements_failed", kernel.failed()}});
   ::close(lock_fd);
   return 0;
 }

@@ -68,9 +68,13 @@ Result<std::vector<uint8_t>> buildRuleMessage(RtnlOp op, const RuleSpec& r) {
     // Tables above 255 do not fit the header byte; FRA_TABLE carries all.
     frh->table = r.table < 256 ? static_cast<uint8_t>(r.table) : static_cast<uint8_t>(RT_TABLE_UNSPEC);
     mnl_attr_put_u32(nlh, FRA_TABLE, r.table);
-    mnl_attr_put_u32(nlh, FRA_FWMARK, r.fwmark);
-    mnl_attr_put_u32(nlh, FRA_FWMASK, r.fwmask);
+    if (r.fwmask != 0) {  // mask 0 matches every packet: no fwmark selector
+      mnl_attr_put_u32(nlh, FRA_FWMARK, r.fwmark);
+      mnl_attr_put_u32(nlh, FRA_FWMASK, r.fwmask);
+    }
     if (r.priority != 0) mnl_attr_put_u32(nlh, FRA_PRIORITY, r.priority);
+    if (r.suppress_prefixlen >= 0)
+      mnl_attr_put_u32(nlh, FRA_SUPPRESS_PREFIXLEN, static_cast<uint32_t>(r.suppress_prefixlen));
   });
 }
 

@@ -48,6 +48,11 @@ struct RuleSpec {
   uint32_t fwmask = 0xffffffff;
   uint32_t table = 0;     // 1..0xffffffff, not 0 (RT_TABLE_UNSPEC)
   uint32_t priority = 0;  // FRA_PRIORITY; 0 lets the kernel choose (avoid: deletes become ambiguous)
+  // FRA_SUPPRESS_PREFIXLEN: ignore a result from `table` whose prefix is this
+  // long or shorter (-1: attribute absent). `lookup main suppress_prefixlength
+  // 0` placed before fwmark rules keeps every specific route of the main table
+  // (the LAN!) and lets the fwmark rules override only the default route.
+  int32_t suppress_prefixlen = -1;
 };
 
 struct RouteSpec {

@@ -53,6 +53,9 @@ fg_cleanup() {
   for pid in "${FG_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
   sleep 0.2
   for pid in "${FG_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
+  # flowgate's single-instance lock files are named after the namespace inode.
+  local ino
+  ino=$(stat -L -c %i "/run/netns/$FG_G" 2>/dev/null) && rm -f /run/flowgate/*-"$ino".lock
   for ns in "$FG_C" "$FG_G" "$FG_S"; do
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null; done
     [[ -e /run/netns/$ns ]] && ip netns del "$ns" 2>/dev/null
@@ -116,6 +119,23 @@ fg_lab_up() {
   for d in g0 g1 g2; do fg_in "$FG_G" sysctl -qw "net.ipv4.conf.$d.rp_filter=0"; done
   for d in s1 s2; do fg_in "$FG_S" sysctl -qw "net.ipv4.conf.$d.rp_filter=0"; done
 
+}
+
+# fg_wait_ipv6: waits (5 s at most) until no address in the lab is still
+# tentative. The link-local addresses of the veths go through duplicate
+# address detection (~1-2 s); until then neighbour discovery cannot use them
+# and the first IPv6 connection loses its SYN (a 1-2 s retransmission).
+fg_wait_ipv6() {
+  local i ns busy
+  for ((i = 0; i < 50; i++)); do
+    busy=""
+    for ns in "$FG_C" "$FG_G" "$FG_S"; do
+      [[ -n $(ip -n "$ns" -6 addr show tentative) ]] && busy=$ns
+    done
+    [[ -z $busy ]] && return 0
+    sleep 0.1
+  done
+  fg_die "IPv6 addresses in $busy are still tentative after 5 s"
 }
 
 # fg_wait_listen NS PROTO(tcp|udp) PORT: waits (5 s at most) for a listener.

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -156,7 +157,12 @@ Result<std::unique_ptr<QueueSocket>> QueueSocket::open(const QueueConfig& config
     if (rc < 0) {
       const int err = errno;
       if (err == EBUSY) return errnoError(what + ": the queue is already bound by another program", err);
-      if (err == EPERM) return errnoError(what + ": needs CAP_NET_ADMIN", err);
+      // The kernel answers EPERM both without CAP_NET_ADMIN and when another
+      // socket holds the queue; as root, only the second can be the cause.
+      if (err == EPERM)
+        return errnoError(what + (geteuid() == 0 ? ": the queue is already bound by another program"
+                                                 : ": needs CAP_NET_ADMIN (or the queue is bound by another program)"),
+                          err);
       return errnoError(what + ": configure", err);
     }
     ++acks;

@@ -7,6 +7,15 @@
 #include "gateway/output/record_json.h"
 
 namespace fg::nfq {
+namespace {
+
+// "10.0.0.1:443", "[fd00::1]:443": unambiguous for IPv6.
+std::string endpoint(const core::IpAddress& a, uint16_t port) {
+  return a.version == 6 ? "[" + a.toString() + "]:" + std::to_string(port)
+                        : a.toString() + ":" + std::to_string(port);
+}
+
+}  // namespace
 
 Worker::Worker(int index, WorkerConfig config, std::unique_ptr<QueueSocket> socket,
                std::unique_ptr<core::Classifier> classifier, const policy::PolicyHolder& policy,
@@ -123,8 +132,8 @@ void Worker::onDecision(const core::Flow& flow, const policy::Decision& d,
     log::write(d.log ? log::Level::Info : log::Level::Debug, "flow_decided",
                {{"flow", flow.id},
                 {"worker", index_},
-                {"src", flow.src.toString() + ":" + std::to_string(flow.src_port)},
-                {"dst", flow.dst.toString() + ":" + std::to_string(flow.dst_port)},
+                {"src", endpoint(flow.src, flow.src_port)},
+                {"dst", endpoint(flow.dst, flow.dst_port)},
                 {"proto", core::protoName(flow.proto)},
                 {"app", output::safeString(flow.cls.application)},
                 {"hostname", output::safeString(flow.cls.hostname)},

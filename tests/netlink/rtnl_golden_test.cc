@@ -71,6 +71,20 @@ TEST(RtnlRule, DeleteLargeTableAndV6) {
   EXPECT_EQ(u32(a[FRA_TABLE]), 1000u);
 }
 
+TEST(RtnlRule, SuppressPrefixLengthRuleHasNoFwmark) {
+  // `ip rule add lookup main suppress_prefixlength 0 pref 9999`
+  auto m = buildRuleMessage(RtnlOp::Add, RuleSpec{.family = IpFamily::V4, .fwmark = 0, .fwmask = 0,
+                                                  .table = RT_TABLE_MAIN, .priority = 9999,
+                                                  .suppress_prefixlen = 0});
+  ASSERT_TRUE(m.ok());
+  auto a = attrs(hdr(*m), sizeof(fib_rule_hdr));
+  EXPECT_EQ(u32(a[FRA_TABLE]), static_cast<uint32_t>(RT_TABLE_MAIN));
+  EXPECT_EQ(u32(a[FRA_SUPPRESS_PREFIXLEN]), 0u);
+  EXPECT_EQ(u32(a[FRA_PRIORITY]), 9999u);
+  EXPECT_EQ(a.count(FRA_FWMARK), 0u);
+  EXPECT_EQ(a.count(FRA_FWMASK), 0u);
+}
+
 TEST(RtnlRule, RejectsBadInput) {
   EXPECT_FALSE(buildRuleMessage(RtnlOp::Add, IpFamily::V4, 1, 1, 0, 10).ok());
   EXPECT_FALSE(buildRuleMessage(RtnlOp::Add, IpFamily::V4, 0x10000, 0xffff, 100, 10).ok());
