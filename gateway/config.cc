@@ -123,7 +123,8 @@ ConfigLoad parseConfig(std::string_view text, const std::string& name) {
   }
   Reader r(out.errors);
   Config& c = out.config;
-  r.unknownKeys(root, "", {"gateway", "marks", "nft", "policy", "routing", "flows", "control"});
+  r.unknownKeys(root, "", {"gateway", "marks", "nft", "policy", "routing", "flows", "control",
+                           "accounting", "output"});
 
   if (const toml::table* g = r.section(root, "gateway")) {
     const std::string p = "gateway.";
@@ -176,17 +177,46 @@ ConfigLoad parseConfig(std::string_view text, const std::string& name) {
   if (const toml::table* f = r.section(root, "flows")) {
     const std::string p = "flows.";
     r.unknownKeys(*f, p, {"max_flows", "tcp_opening_timeout", "tcp_established_timeout",
-                          "tcp_closed_timeout", "udp_timeout", "other_timeout"});
+                          "tcp_closed_timeout", "udp_timeout", "other_timeout",
+                          "decided_timeout"});
     r.integer(*f, p, "max_flows", c.max_flows, 1000, 100'000'000);
     r.seconds(*f, p, "tcp_opening_timeout", c.timeouts.tcp_opening);
     r.seconds(*f, p, "tcp_established_timeout", c.timeouts.tcp_established);
     r.seconds(*f, p, "tcp_closed_timeout", c.timeouts.tcp_closed);
     r.seconds(*f, p, "udp_timeout", c.timeouts.udp);
     r.seconds(*f, p, "other_timeout", c.timeouts.other);
+    r.seconds(*f, p, "decided_timeout", c.timeouts.decided);
   }
   if (const toml::table* ct = r.section(root, "control")) {
-    r.unknownKeys(*ct, "control.", {"socket"});
+    r.unknownKeys(*ct, "control.", {"socket", "group", "metrics_listen"});
     r.string(*ct, "control.", "socket", c.control_socket);
+    if (c.control_socket.empty() || c.control_socket.size() >= 108 || c.control_socket[0] != '/')
+      r.error(ct->get("socket"), "control.socket", "expected an absolute path shorter than 108 bytes");
+    r.string(*ct, "control.", "group", c.control_group);
+    r.string(*ct, "control.", "metrics_listen", c.metrics_listen);
+    if (!c.metrics_listen.empty()) {
+      const auto colon = c.metrics_listen.rfind(':');
+      bool ok = colon != std::string::npos && colon > 0 && colon + 1 < c.metrics_listen.size();
+      for (size_t i = colon + 1; ok && i < c.metrics_listen.size(); ++i)
+        ok = std::isdigit(static_cast<unsigned char>(c.metrics_listen[i]));
+      if (!ok) r.error(ct->get("metrics_listen"), "control.metrics_listen", "expected ADDRESS:PORT, e.g. \"127.0.0.1:9464\"");
+    }
+  }
+  if (const toml::table* a = r.section(root, "accounting")) {
+    const std::string p = "accounting.";
+    r.unknownKeys(*a, p, {"interval", "per_address", "per_rule", "conntrack_dump_interval"});
+    r.integer(*a, p, "interval", c.aggregate_interval, 1, 86400);
+    r.boolean(*a, p, "per_address", c.aggregate_per_address);
+    r.boolean(*a, p, "per_rule", c.aggregate_per_rule);
+    r.integer(*a, p, "conntrack_dump_interval", c.conntrack_dump_interval, 1, 3600);
+  }
+  if (const toml::table* o = r.section(root, "output")) {
+    r.unknownKeys(*o, "output.", {"events_file", "events"});
+    r.string(*o, "output.", "events_file", c.events_file);
+    r.strings(*o, "output.", "events", c.events_topics);
+    for (const auto& t : c.events_topics)
+      if (t != "flow" && t != "flow_end" && t != "aggregate" && t != "log")
+        r.error(o->get("events"), "output.events", "unknown topic '" + t + "' (flow, flow_end, aggregate, log)");
   }
   return out;
 }

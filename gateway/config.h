@@ -48,6 +48,18 @@ struct Config {
 
   // [control]
   std::string control_socket = "/run/flowgate/control.sock";
+  std::string control_group;           // group owning the socket (mode 0660); "" = root's
+  std::string metrics_listen;          // "127.0.0.1:9464" serves GET /metrics; "" = off
+
+  // [accounting]
+  uint32_t aggregate_interval = 60;    // seconds, aligned to the epoch
+  bool aggregate_per_address = false;
+  bool aggregate_per_rule = false;
+  uint32_t conntrack_dump_interval = 10;  // seconds between counter dumps of long flows
+
+  // [output]
+  std::string events_file;             // JSON lines of events ("" = none); reopened on SIGUSR1
+  std::vector<std::string> events_topics = {"flow", "flow_end", "aggregate"};
 };
 
 struct ConfigError {

@@ -156,7 +156,9 @@ fg_cert() {
 }
 
 # fg_start_gateway FLOWGATE POLICY_PATH [EXTRA_TOML]: writes a config
-# (log_level debug, queue 0, the policy) and starts `flowgate run` in the
+# (log_level debug, queue 0, the policy, a control socket of its own at
+# $FG_CONTROL_SOCKET; FG_EXTRA_TABLES may add whole tables such as
+# [accounting]) and starts `flowgate run` in the
 # gateway namespace; waits for its "started" line. EXTRA_TOML is appended
 # to the [gateway] table (e.g. "workers = 2").
 fg_start_gateway() {
@@ -169,7 +171,12 @@ $extra
 
 [policy]
 path = ["$policy"]
+
+[control]
+socket = "$FG_WORK/control.sock"
+${FG_EXTRA_TABLES:-}
 TOML
+  FG_CONTROL_SOCKET="$FG_WORK/control.sock"
   : >"$FG_WORK/flowgate.log"
   ip netns exec "$FG_G" "$bin" run --config "$FG_WORK/flowgate.toml" >>"$FG_WORK/flowgate.log" 2>&1 &
   FG_GATEWAY_PID=$!

@@ -57,8 +57,12 @@ hup() {
 
 read -r code ms < <(get blocked.example)
 fg_check "generation 1: blocked.example is accepted (HTTP $code)" test "$code" = "200"
-fg_check "generation 1 decided it by the accept rule" \
-  fg_wait_log 'flow_decided .*hostname=blocked\.example verdict=accept rule=sni-blocked-example '
+# With only accept rules in force, the outcome cannot change whatever the
+# SNI turns out to be, so flowgate decides at the first packet (by the
+# default, before the hostname is known): the policy engine's "final" means
+# "the enforcement cannot change".
+fg_check "generation 1 accepted the flow at its first packet" \
+  fg_wait_log 'flow_decided .*dst=10\.71\.100\.1:443 .*verdict=accept rule=\(default\) .*dpi_packets=1$'
 
 write_policy reject
 fg_check "SIGHUP: policy_reloaded logged" hup 1

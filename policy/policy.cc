@@ -288,6 +288,22 @@ void applyRule(const PolicyData& d, uint32_t id, const FlowFacts& f, Decision& o
   }
 }
 
+// Whether deciding by rule `id` would enforce exactly what `out` enforces:
+// the same verdict, mark, route and set additions, and the same log flag.
+// Then the rule matching later cannot change the outcome in the kernel.
+bool sameEffect(const PolicyData& d, uint32_t id, const FlowFacts& f, const Decision& out) {
+  Decision alt;
+  alt.verdict = d.default_verdict;
+  alt.log = d.default_log;
+  applyRule(d, id, f, alt);
+  if (alt.verdict != out.verdict || alt.log != out.log || alt.mark != out.mark ||
+      alt.mark_mask != out.mark_mask || alt.route != out.route || alt.set_count != out.set_count)
+    return false;
+  for (uint8_t i = 0; i < alt.set_count; ++i)
+    if (alt.sets[i].set != out.sets[i].set || !(alt.sets[i].address == out.sets[i].address)) return false;
+  return true;
+}
+
 // Visits candidate lists of the indices, in any order; each list ascending.
 constexpr size_t kMaxLists = 400;  // 3 names + host + 127 suffixes + port + 2*129 prefixes + generic
 
@@ -430,7 +446,12 @@ Decision PolicySet::evaluateImpl(const FlowFacts& facts,
       if ((facts.pending & (1u << g)) == 0) continue;
       for (uint32_t id : d.pending_readers[g]) {
         if (id > limit) break;
-        if (ruleApplies(d.rules[id], ctx, facts.pending)) {
+        // A rule that could still match once the metadata arrives keeps the
+        // decision open, unless it would enforce the same thing anyway (an
+        // accept-all policy is then final at the first packet).
+        // The deciding rule itself is different: its own match could vanish.
+        if (ruleApplies(d.rules[id], ctx, facts.pending) &&
+            (id == limit || !sameEffect(d, id, facts, out))) {
           out.final = false;
           break;
         }

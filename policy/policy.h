@@ -130,7 +130,10 @@ struct Decision {
   bool log = false;
   bool exempt = false;      // matched the global exemption list
   // False while pending metadata (FlowFacts::pending) could still change the
-  // outcome: the engine must keep inspecting and evaluate again.
+  // outcome: the engine must keep inspecting and evaluate again. A rule that
+  // could still match but would enforce exactly the same (verdict, mark,
+  // route, sets, log) does not keep the decision open; the deciding rule
+  // named may then differ from the one that would match later.
   bool final = true;
   uint8_t set_count = 0;
   uint8_t shadow_count = 0;

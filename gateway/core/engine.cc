@@ -97,8 +97,10 @@ void Engine::decide(Flow& f, const policy::Decision& d, const policy::PolicySet&
     case policy::Verdict::Reject: ++counters_.decided_reject; break;
   }
   policy.count(d);
-  // Later packets bypass userspace: no further inspection is possible.
+  // Later packets bypass userspace: no further inspection is possible, and
+  // the entry only has to outlive the packets already queued.
   pipeline_.stopInspection(f);
+  pipeline_.touch(f);
   sink_.onDecision(f, d, policy);
 }
 

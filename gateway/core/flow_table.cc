@@ -2,7 +2,8 @@
 
 namespace fg::core {
 
-FlowTable::FlowTable(FlowTableConfig config) : config_(config) {
+FlowTable::FlowTable(FlowTableConfig config) : config_(config), next_id_(config.first_id) {
+  if (config_.id_step == 0) config_.id_step = 1;
   map_.max_load_factor(1.0f);
 }
 
@@ -17,7 +18,8 @@ Flow& FlowTable::insert(const FlowKey& key, Timestamp now) {
   auto [it, inserted] = map_.try_emplace(key);
   Flow& f = it->second;
   f.key = key;
-  f.id = next_id_++;
+  f.id = next_id_;
+  next_id_ += config_.id_step;
   f.first_seen = f.last_seen = now;
   ++counters_.created;
   append(f, listFor(f));
@@ -25,6 +27,7 @@ Flow& FlowTable::insert(const FlowKey& key, Timestamp now) {
 }
 
 uint8_t FlowTable::listFor(const Flow& f) const {
+  if (f.decision.decided) return Decided;
   if (f.proto == kProtoTcp) {
     switch (f.tcp) {
       case TcpState::Closed: return TcpClosed;
@@ -46,6 +49,7 @@ Timestamp FlowTable::timeoutOf(uint8_t list) const {
     case TcpEstablished: return t.tcp_established;
     case TcpClosed: return t.tcp_closed;
     case Udp: return t.udp;
+    case Decided: return t.decided;
     default: return t.other;
   }
 }

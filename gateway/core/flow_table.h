@@ -25,11 +25,18 @@ struct FlowTimeouts {
   Timestamp tcp_closed = 10 * kSecond;        // after FIN both ways or RST
   Timestamp udp = 60 * kSecond;
   Timestamp other = 30 * kSecond;             // ICMP and other protocols
+  // Inline: a decided flow's packets bypass userspace, so its entry only
+  // has to outlive the packets already queued when it was decided.
+  Timestamp decided = 10 * kSecond;
 };
 
 struct FlowTableConfig {
   size_t max_flows = 1'000'000;
   FlowTimeouts timeouts;
+  // Flow ids are first_id, first_id + id_step, ...: workers use
+  // (first_id = index + 1, id_step = workers) so ids are unique daemon-wide.
+  uint64_t first_id = 1;
+  uint64_t id_step = 1;
 };
 
 struct FlowTableCounters {
@@ -106,8 +113,8 @@ class FlowTable {
   static size_t bytesPerFlowEstimate();
 
  private:
-  static constexpr uint8_t kLists = 5;
-  enum List : uint8_t { TcpOpening, TcpEstablished, TcpClosed, Udp, Other };
+  static constexpr uint8_t kLists = 6;
+  enum List : uint8_t { TcpOpening, TcpEstablished, TcpClosed, Udp, Other, Decided };
 
   Flow& insert(const FlowKey& key, Timestamp now);
   uint8_t listFor(const Flow& f) const;
@@ -123,7 +130,7 @@ class FlowTable {
   std::unordered_map<FlowKey, Flow, FlowKeyHash> map_;
   std::array<Flow*, kLists> heads_{};
   std::array<Flow*, kLists> tails_{};
-  uint64_t next_id_ = 1;
+  uint64_t next_id_;
   FlowTableCounters counters_;
 };
 

@@ -73,6 +73,9 @@ class Pipeline {
   // classifier state and reports the flow classified with what it has.
   void stopInspection(Flow& flow);
 
+  // Re-files `flow` under its current timeout class (e.g. once decided).
+  void touch(Flow& flow) { table_.touch(flow, flow.last_seen); }
+
   // Expires idle flows at clock.now() now (step() also does this each second).
   void expireIdle();
   // Ends every flow (gives up inspection where needed) with `reason`.

@@ -119,6 +119,8 @@ void Worker::publishCounters() {
   counters_.flows_active.store(engine_.pipeline().table().size(), std::memory_order_relaxed);
   counters_.flows_evicted.store(engine_.pipeline().table().counters().evicted,
                                 std::memory_order_relaxed);
+  counters_.decode_errors.store(engine_.pipeline().counters().decode_errors.total(),
+                                std::memory_order_relaxed);
 }
 
 void Worker::onDecision(const core::Flow& flow, const policy::Decision& d,
@@ -127,7 +129,7 @@ void Worker::onDecision(const core::Flow& flow, const policy::Decision& d,
     const policy::SetInfo& set = policy.sets()[add.set];
     pending_sets_.push_back({set.name, add.address, set.timeout_s});
   }
-  if (observers_.decided) observers_.decided(flow, d, policy);
+  if (observers_.decided) observers_.decided(flow, d, policy, interfaceName(flow.in_ifindex));
   if (d.log || log::level() <= log::Level::Debug) {
     log::write(d.log ? log::Level::Info : log::Level::Debug, "flow_decided",
                {{"flow", flow.id},

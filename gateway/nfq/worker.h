@@ -32,7 +32,10 @@ using SetWriter = std::function<void(const std::vector<SetElementRequest>&)>;
 // Observers run on the worker thread and must not block (e.g. encode and
 // push into a bounded queue that drops when full).
 struct WorkerObservers {
-  std::function<void(const core::Flow&, const policy::Decision&, const policy::PolicySet&)> decided;
+  // `in_interface`: where the flow's first packet came in ("" when unknown).
+  std::function<void(const core::Flow&, const policy::Decision&, const policy::PolicySet&,
+                     std::string_view in_interface)>
+      decided;
   std::function<void(const core::Flow&, core::EndReason)> ended;
 };
 
@@ -49,6 +52,7 @@ struct WorkerCounters {
   std::atomic<uint64_t> undecodable{0};
   std::atomic<uint64_t> flows_active{0};
   std::atomic<uint64_t> flows_evicted{0};
+  std::atomic<uint64_t> decode_errors{0};
   std::atomic<uint64_t> set_elements{0};
 };
 

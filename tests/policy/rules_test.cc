@@ -312,9 +312,14 @@ const FinalCase kFinalCases[] = {
     // On port 8443 rule "weak" can never match whatever the cipher.
     {"cipher_pending_other_port", kPendingTlsServerHello,
      [](FlowFacts& f) { f.dst_port = 8443; f.cipher_id = 0; f.cipher_strength = CipherStrength::Unknown; }, "", true},
-    // Decided by "ssh" (port 22): "weak" cannot match on port 22, "netflix" could.
-    {"classification_pending_before_decider", kPendingClassification,
-     [](FlowFacts& f) { f.dst_port = 22; f.application.clear(); }, "ssh", false},
+    // Decided by "ssh" (port 22): "weak" cannot match on port 22; "netflix"
+    // could, but it would drop too: the outcome cannot change, so final.
+    {"classification_pending_before_decider_same_effect", kPendingClassification,
+     [](FlowFacts& f) { f.dst_port = 22; f.application.clear(); }, "ssh", true},
+    // Decided by the default (accept) on port 443 while classification is
+    // pending: "netflix" (drop) could still match: not final.
+    {"classification_pending_other_effect", kPendingClassification,
+     [](FlowFacts& f) { f.application.clear(); f.cipher_strength = CipherStrength::Strong; }, "", false},
     // Decided by "netflix" with only the TLS hello pending: "weak" (earlier) is
     // impossible on port 80.
     {"decided_by_app_tls_pending", kPendingTlsServerHello,
