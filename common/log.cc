@@ -8,6 +8,8 @@ namespace fg::log {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(Level::Info)};
+std::atomic<Sink> g_sink{nullptr};
+std::atomic<void*> g_sink_context{nullptr};
 
 const char* name(Level l) {
   switch (l) {
@@ -48,6 +50,21 @@ void appendValue(std::string& out, std::string_view v) {
 
 }  // namespace
 
+void setSink(Sink sink, void* context) {
+  g_sink_context.store(context, std::memory_order_release);
+  g_sink.store(sink, std::memory_order_release);
+}
+
+std::string_view toString(Level l) {
+  switch (l) {
+    case Level::Debug: return "debug";
+    case Level::Info: return "info";
+    case Level::Warn: return "warn";
+    case Level::Error: return "error";
+  }
+  return "info";
+}
+
 void setLevel(Level l) { g_level.store(static_cast<int>(l), std::memory_order_relaxed); }
 Level level() { return static_cast<Level>(g_level.load(std::memory_order_relaxed)); }
 
@@ -76,6 +93,8 @@ void write(Level l, std::string_view event, std::initializer_list<Field> fields)
   line += '\n';
   // One write: lines from different threads never interleave.
   (void)!::write(STDERR_FILENO, line.data(), line.size());
+  if (Sink sink = g_sink.load(std::memory_order_acquire))
+    sink(l, std::string_view(line).substr(0, line.size() - 1), g_sink_context.load(std::memory_order_acquire));
 }
 
 bool RateLimit::allow(uint64_t& suppressed) {

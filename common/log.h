@@ -35,6 +35,13 @@ struct Field {
 
 void write(Level level, std::string_view event, std::initializer_list<Field> fields);
 
+// An extra receiver of every line written (e.g. the control socket's `log`
+// topic). It runs on the logging thread and must not block or log. Set it
+// once at start-up; nullptr removes it.
+using Sink = void (*)(Level level, std::string_view line, void* context);
+void setSink(Sink sink, void* context);
+std::string_view toString(Level level);
+
 inline void debug(std::string_view e, std::initializer_list<Field> f = {}) {
   if (level() <= Level::Debug) write(Level::Debug, e, f);
 }

@@ -104,6 +104,7 @@ class Daemon final : public ctl::ControlHandler {
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
   ctl::EventQueue<DecisionItem> events_;
+  ctl::EventQueue<ctl::Event> log_events_{4096};  // the `log` topic
   Accounting accounting_;
   std::optional<nl::ConntrackEvents> ct_events_;
   bool accounting_enabled_here_ = false;
@@ -287,6 +288,21 @@ void Daemon::drainEvents() {
     if (!it.flow.flow_id.empty()) accounting_.track(std::move(it.flow));
     emit(it.event);
   }
+  std::vector<ctl::Event> logs;
+  log_events_.drain(logs, 4096);
+  for (const auto& e : logs) emit(e);
+}
+
+// log::Sink: every log line also becomes a `log` event (any thread; never
+// blocks: the queue drops and counts when full).
+void logToEvents(log::Level level, std::string_view line, void* context) {
+  auto* q = static_cast<ctl::EventQueue<ctl::Event>*>(context);
+  nlohmann::json j{{"event", "log"},
+                   {"ts", static_cast<double>(nowUs()) / 1e6},
+                   {"level", log::toString(level)},
+                   {"message", line}};
+  (void)q->tryPush(ctl::Event{.topic = ctl::Topic::Log, .application = {}, .src = {}, .dst = {}, .rule = {},
+                              .json = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
 }
 
 void Daemon::scheduleDrain() {
@@ -643,6 +659,7 @@ int Daemon::run() {
     ::close(lock_fd);
     return 1;
   }
+  log::setSink(&logToEvents, &log_events_);
   for (auto& w : workers_) threads_.emplace_back([this, wp = w.get()] { wp->run(stop_); });
   std::thread control([this] { io_.run(); });
 
@@ -693,6 +710,7 @@ int Daemon::run() {
   closed.get_future().wait();
   io_.stop();
   control.join();
+  log::setSink(nullptr, nullptr);
   uint64_t packets = 0, decided = 0;
   for (const auto& w : workers_) {
     packets += w->counters().packets.load();
