@@ -129,7 +129,7 @@ ConfigLoad parseConfig(std::string_view text, const std::string& name) {
   if (const toml::table* g = r.section(root, "gateway")) {
     const std::string p = "gateway.";
     r.unknownKeys(*g, p, {"queue_num", "workers", "packet_budget", "fail_open", "interfaces",
-                          "log_level", "skip_bare_tcp", "queue_max_len", "socket_buffer", "fast_path"});
+                          "log_level", "skip_bare_tcp", "queue_max_len", "socket_buffer", "fast_path", "user"});
     r.integer(*g, p, "queue_num", c.queue_num, 0, 65535);
     r.integer(*g, p, "workers", c.workers, 1, 64);
     r.integer(*g, p, "packet_budget", c.packet_budget, 1, 1000);
@@ -146,6 +146,7 @@ ConfigLoad parseConfig(std::string_view text, const std::string& name) {
     r.integer(*g, p, "queue_max_len", c.queue_max_len, 16, 1 << 20);
     r.integer(*g, p, "socket_buffer", c.socket_buffer, 1 << 16, 1 << 30);
     r.boolean(*g, p, "fast_path", c.fast_path);
+    r.string(*g, p, "user", c.user);
     if (static_cast<uint32_t>(c.queue_num) + c.workers > 65536)
       r.error(g->get("workers"), p + "workers", "queue_num + workers must stay below 65536");
   }

@@ -28,7 +28,8 @@ struct Config {
   bool skip_bare_tcp = true;     // do not queue SYN-ACKs and bare ACKs
   uint32_t queue_max_len = 8192;
   uint32_t socket_buffer = 8u << 20;
-  bool fast_path = true;         // false: every packet goes to userspace (benchmarks only)
+  bool fast_path = true;
+  std::string user;              // after start-up, run as this user with CAP_NET_ADMIN only ("" = stay)         // false: every packet goes to userspace (benchmarks only)
 
   // [marks]
   core::MarkLayout marks;

@@ -98,6 +98,7 @@ class Daemon final : public ctl::ControlHandler {
   policy::PolicyHolder holder_;
   std::chrono::system_clock::time_point policy_loaded_at_ = std::chrono::system_clock::now();
   nl::QueueMode queue_mode_ = nl::QueueMode::XtCompat;
+  std::optional<nl::NlSocket> nft_;  // owns the table until kernel_ takes it
   std::unique_ptr<KernelWriter> kernel_;
   std::unique_ptr<Routes> routes_;
   std::vector<std::unique_ptr<nfq::Worker>> workers_;
@@ -143,7 +144,7 @@ bool Daemon::startKernel() {
     return false;
   }
   log::info("nft_table_installed", {{"table", "inet " + cfg_.table}, {"workers", cfg_.workers}});
-  kernel_ = std::make_unique<KernelWriter>(std::move(*nft), cfg_.table);
+  nft_.emplace(std::move(*nft));  // the writer thread takes it after the privilege drop
 
   auto rt = nl::NlSocket::open(NETLINK_ROUTE);
   if (!rt) {
@@ -643,22 +644,34 @@ int Daemon::run() {
                               {"sets", summary.sets},
                               {"routes", summary.routes}});
 
+  auto deleteTable = [&](nl::NlSocket& s) -> Result<void> {
+    auto del = nl::buildDeleteTableBatch(cfg_.table);
+    if (!del) return del.error();
+    return s.sendBatch(*del);
+  };
   auto cleanupKernel = [&] {
-    if (kernel_) {
-      (void)kernel_->call([&](nl::NlSocket& s) -> Result<void> {
-        auto del = nl::buildDeleteTableBatch(cfg_.table);
-        if (!del) return del.error();
-        return s.sendBatch(*del);
-      });
-    }
+    if (kernel_) (void)kernel_->call(deleteTable);
+    else if (nft_) (void)deleteTable(*nft_);
     if (routes_) routes_->remove();
   };
-  if (!startKernel() || !startWorkers() || !startControl()) {
+  bool ok = startKernel() && startWorkers() && startControl();
+  // Every socket that needs privileges is open: drop them before any other
+  // thread exists (capabilities are per thread; threads inherit them).
+  if (ok && !cfg_.user.empty()) {
+    if (auto d = dropPrivileges(cfg_.user); !d) {
+      log::error("start_failed", {{"error", d.error().message()}});
+      ok = false;
+    } else {
+      log::info("privileges_dropped", {{"user", cfg_.user}, {"capabilities", "CAP_NET_ADMIN"}});
+    }
+  }
+  if (!ok) {
     cleanupKernel();
-    if (kernel_) kernel_->stop();
     ::close(lock_fd);
     return 1;
   }
+  kernel_ = std::make_unique<KernelWriter>(std::move(*nft_), cfg_.table);
+  nft_.reset();
   log::setSink(&logToEvents, &log_events_);
   for (auto& w : workers_) threads_.emplace_back([this, wp = w.get()] { wp->run(stop_); });
   std::thread control([this] { io_.run(); });
@@ -694,7 +707,8 @@ int Daemon::run() {
   (void)cli::sdNotify("STOPPING=1");
   // Remove the queue rule first so nothing new is queued, then let the
   // workers answer what is still waiting.
-  cleanupKernel();
+  if (auto del = kernel_->call(deleteTable); !del) log::warn("nft_delete_failed", {{"error", del.error().message()}});
+  routes_->remove();
   stop_.store(true);
   for (auto& t : threads_) t.join();
   std::promise<void> closed;

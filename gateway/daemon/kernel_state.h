@@ -287,4 +287,11 @@ inline int lockInstance(const std::string& table, std::string& error) {
   return fd;
 }
 
+// Becomes `user` (its uid, gid, no supplementary groups) keeping only
+// CAP_NET_ADMIN, which every later netlink message needs (verdicts, set
+// elements, routes on reload, conntrack dumps). Must run before the process
+// starts threads: capabilities are per thread. Also sets no_new_privs and
+// drops every other capability from the bounding set.
+Result<void> dropPrivileges(const std::string& user);
+
 }  // namespace fg::daemon
