@@ -1,5 +1,7 @@
 #include "gateway/core/flow_table.h"
 
+#include <cstring>
+
 namespace fg::core {
 
 FlowTable::FlowTable(FlowTableConfig config) : config_(config), next_id_(config.first_id) {
@@ -99,21 +101,28 @@ size_t FlowTable::bytesPerFlowEstimate() {
 }
 
 size_t FlowKeyHash::operator()(const FlowKey& k) const noexcept {
-  // FNV-1a over the key's fields; cheap and good enough for a per-worker map.
-  uint64_t h = 1469598103934665603ull;
-  auto mix = [&h](const uint8_t* p, size_t n) {
-    for (size_t i = 0; i < n; ++i) {
-      h ^= p[i];
-      h *= 1099511628211ull;
-    }
+  // Word-at-a-time multiply-xorshift mixing (the byte-wise FNV-1a it
+  // replaces cost 2.5 % of the offline engine's instructions, see
+  // docs/performance.md). Both addresses are 16 bytes (IPv4 zero-padded).
+  auto word = [](const uint8_t* p) {
+    uint64_t w;
+    std::memcpy(&w, p, sizeof w);
+    return w;
   };
-  mix(k.a.bytes.data(), k.a.size());
-  mix(k.b.bytes.data(), k.b.size());
-  uint8_t rest[7] = {static_cast<uint8_t>(k.a_port >> 8), static_cast<uint8_t>(k.a_port),
-                     static_cast<uint8_t>(k.b_port >> 8), static_cast<uint8_t>(k.b_port),
-                     k.proto, static_cast<uint8_t>(k.vlan >> 8), static_cast<uint8_t>(k.vlan)};
-  mix(rest, sizeof rest);
-  return static_cast<size_t>(h ^ (h >> 29));
+  auto mix = [](uint64_t h, uint64_t v) {
+    h ^= v * 0x9e3779b97f4a7c15ull;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 32);
+  };
+  uint64_t h = 0x243f6a8885a308d3ull;
+  h = mix(h, word(k.a.bytes.data()));
+  h = mix(h, word(k.a.bytes.data() + 8));
+  h = mix(h, word(k.b.bytes.data()));
+  h = mix(h, word(k.b.bytes.data() + 8));
+  h = mix(h, static_cast<uint64_t>(k.a_port) << 48 | static_cast<uint64_t>(k.b_port) << 32 |
+                 static_cast<uint64_t>(k.proto) << 16 | k.vlan);
+  return static_cast<size_t>(h);
 }
 
 FlowKey FlowKey::fromPacket(const Packet& p) {
