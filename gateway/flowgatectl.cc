@@ -337,6 +337,14 @@ std::string endpoint(const json& f, const char* ip, const char* port) {
   return a;
 }
 
+// A string field for display: "" when absent, `null_text` when null.
+std::string text(const json& o, const char* key, const std::string& null_text) {
+  if (!o.contains(key)) return "";
+  const json& v = o[key];
+  if (v.is_null()) return null_text;
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
+
 void printFlows(const json& flows) {
   Table t;
   t.header = {"ID", "SRC", "DST", "PROTO", "APP", "HOSTNAME", "VERDICT", "RULE", "BYTES"};
@@ -344,8 +352,9 @@ void printFlows(const json& flows) {
   for (const auto& f : flows) {
     t.rows.push_back({f.contains("flow_id") ? scalar(f["flow_id"]) : "-", endpoint(f, "src_ip", "src_port"),
                       endpoint(f, "dst_ip", "dst_port"), f.value("proto", std::string("-")),
-                      f.value("application", std::string("-")), f.value("hostname", std::string("")),
-                      f.value("verdict", std::string("-")), f.value("rule", std::string("")),
+                      text(f, "application", "-"), text(f, "hostname", ""),
+                      f.contains("verdict") ? text(f, "verdict", "-") : std::string("-"),
+                      text(f, "rule", "(default)"),
                       f.contains("bytes") ? humanBytes(f["bytes"].get<double>()) : "-"});
   }
   t.print(std::cout);

@@ -63,7 +63,8 @@ struct Classification {
 
 enum class TcpState : uint8_t { None, SynSent, SynReceived, Established, Closing, Closed };
 
-enum class EndReason : uint8_t { Fin, Rst, Idle, Evicted, EndOfInput, Shutdown };
+// Reused: a new connection (a client SYN) took over the tuple.
+enum class EndReason : uint8_t { Fin, Rst, Idle, Evicted, EndOfInput, Shutdown, Reused };
 std::string_view toString(EndReason r);
 
 // Per-flow working state of a Classifier (e.g. the nDPI flow struct).

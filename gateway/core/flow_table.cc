@@ -157,6 +157,7 @@ std::string_view toString(EndReason r) {
     case EndReason::Evicted: return "evicted";
     case EndReason::EndOfInput: return "end_of_input";
     case EndReason::Shutdown: return "shutdown";
+    case EndReason::Reused: return "reused";
   }
   return "unknown";
 }

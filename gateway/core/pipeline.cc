@@ -65,9 +65,16 @@ Flow* Pipeline::flowFor(const Packet& p, StepResult& r) {
   const FlowKey key = FlowKey::fromPacket(p);
   Flow* f = table_.find(key);
   const bool syn_only = p.proto == kProtoTcp && (p.tcp_flags & (kTcpSyn | kTcpAck)) == kTcpSyn;
-  if (f && f->tcp == TcpState::Closed && syn_only) {
-    // Port reuse: a fresh SYN on a closed flow's tuple starts a new flow.
-    onEnd(*f, f->fin_seen == 3 ? EndReason::Fin : EndReason::Rst);
+  // A client SYN is a new connection on this tuple once the old one got past
+  // its handshake (a SYN during the handshake is a retransmission). This
+  // covers port reuse after FIN/RST, and also flows decided inline: their
+  // later packets (FINs included) bypass userspace, so a SYN that reaches us
+  // on such a tuple belongs to a new conntrack and must be inspected anew.
+  const bool progressed = f && (f->tcp == TcpState::Established || f->tcp == TcpState::Closing ||
+                                f->tcp == TcpState::Closed);
+  if (f && syn_only && (progressed || f->decision.decided)) {
+    onEnd(*f, f->tcp == TcpState::Closed ? (f->fin_seen == 3 ? EndReason::Fin : EndReason::Rst)
+                                         : EndReason::Reused);
     table_.remove(*f);
     f = nullptr;
   }

@@ -42,7 +42,23 @@ std::optional<nl::CtTuple> tupleOf(const std::string& src_ip, uint16_t src_port,
 void Accounting::track(DecidedFlow flow) {
   aggregator_.flowStart(flow.flow_id, flow.attrs, flow.first_seen_us);
   const nl::CtTuple key = flow.tuple;
-  flows_.insert_or_assign(key, std::move(flow));
+  flows_[key].push_back(std::move(flow));
+  ++tracked_;
+}
+
+size_t Accounting::pick(const std::vector<DecidedFlow>& list, const nl::CtEntry& e) const {
+  if (list.size() == 1 || !e.start_ns) return 0;
+  // The conntrack starts with the flow's first packet; flowgate sees that
+  // packet a little later. Allow 50 ms of clock skew between the two.
+  const int64_t start_us = static_cast<int64_t>(*e.start_ns / 1000) - 50'000;
+  size_t best = 0;
+  bool found = false;
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (list[i].first_seen_us < start_us) continue;
+    if (!found || list[i].first_seen_us < list[best].first_seen_us) best = i;
+    found = true;
+  }
+  return found ? best : list.size() - 1;
 }
 
 ctl::FlowSample Accounting::sampleOf(const DecidedFlow& f, const nl::CtEntry& e, int64_t ts_us) const {
@@ -57,17 +73,18 @@ ctl::FlowSample Accounting::sampleOf(const DecidedFlow& f, const nl::CtEntry& e,
 
 std::optional<ctl::Event> Accounting::onConntrack(const nl::CtEntry& e, int64_t now_us) {
   auto it = flows_.find(e.orig);
-  if (it == flows_.end()) {
+  if (it == flows_.end() || it->second.empty()) {
     if (e.kind == nl::CtEntry::Kind::Destroy) ++counters_.unmatched_destroys;
     return std::nullopt;
   }
+  const size_t index = pick(it->second, e);
   if (!e.has_counters) {
     // Accounting was off when the conntrack was created: nothing to add,
     // but a destroy still ends the flow.
     if (e.kind != nl::CtEntry::Kind::Destroy) return std::nullopt;
   }
   ++counters_.samples;
-  const DecidedFlow& f = it->second;
+  const DecidedFlow& f = it->second[index];
   const ctl::FlowSample s = sampleOf(f, e, now_us);
   if (e.kind != nl::CtEntry::Kind::Destroy) {
     aggregator_.sample(s);
@@ -103,14 +120,16 @@ std::optional<ctl::Event> Accounting::onConntrack(const nl::CtEntry& e, int64_t 
                 .dst = f.dst,
                 .rule = f.attrs.rule,
                 .json = r.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)};
-  flows_.erase(it);
+  it->second.erase(it->second.begin() + static_cast<std::ptrdiff_t>(index));
+  if (it->second.empty()) flows_.erase(it);
+  --tracked_;
   ++counters_.ended;
   return ev;
 }
 
 AccountingCounters Accounting::counters() const {
   AccountingCounters c = counters_;
-  c.tracked = flows_.size();
+  c.tracked = tracked_;
   return c;
 }
 

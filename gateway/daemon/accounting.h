@@ -5,6 +5,11 @@
 // lives with main, not in either adapter). Single-threaded: the control
 // thread owns it.
 //
+// Several flows may share a tuple for a moment (a new connection from the
+// same client port while the old conntrack lingers in TIME_WAIT); a
+// conntrack entry goes to the flow whose first packet is the earliest one
+// not before the conntrack's start (nf_conntrack_timestamp), else the oldest.
+//
 //   track()        a flow was decided: remember it under its original
 //                  conntrack tuple (flowgate's src is the side that opened
 //                  the flow, i.e. conntrack's original direction) together
@@ -65,15 +70,22 @@ class Accounting {
   // Every tracked (decided, still in conntrack) flow.
   template <typename Fn>
   void forEachTracked(Fn&& fn) const {
-    for (const auto& [tuple, f] : flows_) fn(f);
+    for (const auto& [tuple, list] : flows_)
+      for (const auto& f : list) fn(f);
   }
   AccountingCounters counters() const;
 
  private:
   ctl::FlowSample sampleOf(const DecidedFlow& f, const nl::CtEntry& e, int64_t ts_us) const;
+  // Which of the flows tracked under one tuple a conntrack entry belongs to
+  // (a tuple is reused when a client opens a new connection from the same
+  // port: the old conntrack may still end after the new flow was decided).
+  size_t pick(const std::vector<DecidedFlow>& list, const nl::CtEntry& e) const;
 
   ctl::Aggregator aggregator_;
-  std::unordered_map<nl::CtTuple, DecidedFlow, CtTupleHash> flows_;
+  // Flows in decision order per tuple (almost always one).
+  std::unordered_map<nl::CtTuple, std::vector<DecidedFlow>, CtTupleHash> flows_;
+  size_t tracked_ = 0;
   AccountingCounters counters_;
 };
 

@@ -216,6 +216,32 @@ action = "accept"
   EXPECT_EQ(e.counters().decided_drop, 1u);
 }
 
+TEST_F(EngineTest, ANewConnectionOnADecidedTupleIsInspectedAnew) {
+  // Decided flows' later packets (FINs too) bypass userspace, so the engine
+  // never sees them end; a client SYN that reaches it on the same tuple is
+  // a new conntrack and must get its own decision, not inherit the old one.
+  load(R"(
+[[rule]]
+name = "no-bank"
+match = { hostname = "bank.example" }
+action = "reject"
+)");
+  classifier_.script[2] = {tls("www.example.org"), true};
+  Engine& e = engine();
+  send(fromClient(kTcpSyn));
+  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "hello")).mark, std::optional<uint32_t>(kDecided));
+  // Same ports, new connection, now to the blocked name.
+  classifier_.script[2] = {tls("bank.example"), true};
+  PacketVerdict syn = send(fromClient(kTcpSyn));
+  EXPECT_FALSE(syn.mark.has_value()) << "the new connection is undecided, not the old verdict";
+  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "hello")).mark, std::optional<uint32_t>(kDecided | kReject));
+  ASSERT_EQ(sink_.decisions.size(), 2u);
+  EXPECT_NE(sink_.decisions[0].flow, sink_.decisions[1].flow);
+  EXPECT_EQ(sink_.decisions[1].rule, "no-bank");
+  EXPECT_EQ(sink_.ends, 1) << "the old flow ended (reused)";
+  EXPECT_EQ(e.pipeline().table().size(), 1u);
+}
+
 TEST_F(EngineTest, UndecodablePacketsAreAcceptedUnmarked) {
   load("[[rule]]\nname = \"x\"\nmatch = { proto = \"udp\" }\naction = \"drop\"\n");
   Engine& e = engine();
