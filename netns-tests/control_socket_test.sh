@@ -269,7 +269,7 @@ fgctl --json watch flow flow_end aggregate >"$watch" 2>"$FG_WORK/watch.err" &
 FG_PIDS+=("$!")
 watch_pid=$!
 # The subscription is in place once the server counts a subscriber.
-subscribed() { fgctl metrics 2>/dev/null | grep -Eq '^flowgate_control_subscribers 1$'; }
+subscribed() { local m; m=$(fgctl metrics 2>/dev/null) || return 1; grep -Eq '^flowgate_control_subscribers 1$' <<<"$m"; }
 for ((i = 0; i < 50; i++)); do subscribed && break; sleep 0.1; done
 fg_check "flowgatectl watch subscribed" subscribed
 
@@ -306,6 +306,12 @@ fg_in "$FG_C" timeout 60 python3 "$FG_TRAFFIC" upload "$FG_SERVICE4" 4433 "$up_b
   --rate $((5 * 1024 * 1024)) >"$FG_WORK/upload.out" 2>&1 &
 up_pid=$!
 FG_PIDS+=("$up_pid")
+# Meanwhile a flow decided by the policy's default (its record has "rule": null).
+fg_in "$FG_C" timeout 60 python3 "$FG_TRAFFIC" upload "$FG_SERVICE4" 4433 $((3 * 1024 * 1024)) --sni www.example.org \
+  --rate $((1024 * 1024)) >"$FG_WORK/other.out" 2>&1 &
+other_pid=$!
+FG_PIDS+=("$other_pid")
+other_decided() { grep -q '"event":"flow".*"hostname":"www.example.org"' "$watch"; }
 up_id=""
 got_up_id() { up_id=$(flow_id_of 1); [[ -n $up_id ]]; }
 fg_check "the upload's flow event arrived on the subscription" wait_for 10 got_up_id
@@ -325,14 +331,19 @@ r = json.loads(sys.argv[1])["result"]
 assert r["flow_id"] == sys.argv[2] and r["application"] == "NetFlix" and r["rule"] == "netflix-video", r
 assert r["dst_port"] == 4433 and r["hostname"] == "www.netflix.com", r
 ' "$flow_json" "$up_id"
+fg_check "the default-decided flow's event arrived" wait_for 10 other_decided
 human=$(fgctl flows 2>&1 || true)
-fg_check "flows (table form) shows the flow" grep -q "NetFlix" <<<"$human"
+fg_log "flowgatectl flows:"$'\n'"$human"
+fg_check "flows (table form) shows the flow" grep -Eq "^$up_id +10\.71\.1\.2:[0-9]+ +10\.71\.100\.1:4433 .*NetFlix" <<<"$human"
+fg_check "flows (table form) also shows the flow decided by the default (rule null)" \
+  grep -Eq "10\.71\.100\.1:4433 .*www\.example\.org +accept" <<<"$human"
 nf_out=$(fgctl flow no-such-flow 2>&1) && nf_rc=0 || nf_rc=$?
 fg_check "flow with an unknown id exits 1 with not_found (rc $nf_rc)" \
   bash -c "[[ $nf_rc -eq 1 ]] && grep -q not_found <<<'$nf_out'"
 up_rc=0
 wait "$up_pid" || up_rc=$?
 up_got=$(cat "$FG_WORK/upload.out")
+wait "$other_pid" || true
 fg_check "20 MB upload complete ($up_got of $up_bytes)" test "$up_rc" -eq 0 -a "$up_got" = "$up_bytes"
 
 down_got=$(fg_in "$FG_C" timeout 60 python3 "$FG_TRAFFIC" download "$FG_SERVICE4" 4433 "$down_bytes" \
@@ -483,8 +494,11 @@ fg_log "metrics: NetFlix up=$m_up down=$m_down; aggregates up=$agg_up"
 fg_check "metrics: flowgate_app_bytes_total{application=\"NetFlix\",direction=\"up\"} = aggregate sum ($m_up = $agg_up)" \
   test -n "$m_up" -a "$m_up" = "$agg_up"
 fg_check "metrics: NetFlix down bytes present (>= $down_bytes)" test -n "$m_down" -a "${m_down:-0}" -ge "$down_bytes"
-fg_check "metrics: rule hits and control gauges present" \
-  bash -c "grep -q '^flowgate_policy_rule_hits_total{rule=\"netflix-video\"} [2-9]' <<<'$metrics' && grep -q '^flowgate_control_clients ' <<<'$metrics'"
+metrics_more() {
+  grep -Eq '^flowgate_policy_rule_hits_total\{rule="netflix-video"\} [2-9]' <<<"$metrics" &&
+    grep -Eq '^flowgate_control_clients [0-9]+$' <<<"$metrics" && grep -Eq '^flowgate_control_subscribers 1$' <<<"$metrics"
+}
+fg_check "metrics: rule hits and control gauges present" metrics_more
 
 # --- reload over the socket ------------------------------------------------------
 write_policy 'acton = "accept"' 'clas = "bulk"'
@@ -535,20 +549,55 @@ fg_check "the new events file appeared with that flow event" \
   wait_for 5 grep -q "\"event\":\"flow\".*\"flow_id\":\"$fourth_id\"" "$events"
 fg_check "the renamed file did not get it" bash -c "! grep -q '\"flow_id\":\"$fourth_id\"' '$events.1'"
 
+# --- a new connection reusing an ended flow's 5-tuple is a new flow ----------------
+# The server closes first, so conntrack holds the tuple in TIME_WAIT; the next
+# SYN from the same client port reopens it (a new conntrack). Each connection
+# must be decided and accounted on its own (flow + flow_end), not inherit the
+# previous connection's decision unseen.
+fg_in "$FG_C" python3 - "$FG_SERVICE4" <<'PY' || true
+import socket, sys, time
+for i in range(3):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", 45555))
+    s.settimeout(5)
+    s.connect((sys.argv[1], 8080))
+    s.sendall(b"GET / HTTP/1.1\r\nHost: reuse.flowgate.test\r\n\r\n")
+    while s.recv(4096):
+        pass
+    s.close()
+    time.sleep(0.1)
+PY
+reuse_counts() {
+  python3 - "$watch" <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+f = sum(1 for e in ev if e.get("event") == "flow" and e.get("src_port") == 45555)
+e = sum(1 for e in ev if e.get("event") == "flow_end" and e.get("src_port") == 45555)
+print(f, e)
+PY
+}
+reuse_done() { [[ $(reuse_counts) == "3 3" ]]; }
+wait_for 8 reuse_done || true
+fg_check "3 connections reusing one 5-tuple: 3 flow and 3 flow_end events (flow, flow_end: $(reuse_counts))" reuse_done
+
 # --- load: control clients must not slow the packet path --------------------------
-rate() {  # rate LABEL: one ~3 s connection-rate run; prints the result line
+rate() {  # rate [SECONDS]: one connection-rate run (3 s); prints the result line
   if [[ -n $fgload ]]; then
-    fg_in "$FG_C" timeout 30 "$fgload" conn --addr "$FG_SERVICE4" --port 8080 --seconds 3 --parallel 8 \
+    fg_in "$FG_C" timeout 30 "$fgload" conn --addr "$FG_SERVICE4" --port 8080 --seconds "${1:-3}" --parallel 8 \
       --threads 1 --timeout-ms 3000 2>/dev/null || true
   else
-    fg_in "$FG_C" timeout 30 python3 "$helper" conn "$FG_SERVICE4" 8080 3 8 || true
+    fg_in "$FG_C" timeout 30 python3 "$helper" conn "$FG_SERVICE4" 8080 "${1:-3}" 8 || true
   fi
 }
 field() { sed -nE "s/.*(^| )$1=([0-9.]+).*/\\2/p" <<<"$2"; }
+warm=$(rate 1)
+fg_log "warm-up: $warm"
 base=$(rate)
 fg_log "without control clients: $base"
 
 hold_out=$FG_WORK/hold.out
+: >"$hold_out"
 python3 "$helper" hold "$sock" 200 "$hold_out" &
 hold_pid=$!
 FG_PIDS+=("$hold_pid")
@@ -580,13 +629,17 @@ wait "$hold_pid" 2>/dev/null || true
 fg_check "the 200 idle clients are still connected afterwards ($(tail -1 "$hold_out"))" \
   grep -q '"still_open": 200' "$hold_out"
 
-b_rate=$(field conn_per_s "$base") l_rate=$(field conn_per_s "$loaded")
+after=$(rate)
+fg_log "without control clients, again: $after"
+b_rate=$(field conn_per_s "$base") l_rate=$(field conn_per_s "$loaded") a_rate=$(field conn_per_s "$after")
 ratio=$(python3 -c "import sys; b, l = float(sys.argv[1] or 0), float(sys.argv[2] or 0); print(f'{l / b:.3f}' if b else 'n/a')" "$b_rate" "$l_rate")
-fg_log "connection rate: ${b_rate:-?}/s without, ${l_rate:-?}/s with 200 idle clients + garbage; ratio ${ratio} (not asserted)"
+fg_log "connection rate: ${b_rate:-?}/s without, ${l_rate:-?}/s with 200 idle clients + garbage (ratio ${ratio}, not asserted); ${a_rate:-?}/s without, again"
 fg_check "baseline run: connections succeeded, none failed ($base)" \
   test "$(field ok "$base")" -gt 0 -a "$(field failed "$base")" = "0"
 fg_check "loaded run: connections succeeded, none failed ($loaded)" \
   test "$(field ok "$loaded")" -gt 0 -a "$(field failed "$loaded")" = "0"
+fg_check "second baseline run: connections succeeded, none failed ($after)" \
+  test "$(field ok "$after")" -gt 0 -a "$(field failed "$after")" = "0"
 fg_check "garbage client: every line got an error answer, none unanswered or dropped" python3 -c '
 import json, sys
 g = json.loads(sys.argv[1])
