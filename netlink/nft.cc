@@ -14,6 +14,7 @@
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -389,6 +390,8 @@ std::vector<std::vector<uint8_t>> bareTcpKeys(uint16_t l3_header_len) {
   return keys;
 }
 
+// NF_CT_STATE_BIT(IP_CT_RELATED): ct state "related", in both directions.
+constexpr uint32_t kCtStateRelated = 1u << (IP_CT_RELATED + 1);
 constexpr uint8_t kTcpFin = 0x01;
 constexpr uint8_t kTcpRst = 0x04;
 constexpr uint8_t kTcpAck = 0x10;
@@ -671,11 +674,16 @@ Result<std::vector<uint8_t>> buildTableBatch(const NftTableSpec& s, bool replace
   // with the verdict's packet mark applied. Copy a decided mark into the
   // ct mark once (the ct test keeps fast-path packets, whose meta mark was
   // just restored from a decided ct mark, from rewriting it on every packet).
+  // Never from a *related* packet (an ICMP error quoting a connection):
+  // conntrack files it under the connection it quotes, so copying its mark
+  // would decide that connection without inspecting it -- a forged ICMP
+  // error would let a client bypass the policy.
   addChain(b, s.table, "pre_save", NF_INET_PRE_ROUTING, -149);
   {
     RuleBuilder r(s.table, "pre_save");
     r.meta(NFT_META_MARK).and32(decided).eq32(decided);
     r.ct(NFT_CT_MARK).and32(decided).eq32(0);
+    r.ct(NFT_CT_STATE).and32(kCtStateRelated).eq32(0);
     r.meta(NFT_META_MARK).ctSet(NFT_CT_MARK);
     addRule(b, r);
   }

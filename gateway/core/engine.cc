@@ -112,6 +112,13 @@ PacketVerdict Engine::process(std::span<const uint8_t> ip_packet, Timestamp ts,
     ++counters_.undecodable;
     return {};
   }
+  // An ICMP error belongs, for conntrack, to the connection it quotes: a
+  // mark on it could decide that connection (the kernel table refuses to
+  // copy marks from related packets too). Count it, never mark it.
+  if (r.icmp_error) {
+    ++counters_.icmp_errors;
+    return {};
+  }
   Flow& f = *r.flow;
   if (r.new_flow) f.in_ifindex = ctx.in_ifindex;
   if (f.decision.decided) {

@@ -80,6 +80,7 @@ struct EngineCounters {
   uint64_t decided_accept = 0, decided_drop = 0, decided_reject = 0;
   uint64_t after_decision = 0;   // packets of decided flows still in flight
   uint64_t resets_to_client = 0; // deciding server packets turned into resets
+  uint64_t icmp_errors = 0;      // ICMP errors: accepted, never marked
 };
 
 class DecisionSink {

@@ -254,6 +254,8 @@ class Decoder {
       case kProtoIcmp:
       case kProtoIcmpv6:
         if (c.len < 4) { fail(DecodeError::TruncatedL4); return; }
+        pkt().icmp_type = c.p[0];
+        pkt().icmp_code = c.p[1];
         setPayload(c, 4);
         return;
       case kProtoIpip:
@@ -414,6 +416,14 @@ DecodeResult decode(LinkType link, std::span<const uint8_t> frame, Timestamp ts)
   DecodeResult r = d.run(link, {frame.data(), frame.size()});
   if (r.ok() && r.packet.ip_version == 0) r.error = DecodeError::NotIp;
   return r;
+}
+
+bool isIcmpError(const Packet& p) {
+  if (p.proto == kProtoIcmp)
+    return p.icmp_type == 3 || p.icmp_type == 4 || p.icmp_type == 5 || p.icmp_type == 11 ||
+           p.icmp_type == 12;
+  if (p.proto == kProtoIcmpv6) return p.icmp_type >= 1 && p.icmp_type <= 4;
+  return false;
 }
 
 std::string_view toString(DecodeError e) {

@@ -71,6 +71,8 @@ struct Packet {
   uint8_t proto = 0;
   uint8_t ip_version = 0;
   uint8_t tcp_flags = 0;
+  uint8_t icmp_type = 0;  // ICMP / ICMPv6 type and code (0 otherwise)
+  uint8_t icmp_code = 0;
   Tunnel tunnel = Tunnel::None;
   uint16_t vlan = 0;                    // outermost 802.1Q id, 0 = none
   // IP fragments: `fragment` is set for any fragment; only the first carries
@@ -86,6 +88,11 @@ struct Packet {
   // Bytes accounted to the flow: the outermost IP packet's length.
   uint32_t ip_bytes = 0;
 };
+
+// ICMP/ICMPv6 error messages (unreachable, time exceeded, parameter
+// problem, ...): they quote another connection and conntrack files them
+// under it ("related").
+bool isIcmpError(const Packet& p);
 
 struct DecodeResult {
   DecodeError error = DecodeError::None;

@@ -28,6 +28,7 @@ StepResult Pipeline::step(const Packet& p) {
   maybeExpire();
 
   StepResult r;
+  r.icmp_error = isIcmpError(p);
   Flow* f = flowFor(p, r);
   if (!f) return r;
   const Direction dir = f->directionOf(p);

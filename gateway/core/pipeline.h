@@ -54,6 +54,7 @@ struct StepResult {
   Direction direction = Direction::SrcToDst;
   bool new_flow = false;
   bool classified_now = false;       // this packet completed classification
+  bool icmp_error = false;           // an ICMP/ICMPv6 error (see isIcmpError)
 };
 
 class Pipeline {

@@ -242,6 +242,25 @@ action = "reject"
   EXPECT_EQ(e.pipeline().table().size(), 1u);
 }
 
+TEST_F(EngineTest, IcmpErrorsAreNeverMarked) {
+  // A forged "port unreachable" quoting a connection must not decide it:
+  // conntrack files the error under that connection, so a mark on it would
+  // reach the connection's ct mark.
+  load("[policy]\ndefault_action = \"accept\"\n");
+  Engine& e = engine();
+  const test::Bytes unreachable =
+      PacketBuilder().ipv4({.src = "10.1.0.2", .dst = "10.9.9.9"}).icmp({.type = 3, .code = 3}).payload("quoted").build();
+  PacketVerdict v = send(unreachable);
+  EXPECT_TRUE(v.accept);
+  EXPECT_FALSE(v.mark.has_value());
+  EXPECT_EQ(e.counters().icmp_errors, 1u);
+  EXPECT_EQ(e.counters().decided, 0u);
+  // An echo request is an ordinary flow and is decided as usual.
+  const test::Bytes echo =
+      PacketBuilder().ipv4({.src = "10.1.0.2", .dst = "10.9.9.9"}).icmp({.type = 8}).payload("ping").build();
+  EXPECT_EQ(send(echo).mark, std::optional<uint32_t>(kDecided));
+}
+
 TEST_F(EngineTest, UndecodablePacketsAreAcceptedUnmarked) {
   load("[[rule]]\nname = \"x\"\nmatch = { proto = \"udp\" }\naction = \"drop\"\n");
   Engine& e = engine();

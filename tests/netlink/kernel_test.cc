@@ -174,7 +174,7 @@ TEST(NetlinkKernel, TableInstalledOwnedAndRemovedOnClose) {
           "meta mark set ct mark accept", "iifname \"lo\" accept", "ct direction original iifname != { \"lo\", \"veth-nope\" } ct mark set ct mark | 0x80000000 accept",
           "ip hdrlength 5 tcp flags ack / fin,rst,ack @th,96,8 . ip length { 0x50 . 40, 0x51 . 40, 0x60 . 44",
           "ip6 nexthdr tcp tcp flags ack / fin,rst,ack @th,96,8 . ip6 length { 0x50 . 20,", "0xf1 . 60 }",
-          "meta mark 0x80000000/1 ct mark 0x00000000/1 ct mark set meta mark",
+          "meta mark 0x80000000/1 ct mark 0x00000000/1 ct state ! related ct mark set meta mark",
           "meta l4proto tcp counter packets 0 bytes 0 reject with tcp reset",
           "reject with icmpx admin-prohibited", "set zero_rated {", "accept\n", "type ipv4_addr", "timeout 5m",
           "type ipv6_addr"}) {

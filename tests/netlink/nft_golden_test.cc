@@ -193,14 +193,19 @@ TEST(NftTableBatch, PreSaveCopiesDecidedMarkOnce) {
   Parsed p = build(baseSpec());
   auto save = p.chainRules("pre_save");
   ASSERT_EQ(save.size(), 1u);
-  EXPECT_EQ(exprNames(save[0]), "meta bitwise cmp ct bitwise cmp meta ct");
+  EXPECT_EQ(exprNames(save[0]), "meta bitwise cmp ct bitwise cmp ct bitwise cmp meta ct");
   auto e = exprs(save[0]);
   EXPECT_EQ(nftnl_expr_get_u32(e[0], NFTNL_EXPR_META_KEY), static_cast<uint32_t>(NFT_META_MARK));
   EXPECT_EQ(dataU32(exprData(e[2], NFTNL_EXPR_CMP_DATA)), 0x80000000u);
   EXPECT_EQ(dataU32(exprData(e[4], NFTNL_EXPR_BITWISE_MASK)), 0x80000000u);
   EXPECT_EQ(dataU32(exprData(e[5], NFTNL_EXPR_CMP_DATA)), 0u);
-  EXPECT_EQ(nftnl_expr_get_u32(e[7], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_MARK));
-  EXPECT_TRUE(nftnl_expr_is_set(e[7], NFTNL_EXPR_CT_SREG)) << "ct mark *set*";
+  // Not from a related packet (ct state & related == 0): an ICMP error must
+  // never decide the connection it quotes.
+  EXPECT_EQ(nftnl_expr_get_u32(e[6], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_STATE));
+  EXPECT_EQ(dataU32(exprData(e[7], NFTNL_EXPR_BITWISE_MASK)), 0x04u);
+  EXPECT_EQ(dataU32(exprData(e[8], NFTNL_EXPR_CMP_DATA)), 0u);
+  EXPECT_EQ(nftnl_expr_get_u32(e[10], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_MARK));
+  EXPECT_TRUE(nftnl_expr_is_set(e[10], NFTNL_EXPR_CT_SREG)) << "ct mark *set*";
 }
 
 TEST(NftTableBatch, ForwardAndInputEnforceRejectAndDrop) {
