@@ -51,36 +51,6 @@ seconds=${FGF_SECONDS:-60}
 rate=${FGF_RATE:-25000}
 max_flows=100000
 
-# flowgate with log_level info (a debug line per evicted flow would make the
-# log, not the flow table, the bottleneck); otherwise like fg_start_gateway.
-start_gateway() {  # start_gateway POLICY
-  cat >"$FG_WORK/flowgate.toml" <<TOML
-[gateway]
-log_level = "info"
-interfaces = ["g0"]
-
-[policy]
-path = ["$1"]
-
-[control]
-socket = "$FG_WORK/control.sock"
-
-[flows]
-max_flows = $max_flows
-TOML
-  FG_CONTROL_SOCKET="$FG_WORK/control.sock"
-  : >"$FG_WORK/flowgate.log"
-  ip netns exec "$FG_G" "$bin" run --config "$FG_WORK/flowgate.toml" >>"$FG_WORK/flowgate.log" 2>&1 &
-  FG_GATEWAY_PID=$!
-  FG_PIDS+=("$FG_GATEWAY_PID")
-  local i
-  for ((i = 0; i < 100; i++)); do
-    grep -q "^INFO started " "$FG_WORK/flowgate.log" && return 0
-    kill -0 "$FG_GATEWAY_PID" 2>/dev/null || { cat "$FG_WORK/flowgate.log" >&2; fg_die "flowgate exited during start"; }
-    sleep 0.1
-  done
-  fg_die "flowgate did not start within 10 s"
-}
 # flowgatectl status --json answers {"id":..,"ok":true,"result":{...}}: print the result.
 status() {
   local out
@@ -128,7 +98,9 @@ fg_bg "$FG_S" bash -c "exec openssl s_server -accept '$FG_SERVICE4:8443' -cert '
   -key '$FG_WORK/key.pem' -tls1_2 -cipher AES128-SHA -quiet > '$FG_WORK/weak-server.out' 2>&1"
 fg_wait_listen "$FG_S" tcp 443
 fg_wait_listen "$FG_S" tcp 8443
-start_gateway "$policy"
+# log_level info: a debug line per evicted flow would make the log, not the
+# flow table, the bottleneck.
+FG_LOG_LEVEL=info FG_EXTRA_TABLES=$'[flows]\nmax_flows = '"$max_flows" fg_start_gateway "$bin" "$policy"
 gw_mac=$(fg_in "$FG_G" cat /sys/class/net/g0/address)
 
 legit() {  # one TLS 1.3 connection with SNI; prints the HTTP code

@@ -157,7 +157,8 @@ fg_cert() {
 
 # fg_start_gateway FLOWGATE POLICY_PATH [EXTRA_TOML]: writes a config
 # (log_level debug, queue 0, the policy, a control socket of its own at
-# $FG_CONTROL_SOCKET; FG_EXTRA_TABLES may add whole tables such as
+# $FG_CONTROL_SOCKET; FG_LOG_LEVEL overrides the debug log level;
+# FG_EXTRA_TABLES may add whole tables such as
 # [accounting]) and starts `flowgate run` in the
 # gateway namespace; waits for its "started" line. EXTRA_TOML is appended
 # to the [gateway] table (e.g. "workers = 2").
@@ -165,7 +166,7 @@ fg_start_gateway() {
   local bin=$1 policy=$2 extra=${3:-}
   cat >"$FG_WORK/flowgate.toml" <<TOML
 [gateway]
-log_level = "debug"
+log_level = "${FG_LOG_LEVEL:-debug}"
 interfaces = ["g0"]
 $extra
 

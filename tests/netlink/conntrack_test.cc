@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "netlink/conntrack.h"
+#include "tests/netlink/netns_child.h"
 
 namespace fg::nl {
 namespace {
@@ -600,64 +601,15 @@ TEST(ConntrackEventsOpen, RejectsEmptyGroupSet) {
 
 // --- kernel tests --------------------------------------------------------------
 
-struct Log {
-  std::string text;
-  void fail(const std::string& m) { text += m + "\n"; }
-};
-#define KCHECK(log, cond, msg)                                                     \
-  do {                                                                             \
-    if (!(cond)) (log).fail(std::string(__FILE__ ":") + std::to_string(__LINE__) + \
-                            " " #cond ": " + std::string(msg));                   \
-  } while (0)
+using testing::inNetns;
+using testing::kSkipExit;
+using testing::Log;
 
-constexpr int kSkipExit = 77;
-
-// Runs `body` in a forked child inside a new network namespace (see kernel_test.cc).
-void inNetns(const std::function<void(Log&)>& body) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN + CAP_SYS_ADMIN for unshare)";
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  std::fflush(nullptr);
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    close(fds[0]);
-    Log log;
-    int code = 0;
-    if (unshare(CLONE_NEWNET) != 0) {
-      log.text = std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno);
-      code = kSkipExit;
-    } else if (access(kConntrackAcctSysctl, F_OK) != 0) {
-      log.text = "nf_conntrack not available in this kernel";
-      code = kSkipExit;
-    } else {
-      (void)std::system("ip link set lo up");
-      body(log);
-      code = log.text.empty() ? 0 : 1;
-    }
-    const char* p = log.text.data();
-    std::size_t left = log.text.size();
-    while (left > 0) {
-      const ssize_t n = write(fds[1], p, left);
-      if (n <= 0) break;
-      p += n;
-      left -= static_cast<std::size_t>(n);
-    }
-    close(fds[1]);
-    std::fflush(nullptr);
-    _exit(code);
-  }
-  close(fds[1]);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status)) << "child crashed; output so far:\n" << out;
-  if (WEXITSTATUS(status) == kSkipExit) GTEST_SKIP() << out;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
+// Kernel tests here need conntrack in the test's namespace.
+void inCtNetns(const std::function<void(Log&)>& body) {
+  inNetns(body, [] {
+    return access(kConntrackAcctSysctl, F_OK) == 0 ? std::string() : "nf_conntrack not available in this kernel";
+  });
 }
 
 int shell(const std::string& cmd) {
@@ -768,7 +720,7 @@ double sinceMs(std::chrono::steady_clock::time_point t0) {
 // rule), plus an unmarked UDP flow to 127.0.0.3: dump counters, the
 // mark-filtered dump, then the DESTROY event with the final counters.
 TEST(ConntrackKernel, TcpTransferCountedInDumpAndDestroyEvent) {
-  inNetns([](Log& log) {
+  inCtNetns([](Log& log) {
     if (!activateConntrack(log) || !enableAccounting(log)) return;
     KCHECK(log, writeSysctl("nf_conntrack_tcp_timeout_time_wait", "1"), "time_wait sysctl");
     auto ev = ConntrackEvents::open({.groups = ConntrackEvents::kNew | ConntrackEvents::kDestroy});
@@ -901,7 +853,7 @@ TEST(ConntrackKernel, TcpTransferCountedInDumpAndDestroyEvent) {
 // IPv6 UDP: exact counters (every datagram is one skb) and a DESTROY event
 // driven by nf_conntrack_udp_timeout=1 alone.
 TEST(ConntrackKernel, Ipv6UdpExactCountersAndTimedOutDestroy) {
-  inNetns([](Log& log) {
+  inCtNetns([](Log& log) {
     if (!activateConntrack(log) || !enableAccounting(log)) return;
     KCHECK(log, writeSysctl("nf_conntrack_udp_timeout", "1"), "udp timeout sysctl");
     auto ev = ConntrackEvents::open();
@@ -971,7 +923,7 @@ TEST(ConntrackKernel, Ipv6UdpExactCountersAndTimedOutDestroy) {
 // nf_conntrack_acct is read when a conntrack is created: a flow that
 // started with accounting off never gets counters, flows after the switch do.
 TEST(ConntrackKernel, AccountingAppliesOnlyToFlowsCreatedAfterEnabling) {
-  inNetns([](Log& log) {
+  inCtNetns([](Log& log) {
     if (!activateConntrack(log)) return;
     const int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     auto before = v4("127.0.0.5", 7001);
@@ -999,7 +951,7 @@ TEST(ConntrackKernel, AccountingAppliesOnlyToFlowsCreatedAfterEnabling) {
 // A tiny receive buffer and a burst of new flows: the kernel drops events,
 // poll() counts ENOBUFS, and a dump recovers the complete state.
 TEST(ConntrackKernel, EventOverflowIsCountedAndDumpResyncs) {
-  inNetns([](Log& log) {
+  inCtNetns([](Log& log) {
     if (!activateConntrack(log) || !enableAccounting(log)) return;
     auto ev = ConntrackEvents::open({.groups = ConntrackEvents::kNew, .rcvbuf = 4096});
     if (!ev.ok()) return log.fail("events: " + ev.error().message());

@@ -28,65 +28,14 @@
 #include "netlink/nft.h"
 #include "netlink/rtnl.h"
 #include "netlink/socket.h"
+#include "tests/netlink/netns_child.h"
 
 namespace fg::nl {
 namespace {
 
-struct Log {
-  std::string text;
-  void fail(const std::string& m) { text += m + "\n"; }
-};
-#define KCHECK(log, cond, msg)                                                     \
-  do {                                                                             \
-    if (!(cond)) (log).fail(std::string(__FILE__ ":") + std::to_string(__LINE__) + \
-                            " " #cond ": " + std::string(msg));                   \
-  } while (0)
-
-constexpr int kSkipExit = 77;
-
-// Runs `body` in a forked child inside a new network namespace.
-void inNetns(const std::function<void(Log&)>& body) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN + CAP_SYS_ADMIN for unshare)";
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  std::fflush(nullptr);
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    close(fds[0]);
-    Log log;
-    int code = 0;
-    if (unshare(CLONE_NEWNET) != 0) {
-      log.text = std::string("unshare(CLONE_NEWNET): ") + std::strerror(errno);
-      code = kSkipExit;
-    } else {
-      (void)std::system("ip link set lo up");
-      body(log);
-      code = log.text.empty() ? 0 : 1;
-    }
-    const char* p = log.text.data();
-    std::size_t left = log.text.size();
-    while (left > 0) {
-      const ssize_t n = write(fds[1], p, left);
-      if (n <= 0) break;
-      p += n;
-      left -= static_cast<std::size_t>(n);
-    }
-    close(fds[1]);
-    _exit(code);
-  }
-  close(fds[1]);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<std::size_t>(n));
-  close(fds[0]);
-  int status = 0;
-  ASSERT_EQ(waitpid(pid, &status, 0), pid);
-  ASSERT_TRUE(WIFEXITED(status)) << "child crashed; output so far:\n" << out;
-  if (WEXITSTATUS(status) == kSkipExit) GTEST_SKIP() << out;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
-}
+using testing::inNetns;
+using testing::kSkipExit;
+using testing::Log;
 
 struct ShellResult {
   int status = -1;
