@@ -2,7 +2,7 @@
 # Install flowgate's build, test and demo dependencies on Debian 12.
 # Idempotent: apt is only touched when something is missing.
 #
-# Usage: scripts/deps.sh [all|build|test|demo]...   (default: all)
+# Usage: scripts/deps.sh [all|build|test|demo|fuzz]...   (default: all; fuzz is not in all)
 set -euo pipefail
 
 build_pkgs=(
@@ -13,9 +13,12 @@ build_pkgs=(
 test_pkgs=(
   libgtest-dev libgmock-dev python3 python3-jsonschema
 )
+fuzz_pkgs=(
+  clang libclang-rt-14-dev llvm
+)
 demo_pkgs=(
   python3 iproute2 nftables conntrack tcpdump curl openssl dnsutils
-  dnsmasq-base procps
+  dnsmasq-base procps jq util-linux
 )
 
 die() { printf 'deps.sh: %s\n' "$*" >&2; exit 1; }
@@ -28,10 +31,11 @@ for g in "${groups[@]}"; do
   case "$g" in
     build) wanted+=("${build_pkgs[@]}") ;;
     test)  wanted+=("${test_pkgs[@]}") ;;
+    fuzz)  wanted+=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
     demo)  wanted+=("${demo_pkgs[@]}") ;;
     all)   wanted+=("${build_pkgs[@]}" "${test_pkgs[@]}" "${demo_pkgs[@]}") ;;
     -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
-    *) die "unknown group '$g' (expected all, build, test or demo)" ;;
+    *) die "unknown group '$g' (expected all, build, test, demo or fuzz)" ;;
   esac
 done
 
