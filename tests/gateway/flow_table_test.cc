@@ -378,11 +378,12 @@ TEST(FlowTable, OutOfOrderTouchStillExpiresOnTime) {
   t.touch(a, 60 * kSecond);  // an older packet of flow a arrives after b's
   ASSERT_EQ(a.last_seen, 60 * kSecond);
   ASSERT_EQ(b.last_seen, 100 * kSecond);
+  const uint64_t a_id = a.id;  // `a` is destroyed when it expires
   // At 106s (the clock follows the newest packet) flow a has been idle for 46s,
   // far past the 7s UDP timeout; flow b only for 6s.
   t.expire(106 * kSecond, log.callback());
   ASSERT_EQ(log.ended.size(), 1u) << "flow a (last seen 60s) was not expired at 106s";
-  EXPECT_EQ(log.ended[0].id, a.id);
+  EXPECT_EQ(log.ended[0].id, a_id);
 }
 
 TEST(FlowTable, EvictsLeastRecentlyUsedAcrossClasses) {

@@ -429,8 +429,16 @@ TEST(NetlinkKernel, DatapathFailsOpenSkipsBareTcpAndHonoursCtMark) {
     sendByte(toChild[1]);
     KCHECK(log, waitByte(toParent[0], 5000), "client phase 1");
     KCHECK(log, readable(udp, 2000) && recv(udp, &d, 1, 0) == 1, "undecided datagram not delivered");
-    const long queued1 = preCounter(kQueue);
-    KCHECK(log, queued1 == queued0 + 1, "undecided datagram did not pass the queue rule");
+    long queued1 = preCounter(kQueue);
+    KCHECK(log, queued1 >= queued0 + 1, "undecided datagram did not pass the queue rule");
+    // Let stragglers of the TCP phase (its FINs are queued too) settle, so
+    // the comparison below sees only the decided datagram.
+    for (int i = 0; i < 20; ++i) {
+      usleep(150 * 1000);
+      const long now = preCounter(kQueue);
+      if (now == queued1) break;
+      queued1 = now;
+    }
 
     // Phase 2: ct mark = decided|value: fast path (no queue), mark restored.
     // The test plays the engine's part with its own table: a chain between
