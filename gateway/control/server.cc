@@ -337,7 +337,7 @@ Result<bool> somebodyListens(const std::string& path) {
 }  // namespace
 
 ControlServer::ControlServer(asio::io_context& io, ControlHandler& handler, ServerOptions options)
-    : io_(io), handler_(handler), opt_(std::move(options)), acceptor_(io), accept_retry_(io) {
+    : handler_(handler), opt_(std::move(options)), acceptor_(io), accept_retry_(io) {
   if (opt_.max_line == 0) opt_.max_line = kMaxLineBytes;
 }
 

@@ -121,7 +121,6 @@ class ControlServer {
   void setSubscribed(const std::shared_ptr<ControlSession>& s);
   void countError(ErrorCode c);
 
-  boost::asio::io_context& io_;
   ControlHandler& handler_;
   ServerOptions opt_;
   boost::asio::local::stream_protocol::acceptor acceptor_;

@@ -122,8 +122,11 @@ void extract(ndpi_detection_module_struct* m, core::Flow& flow, const NdpiInspec
   if (c.hostname.empty() && isProto(p, NDPI_PROTOCOL_SSH))
     c.hostname = boundedString(f.protos.ssh.client_signature, sizeof f.protos.ssh.client_signature);
 
-  // protos is a union: read the TLS member only for TLS-carrying protocols.
-  if (carriesTls(p)) {
+  // protos is a union: read the TLS member only when the TLS/QUIC dissector
+  // itself recognised the flow. A protocol merely guessed from the port
+  // (giving up on an unknown flow on 443) may leave another dissector's data
+  // in the union, and the ALPN pointer would be garbage.
+  if (carriesTls(p) && c.confidence == core::Confidence::Dpi) {
     const auto& t = f.protos.tls_quic;
     c.tls_version = t.ssl_version;
     c.cipher = t.server_cipher;
