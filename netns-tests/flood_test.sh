@@ -37,26 +37,17 @@ source "$here/lib.sh"
 fg_require_root openssl curl ss nft python3 jq conntrack
 bin=$1 src=$2
 bindir=$(cd "$(dirname "$bin")" && pwd)
-find_tool() {  # find_tool ENV_VALUE CANDIDATE...
-  local c
-  for c in "$@"; do [[ -n $c && -x $c ]] && { echo "$c"; return 0; }; done
-  return 1
-}
-ctl=$(find_tool "${FLOWGATECTL:-}" "$bindir/control/flowgatectl" "$bindir/flowgatectl") ||
+ctl=$(fg_find_tool "${FLOWGATECTL:-}" "$bindir/control/flowgatectl" "$bindir/flowgatectl") ||
   { echo "flowgatectl not found: skipped"; exit 77; }
-fgflood=$(find_tool "${FGFLOOD:-}" "$bindir/../bench/fgflood" "$bindir/fgflood") ||
+FG_CTL=$ctl
+fgflood=$(fg_find_tool "${FGFLOOD:-}" "$bindir/../bench/fgflood" "$bindir/fgflood") ||
   { echo "fgflood not found (build target fgflood): skipped"; exit 77; }
 count=${FGF_COUNT:-1000000}
 seconds=${FGF_SECONDS:-60}
 rate=${FGF_RATE:-25000}
 max_flows=100000
 
-# flowgatectl status --json answers {"id":..,"ok":true,"result":{...}}: print the result.
-status() {
-  local out
-  out=$(timeout 5 "$ctl" --socket "$FG_CONTROL_SOCKET" status --json) || return 1
-  jq -e '.result' <<<"$out"
-}
+status() { fg_status; }
 kib() { sed -nE "s/^$1:\s+([0-9]+) kB/\1/p" "/proc/$FG_GATEWAY_PID/status" 2>/dev/null || echo 0; }
 
 fg_lab_up

@@ -246,6 +246,21 @@ fg_wait_log() {
 # fg_ms_since START_NS: milliseconds since a `date +%s%N` value.
 fg_ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
+# First executable among the arguments (empty ones skipped); fails when none.
+fg_find_tool() {
+  local c
+  for c in "$@"; do [[ -n $c && -x $c ]] && { echo "$c"; return 0; }; done
+  return 1
+}
+
+# `flowgatectl status --json` of the running gateway: prints the result object.
+# Needs FG_CTL (the flowgatectl binary).
+fg_status() {
+  local out
+  out=$(timeout 5 "$FG_CTL" --socket "$FG_CONTROL_SOCKET" status --json) || return 1
+  jq -e '.result' <<<"$out"
+}
+
 fg_check() {
   local what=$1; shift
   FG_CHECKS=$((FG_CHECKS + 1))

@@ -33,21 +33,13 @@ source "$here/lib.sh"
 fg_require_root openssl curl ss nft python3 jq nstat
 bin=$1 src=$2
 bindir=$(cd "$(dirname "$bin")" && pwd)
-find_tool() {
-  local c
-  for c in "$@"; do [[ -n $c && -x $c ]] && { echo "$c"; return 0; }; done
-  return 1
-}
-ctl=$(find_tool "${FLOWGATECTL:-}" "$bindir/control/flowgatectl" "$bindir/flowgatectl") ||
+ctl=$(fg_find_tool "${FLOWGATECTL:-}" "$bindir/control/flowgatectl" "$bindir/flowgatectl") ||
   { echo "flowgatectl not found: skipped"; exit 77; }
-fgflood=$(find_tool "${FGFLOOD:-}" "$bindir/../bench/fgflood" "$bindir/fgflood") ||
+FG_CTL=$ctl
+fgflood=$(fg_find_tool "${FGFLOOD:-}" "$bindir/../bench/fgflood" "$bindir/fgflood") ||
   { echo "fgflood not found (build target fgflood): skipped"; exit 77; }
 
-status() {
-  local out
-  out=$(timeout 5 "$ctl" --socket "$FG_CONTROL_SOCKET" status --json) || return 1
-  jq -e '.result' <<<"$out"
-}
+status() { fg_status; }
 # Kernel SNMP counters of the gateway (absolute values).
 snmp() { fg_in "$FG_G" nstat -az 2>/dev/null | awk '{print $1, $2}'; }
 snmp_delta() {  # snmp_delta BEFORE_FILE AFTER_FILE: the counters that moved
@@ -208,7 +200,7 @@ code=$(fg_in "$FG_C" timeout 10 curl -sk -o /dev/null -w '%{http_code}' --max-ti
 fg_check "a normal TLS connection afterwards passes ($code)" test "$code" = "200"
 fg_check "and is decided (flow_decided rule=after-battery)" \
   fg_wait_log 'flow_decided .*dst=10\.71\.100\.1:443 .*hostname=after\.flowgate\.test .*verdict=accept rule=after-battery' 3
-fg_check "flowgate answers status at the end" bash -c "$(declare -f status); ctl='$ctl' FG_CONTROL_SOCKET='$FG_CONTROL_SOCKET' status >/dev/null"
+fg_check "flowgate answers status at the end" fg_status
 fg_check "flowgate logged no error" bash -c "! grep -E '^(ERROR|FATAL)' '$FG_WORK/flowgate.log'"
 fg_log "battery (last round):"$'\n'"$(cat "$FG_WORK/battery-again.txt")"
 fg_stop_gateway

@@ -30,23 +30,15 @@ source "$here/lib.sh"
 fg_require_root openssl curl ss nft python3 jq
 bin=$1 src=$2
 bindir=$(cd "$(dirname "$bin")" && pwd)
-find_tool() {
-  local c
-  for c in "$@"; do [[ -n $c && -x $c ]] && { echo "$c"; return 0; }; done
-  return 1
-}
-ctl=$(find_tool "${FLOWGATECTL:-}" "$bindir/control/flowgatectl" "$bindir/flowgatectl") ||
+ctl=$(fg_find_tool "${FLOWGATECTL:-}" "$bindir/control/flowgatectl" "$bindir/flowgatectl") ||
   { echo "flowgatectl not found: skipped"; exit 77; }
-fgflood=$(find_tool "${FGFLOOD:-}" "$bindir/../bench/fgflood" "$bindir/fgflood") ||
+FG_CTL=$ctl
+fgflood=$(fg_find_tool "${FGFLOOD:-}" "$bindir/../bench/fgflood" "$bindir/fgflood") ||
   { echo "fgflood not found (build target fgflood): skipped"; exit 77; }
 seconds=${FGO_SECONDS:-15}
 upload=$((100 * 1000 * 1000))
 
-status() {
-  local out
-  out=$(timeout 5 "$ctl" --socket "$FG_CONTROL_SOCKET" status --json) || return 1
-  jq -e '.result' <<<"$out"
-}
+status() { fg_status; }
 # Queue 0's line of /proc/net/netfilter/nfnetlink_queue in the gateway:
 # "queue_dropped user_dropped id_sequence".
 kqueue() { fg_in "$FG_G" awk '$1 == 0 {print $6, $7, $8}' /proc/net/netfilter/nfnetlink_queue; }

@@ -57,6 +57,28 @@ std::map<uint32_t, KernelQueueStats> readKernelQueueStats() {
   return out;
 }
 
+// The workers' counters added up (each worker publishes its own).
+struct WorkerTotals {
+  uint64_t packets = 0, decided = 0, accept = 0, drop = 0, reject = 0;
+  uint64_t active = 0, evicted = 0, decode_errors = 0, enobufs = 0;
+};
+WorkerTotals sumWorkers(const std::vector<std::unique_ptr<nfq::Worker>>& workers) {
+  WorkerTotals t;
+  for (const auto& w : workers) {
+    const auto& c = w->counters();
+    t.packets += c.packets.load();
+    t.decided += c.decided.load();
+    t.accept += c.decided_accept.load();
+    t.drop += c.decided_drop.load();
+    t.reject += c.decided_reject.load();
+    t.active += c.flows_active.load();
+    t.evicted += c.flows_evicted.load();
+    t.decode_errors += c.decode_errors.load();
+    t.enobufs += w->socket().counters().enobufs.load();
+  }
+  return t;
+}
+
 class Daemon final : public ctl::ControlHandler {
  public:
   Daemon(const Config& cfg, const policy::LoadOptions& options)
@@ -406,9 +428,7 @@ nlohmann::json Daemon::status() {
   const auto policy = holder_.current();
   json queues = json::array();
   const auto kstats = readKernelQueueStats();
-  uint64_t packets = 0, decided = 0, acc = 0, drop = 0, rej = 0, active = 0, evicted = 0, decode = 0, enobufs = 0;
   for (const auto& w : workers_) {
-    const auto& c = w->counters();
     auto& qc = w->socket().counters();
     const uint32_t num = w->socket().config().queue_num;
     const KernelQueueStats ks = kstats.count(num) ? kstats.at(num) : KernelQueueStats{};
@@ -420,16 +440,8 @@ nlohmann::json Daemon::status() {
                       {"kernel_waiting", ks.waiting},
                       {"kernel_dropped", ks.dropped},
                       {"kernel_user_dropped", ks.user_dropped}});
-    packets += c.packets.load();
-    decided += c.decided.load();
-    acc += c.decided_accept.load();
-    drop += c.decided_drop.load();
-    rej += c.decided_reject.load();
-    active += c.flows_active.load();
-    evicted += c.flows_evicted.load();
-    decode += c.decode_errors.load();
-    enobufs += qc.enobufs.load();
   }
+  const WorkerTotals t = sumWorkers(workers_);
   const auto ac = accounting_.counters();
   return json{
       {"version", FLOWGATE_VERSION},
@@ -444,11 +456,11 @@ nlohmann::json Daemon::status() {
                   {"rules", policy->ruleCount()},
                   {"reloads_ok", reloads_ok_},
                   {"reloads_failed", reloads_failed_}}},
-      {"counters", {{"packets", packets},
-                    {"verdicts", {{"accept", acc}, {"drop", drop}, {"reject", rej}}},
-                    {"flows", {{"active", active}, {"decided", decided}, {"evicted", evicted}, {"tracked", ac.tracked}, {"ended", ac.ended}}},
-                    {"queue_enobufs", enobufs},
-                    {"decode_errors", decode},
+      {"counters", {{"packets", t.packets},
+                    {"verdicts", {{"accept", t.accept}, {"drop", t.drop}, {"reject", t.reject}}},
+                    {"flows", {{"active", t.active}, {"decided", t.decided}, {"evicted", t.evicted}, {"tracked", ac.tracked}, {"ended", ac.ended}}},
+                    {"queue_enobufs", t.enobufs},
+                    {"decode_errors", t.decode_errors},
                     {"events_dropped", events_.dropped()},
                     {"set_elements", {{"written", kernel_->written()}, {"dropped", kernel_->dropped()}, {"failed", kernel_->failed()}}}}}};
 }
@@ -581,23 +593,13 @@ ctl::ControlHandler::ReloadResult Daemon::reload() {
 
 std::string Daemon::metrics() {
   ctl::Exposition out;
-  uint64_t packets = 0, acc = 0, drop = 0, rej = 0, active = 0, evicted = 0, decode = 0;
-  for (const auto& w : workers_) {
-    const auto& c = w->counters();
-    packets += c.packets.load();
-    acc += c.decided_accept.load();
-    drop += c.decided_drop.load();
-    rej += c.decided_reject.load();
-    active += c.flows_active.load();
-    evicted += c.flows_evicted.load();
-    decode += c.decode_errors.load();
-  }
-  out.counter("flowgate_packets_total", "Packets the workers received from the kernel queues", packets);
+  const WorkerTotals t = sumWorkers(workers_);
+  out.counter("flowgate_packets_total", "Packets the workers received from the kernel queues", t.packets);
   out.family("flowgate_flows_decided_total", ctl::MetricType::Counter, "Flows decided, by verdict");
-  out.sample(acc, {{"verdict", "accept"}}).sample(drop, {{"verdict", "drop"}}).sample(rej, {{"verdict", "reject"}});
-  out.gauge("flowgate_flows_active", "Flows in the workers' flow tables", static_cast<double>(active));
-  out.counter("flowgate_flows_evicted_total", "Flows evicted by the flow table cap", evicted);
-  out.counter("flowgate_decode_errors_total", "Packets that could not be decoded (accepted unmarked)", decode);
+  out.sample(t.accept, {{"verdict", "accept"}}).sample(t.drop, {{"verdict", "drop"}}).sample(t.reject, {{"verdict", "reject"}});
+  out.gauge("flowgate_flows_active", "Flows in the workers' flow tables", static_cast<double>(t.active));
+  out.counter("flowgate_flows_evicted_total", "Flows evicted by the flow table cap", t.evicted);
+  out.counter("flowgate_decode_errors_total", "Packets that could not be decoded (accepted unmarked)", t.decode_errors);
   out.family("flowgate_queue_enobufs_total", ctl::MetricType::Counter, "Receive buffer overruns per queue");
   for (const auto& w : workers_)
     out.sample(w->socket().counters().enobufs.load(), {{"queue", std::to_string(w->socket().config().queue_num)}});
@@ -725,14 +727,10 @@ int Daemon::run() {
   io_.stop();
   control.join();
   log::setSink(nullptr, nullptr);
-  uint64_t packets = 0, decided = 0;
-  for (const auto& w : workers_) {
-    packets += w->counters().packets.load();
-    decided += w->counters().decided.load();
-  }
+  const WorkerTotals totals = sumWorkers(workers_);
   kernel_->stop();
-  log::info("stopped", {{"packets", packets},
-                        {"flows_decided", decided},
+  log::info("stopped", {{"packets", totals.packets},
+                        {"flows_decided", totals.decided},
                         {"set_elements_written", kernel_->written()},
                         {"set_elements_dropped", kernel_->dropped()},
                         {"set_elements_failed", kernel_->failed()},
