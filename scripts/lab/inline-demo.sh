@@ -74,6 +74,8 @@ for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
         continue
     f = dict(re.findall(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)', line))
     f = {k: v.strip('"') for k, v in f.items()}
+    if f.get("dst", "").startswith("[ff"):
+        continue  # the kernel's own IPv6 multicast listener reports
     if f.get("proto") == "udp" and f.get("dst", "").endswith(":53"):
         f["app"] = f.get("app", "") + " (dns)"
     print(fmt.format(f.get("src", ""), f.get("dst", ""), f.get("app", ""), f.get("hostname", "")[:24],
