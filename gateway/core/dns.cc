@@ -122,7 +122,10 @@ void resolve(const std::vector<Record>& records, DnsAnswer& answer) {
   std::vector<std::pair<std::string_view, uint32_t>> chain;
   chain.emplace_back(answer.qname, std::numeric_limits<uint32_t>::max());
   for (size_t hop = 0; hop < kDnsMaxCnameChain; ++hop) {
-    const auto [current, ttl] = chain.back();  // copies: emplace_back may reallocate
+    // Copies (emplace_back below may reallocate); no structured binding:
+    // clang 14 cannot capture one in the lambda.
+    const std::string_view current = chain.back().first;
+    const uint32_t ttl = chain.back().second;
     const auto it = std::find_if(records.begin(), records.end(), [&](const Record& r) {
       return r.type == kDnsTypeCname && r.owner == current;
     });
