@@ -145,7 +145,7 @@ const std::vector<std::string> kRuleKeys = {"name",  "description", "enabled", "
                                             "action", "class",      "route",   "add_to_set", "log",
                                             "exempt"};
 const std::vector<std::string> kRouteKeys = {"table", "via", "dev", "fwmark", "fwmark_mask"};
-const std::vector<std::string> kSetKeys = {"family", "address", "timeout"};
+const std::vector<std::string> kSetKeys = {"family", "address", "timeout", "route", "class", "verdict"};
 const std::vector<std::string> kConfidences = {"dpi", "guessed", "unknown", "dns", "cache"};
 const std::vector<std::string> kStrengths = {"insecure", "weak", "strong", "unknown"};
 const std::vector<std::string> kDayNames = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
@@ -654,6 +654,11 @@ class Compiler {
       SetInfo s;
       s.name = name;
       bool ok = true, have_family = false;
+      // Kernel binding keys, checked together after the loop (a table's keys
+      // are not visited in file order).
+      const toml::node* route_node = nullptr;
+      const toml::node* class_node = nullptr;
+      const toml::node* verdict_node = nullptr;
       for (const auto& [sk, sv] : *st) {
         const std::string sname(sk.str());
         const std::string skey = key + "." + sname;
@@ -688,15 +693,100 @@ class Compiler {
           } else {
             ok = false;
           }
+        } else if (sname == "route") {
+          route_node = &sv;
+          if (auto r = str(d.file, sv, skey)) {
+            auto it = route_index_.find(*r);
+            if (it == route_index_.end()) {
+              std::vector<std::string> names;
+              for (const auto& [rn, _] : route_index_) names.push_back(rn);
+              error(d.file, sv, skey, "undefined route " + quote(*r) + didYouMean(*r, names) + "; define it as [route." + *r + "]");
+              ok = false;
+            } else if (it->second < 0) {
+              ok = false;  // the route itself had errors, already reported
+            } else {
+              s.bind_route = static_cast<uint32_t>(it->second);
+            }
+          } else {
+            ok = false;
+          }
+        } else if (sname == "class") {
+          class_node = &sv;
+          if (auto c = str(d.file, sv, skey)) {
+            auto it = class_index_.find(*c);
+            if (it == class_index_.end()) {
+              std::vector<std::string> names;
+              for (const auto& ci : data_->classes) names.push_back(ci.name);
+              error(d.file, sv, skey, "undefined class " + quote(*c) + didYouMean(*c, names) + "; define it in [class]");
+              ok = false;
+            } else {
+              s.bind_class = static_cast<uint32_t>(it->second);
+            }
+          } else {
+            ok = false;
+          }
+        } else if (sname == "verdict") {
+          verdict_node = &sv;
+          if (auto vs = str(d.file, sv, skey)) {
+            if (auto verdict = parseVerdict(*vs)) {
+              s.bind_verdict = *verdict;
+            } else {
+              error(d.file, sv, skey, "expected \"accept\", \"drop\" or \"reject\", got " + quote(*vs) +
+                                          didYouMean(*vs, std::vector<std::string>{"accept", "drop", "reject"}));
+              ok = false;
+            }
+          } else {
+            ok = false;
+          }
         }
       }
       if (!have_family && st->get("family") == nullptr) {
         error(d.file, v, key + ".family", "missing required key: \"ipv4\" or \"ipv6\"");
         ok = false;
       }
+      if (!bindSet(d, key, route_node, class_node, verdict_node, s)) ok = false;
       set_index_[name] = ok ? static_cast<int>(data_->sets.size()) : -1;
       if (ok) data_->sets.push_back(std::move(s));
     }
+  }
+
+  // Checks a set's kernel binding (route, class, verdict: the names are
+  // already resolved into `s`) and computes bind_mark. Every problem is
+  // reported at the key it concerns.
+  bool bindSet(const Doc& d, const std::string& key, const toml::node* route_node,
+               const toml::node* class_node, const toml::node* verdict_node, SetInfo& s) {
+    bool ok = true;
+    if (s.endpoint == SetEndpoint::Src) {
+      for (const auto& [node, name] : {std::pair{route_node, "route"}, std::pair{class_node, "class"},
+                                       std::pair{verdict_node, "verdict"}}) {
+        if (node == nullptr) continue;
+        error(d.file, *node, key + "." + name,
+              "a kernel binding needs address = \"dst\": the kernel matches the destination of new "
+              "flows against the set, and this set holds source addresses (address = \"src\")");
+        ok = false;
+      }
+    }
+    if (s.bind_verdict != Verdict::Accept) {
+      for (const auto& [node, name] : {std::pair{route_node, "route"}, std::pair{class_node, "class"}}) {
+        if (node == nullptr) continue;
+        error(d.file, *node, key + "." + name,
+              "has no effect: verdict is \"" + std::string(toString(s.bind_verdict)) +
+                  "\" (a flow the kernel blocks has no route or class)");
+        ok = false;
+      }
+    }
+    if (s.bind_class != Decision::kNone) s.bind_mark |= data_->classes[s.bind_class].mark;
+    if (s.bind_route != Decision::kNone) {
+      const RouteInfo& ri = data_->routes[s.bind_route];
+      if ((s.bind_mark & ri.fwmark_mask) != 0) {
+        error(d.file, *route_node, key + ".route",
+              "class mark " + hex(s.bind_mark) + " overlaps the fwmark_mask " + hex(ri.fwmark_mask) +
+                  " of route " + quote(ri.name) + "; give the route a fwmark_mask of its own bits to combine both");
+        ok = false;
+      }
+      s.bind_mark |= ri.fwmark;
+    }
+    return ok;
   }
 
   // Seconds, or "90s", "10m", "2h", "1d"; up to 365 days.

@@ -479,6 +479,11 @@ std::string_view PolicySet::ruleName(uint32_t id) const {
 std::span<const ClassInfo> PolicySet::classes() const { return data_->classes; }
 std::span<const RouteInfo> PolicySet::routes() const { return data_->routes; }
 std::span<const SetInfo> PolicySet::sets() const { return data_->sets; }
+uint32_t PolicySet::routeMarkMask() const {
+  uint32_t mask = 0;
+  for (const auto& r : data_->routes) mask |= r.fwmark_mask;
+  return mask;
+}
 
 PolicySummary PolicySet::summary() const {
   const PolicyData& d = *data_;

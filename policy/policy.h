@@ -36,6 +36,9 @@
 // unreachable, chosen by the adapter); `class` sets a conntrack mark value
 // from [class]; `route` selects [route.NAME] (table, fwmark); `add_to_set`
 // adds the src or dst address to nft sets from [set.NAME]; `log = true`.
+// A dst set may be bound (`route`, `class`, `verdict` in [set.NAME], see
+// SetInfo): the kernel applies the binding to the first packet of later flows
+// to an address in the set; evaluate() itself never reads set contents.
 //
 // Evaluation cost: rules are indexed by their most selective positive key
 // (application / l7_protocol / category hash maps, a hash of hostname
@@ -165,11 +168,26 @@ struct RouteInfo {
   uint32_t fwmark_mask = 0;  // shifted; the bits the fwmark rule compares
 };
 
+// A set with a kernel binding (`route`, `class`, `verdict` in [set.NAME];
+// only on `address = "dst"` sets): the kernel itself handles the first packet
+// of every new flow whose destination address is in the set, before userspace
+// sees it. Accept bindings set bind_mark (within the policy's mark_mask) and
+// the flow is still inspected and decided by the rules, except that its route
+// bits stay as the kernel set them (routeMarkMask()): an established, NATed
+// flow cannot change uplink. Drop/reject bindings block the flow in the
+// kernel (they never carry a route or class). Entries expire with timeout_s.
 struct SetInfo {
   std::string name;
   IpFamily family = IpFamily::V4;
   SetEndpoint endpoint = SetEndpoint::Dst;
   uint32_t timeout_s = 0;  // 0 = no timeout
+  // Kernel binding; all defaults = unbound.
+  uint32_t bind_mark = 0;                  // route fwmark | class mark, shifted (as Decision::mark)
+  uint32_t bind_route = Decision::kNone;   // index into PolicySet::routes(); kNone = no route
+  uint32_t bind_class = Decision::kNone;   // index into PolicySet::classes(); kNone = no class
+  Verdict bind_verdict = Verdict::Accept;  // drop/reject: bind_mark is 0
+
+  bool bound() const { return bind_mark != 0 || bind_verdict != Verdict::Accept; }
 };
 
 struct RuleInfo {
@@ -232,6 +250,11 @@ class PolicySet {
   std::span<const ClassInfo> classes() const;
   std::span<const RouteInfo> routes() const;
   std::span<const SetInfo> sets() const;
+  // OR of every route's fwmark_mask: the mark bits that select a route (0
+  // without routes). A flow's route bits are fixed once set — by a set's
+  // kernel binding before userspace sees the flow — since an established,
+  // NATed flow cannot change uplink; later marks must keep these bits.
+  uint32_t routeMarkMask() const;
   PolicySummary summary() const;
 
  private:

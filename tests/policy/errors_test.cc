@@ -141,6 +141,37 @@ const ErrorCase kErrorCases[] = {
      "expected \"src\" or \"dst\""},
     {"set_bad_timeout", "[set.s]\nfamily = \"ipv4\"\ntimeout = \"5 weeks\"\n", 3, 0, "set.s.timeout",
      "expected seconds (integer) or a duration"},
+    {"set_unknown_key", "[set.s]\nfamily = \"ipv4\"\nverdikt = \"drop\"\n", 3, 1, "set.s.verdikt",
+     "unknown key (did you mean 'verdict'?); expected one of: family, address, timeout, route, class, verdict"},
+    {"set_bind_undefined_route",
+     "[route.uplink]\ntable = 10\nfwmark = 1\n[set.s]\nfamily = \"ipv4\"\nroute = \"uplnk\"\n", 6, 9,
+     "set.s.route", "undefined route 'uplnk' (did you mean 'uplink'?); define it as [route.uplnk]"},
+    {"set_bind_undefined_class", "[class]\nvideo = 1\n[set.s]\nfamily = \"ipv4\"\nclass = \"vidoe\"\n", 5, 9,
+     "set.s.class", "undefined class 'vidoe' (did you mean 'video'?); define it in [class]"},
+    {"set_bind_bad_verdict", "[set.s]\nfamily = \"ipv4\"\nverdict = \"dorp\"\n", 3, 11, "set.s.verdict",
+     "expected \"accept\", \"drop\" or \"reject\", got 'dorp' (did you mean 'drop'?)"},
+    {"set_bind_verdict_type", "[set.s]\nfamily = \"ipv4\"\nverdict = 1\n", 3, 11, "set.s.verdict",
+     "expected a string, got an integer"},
+    {"set_bind_route_type", "[set.s]\nfamily = \"ipv4\"\nroute = [\"up\"]\n", 3, 9, "set.s.route",
+     "expected a string, got an array"},
+    {"set_bind_class_type", "[set.s]\nfamily = \"ipv4\"\nclass = 3\n", 3, 9, "set.s.class",
+     "expected a string, got an integer"},
+    {"set_bind_verdict_on_src", "[set.s]\nfamily = \"ipv4\"\naddress = \"src\"\nverdict = \"drop\"\n", 4, 11,
+     "set.s.verdict", "a kernel binding needs address = \"dst\""},
+    {"set_bind_route_on_src",
+     "[route.up]\ntable = 10\nfwmark = 1\n[set.s]\nroute = \"up\"\nfamily = \"ipv6\"\naddress = \"src\"\n", 5, 9,
+     "set.s.route", "this set holds source addresses (address = \"src\")"},
+    {"set_bind_class_on_src", "[class]\nbulk = 1\n[set.s]\nfamily = \"ipv4\"\naddress = \"src\"\nclass = \"bulk\"\n",
+     6, 9, "set.s.class", "a kernel binding needs address = \"dst\""},
+    {"set_bind_route_on_drop",
+     "[route.up]\ntable = 10\nfwmark = 1\n[set.s]\nfamily = \"ipv4\"\nverdict = \"drop\"\nroute = \"up\"\n", 7, 9,
+     "set.s.route", "has no effect: verdict is \"drop\" (a flow the kernel blocks has no route or class)"},
+    {"set_bind_class_on_reject",
+     "[class]\nbulk = 1\n[set.s]\nclass = \"bulk\"\nfamily = \"ipv4\"\nverdict = \"reject\"\n", 4, 9,
+     "set.s.class", "has no effect: verdict is \"reject\""},
+    {"set_bind_class_overlaps_route",
+     "[class]\nbulk = 1\n[route.up]\ntable = 10\nfwmark = 2\n[set.s]\nfamily = \"ipv4\"\nclass = \"bulk\"\nroute = \"up\"\n",
+     9, 9, "set.s.route", "class mark 0x1 overlaps the fwmark_mask 0xff of route 'up'"},
     {"class_on_drop", "[class]\nbulk = 1\n" + kRule + "action = \"drop\"\nclass = \"bulk\"\n", 6, 0,
      "rule[r].class", "has no effect: action is \"drop\""},
     {"class_overlaps_route_mask",
@@ -181,6 +212,67 @@ match = { src = "300.1.1.1" }
   EXPECT_THAT(lines, ::testing::Contains(HasSubstr("a.toml:7:9: rule[two].class: undefined class 'missing'")));
   EXPECT_THAT(lines, ::testing::Contains(HasSubstr("b.toml:2:8: rule[one].name: duplicate rule name (first defined at a.toml:2)")));
   EXPECT_THAT(lines, ::testing::Contains(HasSubstr("b.toml:3:17: rule[one].match.src: bad address or CIDR '300.1.1.1'")));
+}
+
+TEST(ErrorsTest, ReportsEverySetBindingError) {
+  auto r = testing::compileText(R"([class]
+bulk = 1
+[route.up]
+table = 10
+fwmark = 0x10
+fwmark_mask = 0xf0
+[set.s]
+family = "ipv4"
+address = "src"
+verdict = "drop"
+route = "up"
+class = "bulk"
+[set.t]
+family = "ipv6"
+route = "down"
+class = "blk"
+verdict = "allow"
+)",
+                                "policy.toml");
+  ASSERT_FALSE(r.ok());
+  std::vector<std::string> lines;
+  for (const auto& e : r.errors()) lines.push_back(formatError(e));
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       "policy.toml:10:11: set.s.verdict: a kernel binding needs address = \"dst\": the kernel "
+                       "matches the destination of new flows against the set, and this set holds source "
+                       "addresses (address = \"src\")",
+                       "policy.toml:11:9: set.s.route: a kernel binding needs address = \"dst\": the kernel "
+                       "matches the destination of new flows against the set, and this set holds source "
+                       "addresses (address = \"src\")",
+                       "policy.toml:11:9: set.s.route: has no effect: verdict is \"drop\" (a flow the kernel "
+                       "blocks has no route or class)",
+                       "policy.toml:12:9: set.s.class: a kernel binding needs address = \"dst\": the kernel "
+                       "matches the destination of new flows against the set, and this set holds source "
+                       "addresses (address = \"src\")",
+                       "policy.toml:12:9: set.s.class: has no effect: verdict is \"drop\" (a flow the kernel "
+                       "blocks has no route or class)",
+                       "policy.toml:15:9: set.t.route: undefined route 'down'; define it as [route.down]",
+                       "policy.toml:16:9: set.t.class: undefined class 'blk' (did you mean 'bulk'?); define it in "
+                       "[class]",
+                       "policy.toml:17:11: set.t.verdict: expected \"accept\", \"drop\" or \"reject\", got "
+                       "'allow'",
+                   }))
+      << ::testing::PrintToString(lines);
+}
+
+TEST(ErrorsTest, SetWithBadBindingIsNotUsable) {
+  // The set's own error is reported; a rule naming it adds no second error.
+  auto r = testing::compileText(R"([set.s]
+family = "ipv4"
+verdict = "block"
+[[rule]]
+name = "r"
+add_to_set = "s"
+)",
+                                "policy.toml");
+  ASSERT_FALSE(r.ok());
+  ASSERT_EQ(r.errors().size(), 1u);
+  EXPECT_EQ(r.errors()[0].key, "set.s.verdict");
 }
 
 TEST(ErrorsTest, SettingsMayBeSetOnceAcrossFiles) {

@@ -265,6 +265,173 @@ add_to_set = "blocked"
   EXPECT_EQ(d.setAdditions()[0].address, ip("10.0.0.2"));
 }
 
+// ---- kernel-bound sets ----
+
+TEST(RulesTest, SetKernelBindings) {
+  auto p = mustCompile(R"(
+[policy]
+mark_mask = 0xff00
+mark_shift = 8
+[class]
+video = 3
+bulk = 5
+[route.uplink2]
+table = 100
+fwmark = 0x10
+fwmark_mask = 0xf0
+[set.plain]
+family = "ipv4"
+timeout = "1h"
+[set.accept-only]
+family = "ipv4"
+verdict = "accept"
+[set.routed]
+family = "ipv4"
+route = "uplink2"
+timeout = 600
+[set.classed]
+family = "ipv6"
+class = "bulk"
+[set.both]
+family = "ipv4"
+address = "dst"
+route = "uplink2"
+class = "video"
+[set.blocked]
+family = "ipv4"
+verdict = "drop"
+[set.rejected6]
+family = "ipv6"
+verdict = "reject"
+timeout = "10m"
+[set.clients]
+family = "ipv4"
+address = "src"
+)");
+  auto set = [&](std::string_view name) -> const SetInfo& {
+    for (const auto& s : p->sets())
+      if (s.name == name) return s;
+    ADD_FAILURE() << "no set " << name;
+    static const SetInfo none;
+    return none;
+  };
+  for (const char* name : {"plain", "accept-only", "clients"}) {
+    SCOPED_TRACE(name);
+    const SetInfo& s = set(name);
+    EXPECT_FALSE(s.bound());
+    EXPECT_EQ(s.bind_mark, 0u);
+    EXPECT_EQ(s.bind_route, Decision::kNone);
+    EXPECT_EQ(s.bind_class, Decision::kNone);
+    EXPECT_EQ(s.bind_verdict, Verdict::Accept);
+  }
+  EXPECT_EQ(set("plain").timeout_s, 3600u);
+
+  const SetInfo& routed = set("routed");
+  EXPECT_TRUE(routed.bound());
+  EXPECT_EQ(routed.bind_mark, 0x1000u);  // fwmark 0x10 << 8, as a rule's route action
+  ASSERT_NE(routed.bind_route, Decision::kNone);
+  EXPECT_EQ(p->routes()[routed.bind_route].name, "uplink2");
+  EXPECT_EQ(routed.bind_class, Decision::kNone);
+  EXPECT_EQ(routed.bind_verdict, Verdict::Accept);
+  EXPECT_EQ(routed.timeout_s, 600u);
+
+  const SetInfo& classed = set("classed");
+  EXPECT_TRUE(classed.bound());
+  EXPECT_EQ(classed.family, IpFamily::V6);
+  EXPECT_EQ(classed.bind_mark, 0x500u);  // class 5 << 8
+  EXPECT_EQ(classed.bind_route, Decision::kNone);
+  ASSERT_NE(classed.bind_class, Decision::kNone);
+  EXPECT_EQ(p->classes()[classed.bind_class].name, "bulk");
+
+  const SetInfo& both = set("both");
+  EXPECT_TRUE(both.bound());
+  EXPECT_EQ(both.bind_mark, 0x1300u);  // class 3 << 8 | route 0x10 << 8
+  ASSERT_NE(both.bind_route, Decision::kNone);
+  ASSERT_NE(both.bind_class, Decision::kNone);
+  EXPECT_EQ(p->classes()[both.bind_class].name, "video");
+
+  const SetInfo& blocked = set("blocked");
+  EXPECT_TRUE(blocked.bound());
+  EXPECT_EQ(blocked.bind_verdict, Verdict::Drop);
+  EXPECT_EQ(blocked.bind_mark, 0u);
+  EXPECT_EQ(blocked.bind_route, Decision::kNone);
+  EXPECT_EQ(blocked.bind_class, Decision::kNone);
+
+  const SetInfo& rejected = set("rejected6");
+  EXPECT_TRUE(rejected.bound());
+  EXPECT_EQ(rejected.bind_verdict, Verdict::Reject);
+  EXPECT_EQ(rejected.bind_mark, 0u);
+  EXPECT_EQ(rejected.timeout_s, 600u);
+}
+
+TEST(RulesTest, BindingMarkEqualsTheRuleActionMark) {
+  // A set bound to a class and a route carries the same mark bits a rule
+  // with that class and route would set.
+  auto p = mustCompile(R"(
+[policy]
+mark_mask = 0xff0
+mark_shift = 4
+[class]
+realtime = 2
+[route.zero-rated]
+table = 100
+fwmark = 0x20
+fwmark_mask = 0xf0
+[set.netflix4]
+family = "ipv4"
+route = "zero-rated"
+class = "realtime"
+[[rule]]
+name = "video"
+match = { category = "Video" }
+class = "realtime"
+route = "zero-rated"
+add_to_set = "netflix4"
+)");
+  FlowFacts f = webFlow();
+  f.category = "Video";
+  const Decision d = p->evaluate(f, mondayNoonUtc());
+  EXPECT_EQ(d.mark, 0x220u);
+  ASSERT_EQ(p->sets().size(), 1u);
+  EXPECT_EQ(p->sets()[0].bind_mark, d.mark);
+  EXPECT_EQ(p->sets()[0].bind_route, d.route);
+  // A bound set is still filled by add_to_set as before.
+  ASSERT_EQ(d.setAdditions().size(), 1u);
+  EXPECT_EQ(d.setAdditions()[0].address, ip("93.184.216.34"));
+}
+
+TEST(RulesTest, RouteMarkMaskIsTheUnionOfRouteMasks) {
+  EXPECT_EQ(PolicySet::empty()->routeMarkMask(), 0u);
+  EXPECT_EQ(mustCompile("[class]\nbulk = 1\n")->routeMarkMask(), 0u);
+
+  auto p = mustCompile(R"(
+[policy]
+mark_mask = 0xff00
+mark_shift = 8
+[route.a]
+table = 100
+fwmark = 0x10
+fwmark_mask = 0x30
+[route.b]
+table = 101
+fwmark = 0x40
+fwmark_mask = 0xc0
+)");
+  EXPECT_EQ(p->routes()[0].fwmark_mask | p->routes()[1].fwmark_mask, 0xf000u);
+  EXPECT_EQ(p->routeMarkMask(), 0xf000u);
+
+  // Without fwmark_mask a route compares all of mark_mask.
+  auto q = mustCompile(R"(
+[policy]
+mark_mask = 0xff00
+mark_shift = 8
+[route.a]
+table = 100
+fwmark = 1
+)");
+  EXPECT_EQ(q->routeMarkMask(), 0xff00u);
+}
+
 // ---- finality ----
 
 struct FinalCase {
