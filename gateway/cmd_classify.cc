@@ -22,6 +22,11 @@ constexpr const char* kUsage =
     "options:\n"
     "  --budget N       packets inspected per flow at most (default 32)\n"
     "  --max-flows N    flow table cap; least recently used flows are evicted (default 1000000)\n"
+    "  --hints          first-packet answers as the inline gateway has them: DNS\n"
+    "                   responses in the capture fill the hint cache, DPI-classified\n"
+    "                   servers are learned, and each new flow's record shows what was\n"
+    "                   known at its first packet (first_answer, dns_hostname,\n"
+    "                   detection_updated)\n"
     "  --no-stats       do not print the final stats record\n"
     "  -q, --quiet      no summary on stderr\n";
 
@@ -50,7 +55,7 @@ bool parseNumber(std::string_view s, uint64_t& out) {
 int classifyCommand(std::span<const std::string_view> args) {
   core::PipelineConfig config;
   std::vector<std::string> files;
-  bool stats = true, quiet = false;
+  bool stats = true, quiet = false, hints_on = false;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string_view a = args[i];
     auto value = [&](uint64_t& out, uint64_t min, uint64_t max) {
@@ -72,6 +77,8 @@ int classifyCommand(std::span<const std::string_view> args) {
     } else if (a == "--max-flows") {
       if (!value(n, 1, 100'000'000)) return 2;
       config.table.max_flows = n;
+    } else if (a == "--hints") {
+      hints_on = true;
     } else if (a == "--no-stats") {
       stats = false;
     } else if (a == "-q" || a == "--quiet") {
@@ -88,6 +95,8 @@ int classifyCommand(std::span<const std::string_view> args) {
     return 2;
   }
 
+  core::Hints hints{core::HintsConfig{}};
+  if (hints_on) config.hints = &hints;
   dpi::NdpiClassifier classifier;
   core::ManualClock clock;
   PrintSink sink(clock);

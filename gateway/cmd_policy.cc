@@ -153,7 +153,16 @@ int check(std::span<const std::string_view> args) {
   for (const auto& st : p.sets()) {
     std::cout << "set " << st.name << ": " << (st.family == policy::IpFamily::V4 ? "ipv4" : "ipv6")
               << " " << (st.endpoint == policy::SetEndpoint::Src ? "src" : "dst") << " address"
-              << ", timeout " << st.timeout_s << "s\n";
+              << ", timeout " << st.timeout_s << "s";
+    if (st.bound()) {
+      char m[16];
+      std::snprintf(m, sizeof m, "0x%x", st.bind_mark);
+      std::cout << ", kernel-bound: " << policy::toString(st.bind_verdict);
+      if (st.bind_route != policy::Decision::kNone) std::cout << " route " << p.routes()[st.bind_route].name;
+      if (st.bind_class != policy::Decision::kNone) std::cout << " class " << p.classes()[st.bind_class].name;
+      if (st.bind_mark) std::cout << " mark " << m;
+    }
+    std::cout << "\n";
   }
   for (uint32_t id = 0; id < p.ruleCount(); ++id) {
     const auto& r = p.rule(id);

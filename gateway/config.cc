@@ -123,8 +123,8 @@ ConfigLoad parseConfig(std::string_view text, const std::string& name) {
   }
   Reader r(out.errors);
   Config& c = out.config;
-  r.unknownKeys(root, "", {"gateway", "marks", "nft", "policy", "routing", "flows", "control",
-                           "accounting", "output"});
+  r.unknownKeys(root, "", {"gateway", "marks", "nft", "policy", "routing", "flows", "hints",
+                           "control", "accounting", "output"});
 
   if (const toml::table* g = r.section(root, "gateway")) {
     const std::string p = "gateway.";
@@ -187,6 +187,20 @@ ConfigLoad parseConfig(std::string_view text, const std::string& name) {
     r.seconds(*f, p, "udp_timeout", c.timeouts.udp);
     r.seconds(*f, p, "other_timeout", c.timeouts.other);
     r.seconds(*f, p, "decided_timeout", c.timeouts.decided);
+  }
+  if (const toml::table* h = r.section(root, "hints")) {
+    const std::string p = "hints.";
+    r.unknownKeys(*h, p, {"enabled", "dns_entries", "min_ttl", "max_ttl", "learned_entries",
+                          "learned_ttl", "observe_dns"});
+    r.boolean(*h, p, "enabled", c.hints.enabled);
+    r.integer(*h, p, "dns_entries", c.hints.dns.max_entries, 0, 100'000'000);
+    r.integer(*h, p, "min_ttl", c.hints.dns.min_ttl_s, 0, 604'800);
+    r.integer(*h, p, "max_ttl", c.hints.dns.max_ttl_s, 1, 604'800);
+    if (c.hints.dns.min_ttl_s > c.hints.dns.max_ttl_s)
+      r.error(h->get("min_ttl"), "hints.min_ttl", "must not exceed hints.max_ttl");
+    r.integer(*h, p, "learned_entries", c.hints.learned_entries, 0, 100'000'000);
+    r.integer(*h, p, "learned_ttl", c.hints.learned_ttl_s, 1, 604'800);
+    r.boolean(*h, p, "observe_dns", c.observe_dns);
   }
   if (const toml::table* ct = r.section(root, "control")) {
     r.unknownKeys(*ct, "control.", {"socket", "group", "metrics_listen"});

@@ -47,6 +47,10 @@ struct Config {
   uint64_t max_flows = 1'000'000;  // per worker
   core::FlowTimeouts timeouts;
 
+  // [hints] (first-packet decisions, docs/first-packet.md)
+  core::HintsConfig hints;
+  bool observe_dns = true;  // queue DNS answers of kernel-decided flows too
+
   // [control]
   std::string control_socket = "/run/flowgate/control.sock";
   std::string control_group;           // group owning the socket (mode 0660); "" = root's

@@ -46,6 +46,7 @@ commands:
   watch [TOPIC]... [FILTERS]  stream events; topics: flow flow_end aggregate log (default: flow flow_end)
   top                         live per-application bandwidth from the aggregates
   metrics                     Prometheus text exposition
+  hint ADDRESS                what the first-packet hint caches know about a server address
 
 filters: --app NAME  --address ADDR  --rule NAME
 options: --socket PATH (default /run/flowgate/control.sock)
@@ -530,13 +531,15 @@ int main(int argc, char** argv) {
       usage(a.command + " takes no filters");
     }
   };
-  static const char* kKnown[] = {"status", "flows", "flow", "policy", "reload", "watch", "top", "metrics"};
+  static const char* kKnown[] = {"status", "flows", "flow", "policy", "reload", "watch", "top", "metrics", "hint"};
   if (std::find_if(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return a.command == k; }) ==
       std::end(kKnown)) {
     usage("unknown command \"" + a.command + "\"");
   }
   if (a.command == "flow" && a.positional.size() != 1) usage("flow takes one flow id");
-  if (a.command != "flows" && a.command != "flow" && a.command != "watch") {
+  if (a.command == "hint" && a.positional.size() != 1) usage("hint takes one address");
+  if (a.command == "hint") no_filters();
+  if (a.command != "flows" && a.command != "flow" && a.command != "watch" && a.command != "hint") {
     no_args();
     if (a.command != "top") no_filters();
   }
@@ -577,6 +580,24 @@ int main(int argc, char** argv) {
   } else if (a.command == "metrics") {
     json r = request(c, a, MetricsRequest{});
     if (!a.json_out) std::cout << r.value("text", std::string());
+  } else if (a.command == "hint") {
+    json r = request(c, a, HintRequest{a.positional[0]});
+    if (!a.json_out) {
+      std::cout << "address " << scalar(r.value("address", json())) << "\n";
+      const json dns = r.value("dns", json());
+      if (dns.is_object())
+        std::cout << "  dns: " << scalar(dns.value("hostname", json())) << " (expires in "
+                  << scalar(dns.value("expires_in_s", json())) << " s)\n";
+      else
+        std::cout << "  dns: none\n";
+      const json learned = r.value("learned", json::array());
+      if (learned.empty()) std::cout << "  learned: none\n";
+      for (const auto& l : learned)
+        std::cout << "  learned: " << scalar(l.value("proto", json())) << "/" << scalar(l.value("port", json()))
+                  << " " << scalar(l.value("application", json())) << " (" << scalar(l.value("l7_protocol", json()))
+                  << ", " << scalar(l.value("category", json())) << ") host " << scalar(l.value("hostname", json()))
+                  << ", expires in " << scalar(l.value("expires_in_s", json())) << " s\n";
+    }
   } else if (a.command == "watch") {
     return runWatch(c, a);
   } else if (a.command == "top") {

@@ -97,7 +97,8 @@ std::optional<ProtocolError> parseFilter(const json& obj, EventFilter& out, cons
   return std::nullopt;
 }
 
-constexpr std::string_view kNames[] = {"status", "flows", "flow", "policy", "reload", "subscribe", "metrics"};
+constexpr std::string_view kNames[] = {"status", "flows", "flow",    "policy",
+                                       "reload", "subscribe", "metrics", "hint"};
 
 }  // namespace
 
@@ -151,7 +152,7 @@ ParseResult parseRequest(std::string_view line) {
   auto rq = doc.find("request");
   if (rq == doc.end()) {
     return err(ErrorCode::MissingRequest, "missing field \"request\" (one of: status, flows, flow, policy, "
-                                          "reload, subscribe, metrics)", id);
+                                          "reload, subscribe, metrics, hint)", id);
   }
   if (!rq->is_string()) {
     return err(ErrorCode::BadField, std::string("\"request\" must be a string, not ") + typeName(*rq), id);
@@ -197,6 +198,16 @@ ParseResult parseRequest(std::string_view line) {
     return Request{id, FlowRequest{f->get<std::string>()}};
   }
 
+  if (name == "hint") {
+    if (auto e = checkFields(doc, {"request", "id", "address"}, "request \"hint\"", id)) return *e;
+    auto a = doc.find("address");
+    if (a == doc.end()) return err(ErrorCode::BadField, "missing field \"address\"", id);
+    if (!a->is_string() || a->get_ref<const std::string&>().empty()) {
+      return err(ErrorCode::BadField, std::string("\"address\" must be a non-empty string"), id);
+    }
+    return Request{id, HintRequest{a->get<std::string>()}};
+  }
+
   if (name == "subscribe") {
     if (auto e = checkFields(doc, {"request", "id", "topics", "filter"}, "request \"subscribe\"", id)) return *e;
     SubscribeRequest r;
@@ -225,7 +236,7 @@ ParseResult parseRequest(std::string_view line) {
   }
 
   return err(ErrorCode::UnknownRequest, "unknown request \"" + name +
-                                            "\" (one of: status, flows, flow, policy, reload, subscribe, metrics)",
+                                            "\" (one of: status, flows, flow, policy, reload, subscribe, metrics, hint)",
              id);
 }
 
@@ -245,6 +256,8 @@ std::string encodeRequest(const Request& r) {
     j["limit"] = f->query.limit;
   } else if (auto* f1 = std::get_if<FlowRequest>(&r.body)) {
     j["flow_id"] = f1->flow_id;
+  } else if (auto* h = std::get_if<HintRequest>(&r.body)) {
+    j["address"] = h->address;
   } else if (auto* s = std::get_if<SubscribeRequest>(&r.body)) {
     json topics = json::array();
     for (Topic t : s->topics) topics.push_back(std::string(toString(t)));

@@ -67,9 +67,13 @@ struct SubscribeRequest {
 struct MetricsRequest {
   bool operator==(const MetricsRequest&) const = default;
 };
+struct HintRequest {
+  std::string address;  // as sent; the handler parses it
+  bool operator==(const HintRequest&) const = default;
+};
 
 using RequestBody = std::variant<StatusRequest, FlowsRequest, FlowRequest, PolicyRequest,
-                                 ReloadRequest, SubscribeRequest, MetricsRequest>;
+                                 ReloadRequest, SubscribeRequest, MetricsRequest, HintRequest>;
 
 struct Request {
   nlohmann::json id;  // null when the client sent none

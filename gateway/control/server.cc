@@ -186,6 +186,15 @@ class ControlSession : public std::enable_shared_from_this<ControlSession> {
     replyOk(id, nlohmann::json{{"content_type", "text/plain; version=0.0.4"},
                                {"text", server_->handler_.metrics()}});
   }
+  void dispatch(const nlohmann::json& id, const HintRequest& r) {
+    ControlHandler::HintResult h = server_->handler_.hint(r.address);
+    if (!h.error.empty()) {
+      replyError(ProtocolError{ErrorCode::BadField, h.error, id});
+      continueAfterReply();
+    } else {
+      replyOk(id, std::move(h.result));
+    }
+  }
   void dispatch(const nlohmann::json& id, const ReloadRequest&) {
     ControlHandler::ReloadResult r = server_->handler_.reload();
     if (r.ok) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <memory>
+#include <string_view>
 
 #include "gateway/core/flow.h"
 
@@ -30,6 +31,16 @@ class Classifier {
   // Inspection stops without a final answer (budget reached, flow ended):
   // fill flow.cls with the best guess and set its confidence.
   virtual void giveUp(Flow& flow) = 0;
+
+  // What the classifier's own host rules say about `hostname` alone (no
+  // traffic seen): fills out.application, l7_protocol and category and
+  // returns true when a rule matches. Used for first-packet answers from
+  // the DNS hint cache. Classifiers without host rules know nothing.
+  virtual bool matchHostname(std::string_view hostname, Classification& out) {
+    (void)hostname;
+    (void)out;
+    return false;
+  }
 };
 
 }  // namespace fg::core

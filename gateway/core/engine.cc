@@ -41,7 +41,8 @@ policy::FlowFacts Engine::factsOf(const Flow& f, const PacketContext& ctx) {
   x.application = c.application;
   x.l7_protocol = c.l7_protocol;
   x.category = c.category;
-  x.hostname = c.hostname;
+  // Before DPI has read a name, the name the client resolved stands in.
+  x.hostname = c.hostname.empty() && f.early ? f.early->hostname : c.hostname;
   x.tls_version = c.tls_version;
   x.cipher_id = c.cipher;
   if (c.cipher) {
@@ -77,18 +78,29 @@ uint32_t Engine::markBits(const policy::Decision& d) const {
 }
 
 PacketVerdict Engine::verdictFor(const Flow& f, const PacketContext& ctx) const {
-  if (!f.decision.decided) return {};
-  return PacketVerdict{.accept = true,
-                       .mark = (ctx.mark & ~config_.marks.all()) | f.decision.mark_bits};
+  const uint32_t bits = f.decision.decided ? f.decision.mark_bits : f.decision.provisional_bits;
+  if (!f.decision.decided && bits == 0) return {};
+  return PacketVerdict{.accept = true, .mark = (ctx.mark & ~config_.marks.all()) | bits};
 }
 
 void Engine::decide(Flow& f, const policy::Decision& d, const policy::PolicySet& policy) {
+  uint32_t bits = markBits(d);
+  // The route the flow's first packet took stays: its source address was
+  // translated for that uplink (docs/first-packet.md).
+  if (f.decision.pinned_route != 0) {
+    const uint32_t route_mask = policy.routeMarkMask() & config_.marks.value_mask;
+    bits = (bits & ~route_mask) | (f.decision.pinned_route & route_mask);
+  }
+  const FlowDecision before = f.decision;
   f.decision = FlowDecision{.decided = true,
                             .verdict = static_cast<uint8_t>(d.verdict),
                             .early = !f.classified,
-                            .mark_bits = markBits(d),
+                            .mark_bits = bits,
                             .rule = d.rule,
-                            .generation = d.generation};
+                            .generation = d.generation,
+                            .first_packet = before.first_packet,
+                            .provisional_bits = before.provisional_bits,
+                            .pinned_route = before.pinned_route};
   ++counters_.decided;
   if (!f.classified) ++counters_.decided_early;
   switch (d.verdict) {
@@ -104,10 +116,50 @@ void Engine::decide(Flow& f, const policy::Decision& d, const policy::PolicySet&
   sink_.onDecision(f, d, policy);
 }
 
+std::optional<PacketVerdict> Engine::firstPacket(Flow& f, const PacketContext& ctx,
+                                                 const policy::PolicySet& policy) {
+  ++counters_.early_answers;
+  // The early answer stands for the classification; only what the TLS
+  // handshake will tell is still pending.
+  policy::FlowFacts facts = factsOf(f, ctx);
+  facts.pending &= static_cast<uint8_t>(~policy::kPendingClassification);
+  const policy::Decision d = policy.evaluate(facts, toTimePoint(clock_.now()));
+  ++counters_.evaluations;
+  if (!d.final) return std::nullopt;  // a rule still waits for DPI: decide as usual
+  f.decision.first_packet = true;
+  if (d.verdict != policy::Verdict::Accept) {
+    // Blocked at the first packet: nothing of the connection gets through.
+    ++counters_.first_packet_blocked;
+    decide(f, d, policy);
+    return verdictFor(f, ctx);
+  }
+  // Accepted: route and class apply from this packet on, and the flow stays
+  // in userspace so DPI can confirm (or correct) the early answer.
+  const uint32_t value = markBits(d) & config_.marks.value_mask;
+  if (f.decision.pinned_route == 0) {
+    f.decision.pinned_route = value & policy.routeMarkMask();
+    f.decision.provisional_bits = value;
+  } else {
+    const uint32_t route_mask = policy.routeMarkMask();
+    f.decision.provisional_bits = (value & ~route_mask) | f.decision.pinned_route;
+  }
+  ++counters_.first_packet_marked;
+  return verdictFor(f, ctx);
+}
+
 PacketVerdict Engine::process(std::span<const uint8_t> ip_packet, Timestamp ts,
                               const PacketContext& ctx) {
   ++counters_.packets;
-  StepResult r = pipeline_.step(LinkType::Raw, ip_packet, ts);
+  // A packet of a connection the kernel already decided (the DNS-response
+  // observation rule, or a table without the fast path): observe it, never
+  // start a flow for it, never change its mark.
+  const bool kernel_decided = (ctx.mark & config_.marks.decided) != 0;
+  StepResult r = pipeline_.step(LinkType::Raw, ip_packet, ts, /*create=*/!kernel_decided);
+  if (kernel_decided) {
+    ++counters_.observed;
+    if (r.flow && r.flow->decision.decided) ++counters_.after_decision;
+    return {};
+  }
   if (!r.flow) {
     ++counters_.undecodable;
     return {};
@@ -120,16 +172,29 @@ PacketVerdict Engine::process(std::span<const uint8_t> ip_packet, Timestamp ts,
     return {};
   }
   Flow& f = *r.flow;
-  if (r.new_flow) f.in_ifindex = ctx.in_ifindex;
   if (f.decision.decided) {
     ++counters_.after_decision;
     return verdictFor(f, ctx);
   }
   const std::shared_ptr<const policy::PolicySet> policy = policy_.current();
+  if (r.new_flow) {
+    f.in_ifindex = ctx.in_ifindex;
+    // A kernel-bound set already gave this flow's first packet a route
+    // (and maybe a class): keep them until the engine decides.
+    const uint32_t kernel_bits = ctx.mark & config_.marks.value_mask;
+    if (kernel_bits != 0 && !(ctx.mark & config_.marks.decided)) {
+      f.decision.provisional_bits = kernel_bits;
+      f.decision.pinned_route = kernel_bits & policy->routeMarkMask();
+      ++counters_.kernel_bound;
+    }
+    if (f.early && !f.classified) {
+      if (auto v = firstPacket(f, ctx, *policy)) return *v;
+    }
+  }
   const policy::FlowFacts facts = factsOf(f, ctx);
   const policy::Decision d = policy->evaluate(facts, toTimePoint(clock_.now()));
   ++counters_.evaluations;
-  if (!(d.final || f.classified)) return {};
+  if (!(d.final || f.classified)) return verdictFor(f, ctx);
   decide(f, d, *policy);
   PacketVerdict v = verdictFor(f, ctx);
   if (d.verdict == policy::Verdict::Reject && f.proto == kProtoTcp &&

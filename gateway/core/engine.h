@@ -19,6 +19,19 @@
 // so both ends are reset and the client learns it at once.
 // A packet that cannot be decoded is accepted unmarked (fail-open).
 //
+// First-packet decisions (docs/first-packet.md): when the pipeline gives a
+// new flow an early answer (DNS hint or learned server, Flow::early), the
+// policy is evaluated on it at the opening packet with only the TLS
+// handshake facts pending. A final drop/reject decides the flow there and
+// then. A final accept marks the packet with the decision's route/class
+// value bits *without* the decided bit ("provisional"): the flow stays in
+// userspace, DPI confirms or corrects, and the final decision keeps the
+// route the first packet took (FlowDecision::pinned_route). A first packet
+// that a kernel-bound set already marked (value bits in the queued mark)
+// is pinned the same way. Packets queued with the decided bit (DNS answers
+// of kernel-decided connections) are only observed: mark unchanged, no new
+// flow.
+//
 // Mark layout (MarkLayout, all configurable, must not overlap): `decided`,
 // `drop`, `reject` bits and `value_mask` for the policy's class/route mark
 // values. Bits outside MarkLayout::all() are never changed, so flowgate
@@ -81,6 +94,12 @@ struct EngineCounters {
   uint64_t after_decision = 0;   // packets of decided flows still in flight
   uint64_t resets_to_client = 0; // deciding server packets turned into resets
   uint64_t icmp_errors = 0;      // ICMP errors: accepted, never marked
+  uint64_t observed = 0;         // packets of kernel-decided connections (DNS answers)
+  // First-packet decisions (docs/first-packet.md)
+  uint64_t early_answers = 0;        // new flows with an early answer (DNS, cache)
+  uint64_t first_packet_blocked = 0; // dropped/rejected at their first packet
+  uint64_t first_packet_marked = 0;  // routed/classed from their first packet
+  uint64_t kernel_bound = 0;         // first packets a kernel-bound set had marked
 };
 
 class DecisionSink {
@@ -118,6 +137,10 @@ class Engine final : private FlowEventSink {
   void onFlowEnd(const Flow& flow, EndReason reason) override { sink_.onFlowEnd(flow, reason); }
 
   void decide(Flow& flow, const policy::Decision& d, const policy::PolicySet& policy);
+  // The first packet of a flow with an early answer: a verdict when the
+  // policy can act on it now, nullopt to carry on as usual.
+  std::optional<PacketVerdict> firstPacket(Flow& flow, const PacketContext& ctx,
+                                           const policy::PolicySet& policy);
   PacketVerdict verdictFor(const Flow& flow, const PacketContext& ctx) const;
 
   EngineConfig config_;

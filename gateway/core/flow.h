@@ -61,6 +61,16 @@ struct Classification {
   Confidence confidence = Confidence::Unknown;
 };
 
+// The answer for a new flow, before DPI has seen anything (Flow::early; see core/hints.h).
+struct EarlyAnswer {
+  Confidence source = Confidence::Unknown;  // Dns or Cache
+  std::string hostname;                     // the DNS name (or the learned one)
+  std::string application, l7_protocol, category;  // "" = unknown
+  // Set once DPI reached its own final answer and it names another
+  // application than the early one.
+  bool detection_updated = false;
+};
+
 enum class TcpState : uint8_t { None, SynSent, SynReceived, Established, Closing, Closed };
 
 // Reused: a new connection (a client SYN) took over the tuple.
@@ -82,6 +92,16 @@ struct FlowDecision {
   uint32_t mark_bits = 0;
   uint32_t rule = UINT32_MAX;  // deciding rule id in that generation; UINT32_MAX = default
   uint64_t generation = 0;
+  // First-packet decisions (docs/first-packet.md). `first_packet`: the flow
+  // was decided, or provisionally marked, at its first packet from an early
+  // answer. `provisional_bits`: value bits (route/class) applied while the
+  // flow is still inspected (no decided bit: DPI confirms). `pinned_route`:
+  // route bits the flow's first packet left with (set by an early answer or
+  // by a kernel-bound set); an established (NATed) flow cannot change
+  // uplink, so the final decision keeps them.
+  bool first_packet = false;
+  uint32_t provisional_bits = 0;
+  uint32_t pinned_route = 0;
 };
 
 struct Flow {
@@ -102,6 +122,9 @@ struct Flow {
   Classification cls;
   FlowDecision decision;
   uint32_t in_ifindex = 0;   // inline only: where the opening packet came in
+  // The answer known before DPI (DNS hint or learned server); only allocated
+  // when there is one.
+  std::unique_ptr<EarlyAnswer> early;
   std::unique_ptr<FlowInspection> inspection;
 
   Direction directionOf(const Packet& p) const {

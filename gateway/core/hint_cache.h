@@ -1,22 +1,25 @@
+// Bounded, expiring lookup caches for first-packet decisions.
+//
+// TtlLruCache<Key, Value, Hash>: key -> value with a per-entry expiry,
+// bounded by max_entries, least recently used evicted (inserts and hits both
+// count as use). Expired entries are removed lazily: by the lookup that finds
+// them, or when they reach the LRU tail on insert. O(1) on average
+// (unordered_map + std::list).
+//
 // HintCache: server address -> hostname, learned from DNS responses, so a
 // flow's first packet can be matched on the name the client resolved.
+// insert(addr, name, ttl_s, now) remembers that `addr` was handed out for
+// `name` until now + ttl (the TTL clamped to [min_ttl_s, max_ttl_s]). One
+// name per address: the latest insert wins (a CDN address shared by several
+// names reports the most recently resolved one).
 //
-// What it does: insert(addr, name, ttl_s, now) remembers that `addr` was
-// handed out for `name` until now + ttl (the TTL clamped to
-// [min_ttl_s, max_ttl_s]); lookup(addr, now) returns the name while it is
-// valid. One name per address: the latest insert wins (a CDN address shared
-// by several names reports the most recently resolved one). The cache is
-// bounded by max_entries and evicts the least recently used entry (inserts
-// and hits both count as use). Expired entries are removed lazily: by the
-// lookup that finds them, or when they reach the LRU tail on insert.
-// Every operation is O(1) on average (unordered_map + std::list LRU).
-//
-// What it must never do: read a clock (time comes from the caller, like the
-// FlowTable), block, or grow beyond max_entries.
-// Threading: not thread-safe. One cache per worker, like the flow table.
+// What they must never do: read a clock (time comes from the caller, like
+// the FlowTable), block, or grow beyond max_entries.
+// Threading: not thread-safe (core::Hints wraps them with a lock).
 // Error convention: none; lookups miss, inserts always succeed (by evicting).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <list>
 #include <optional>
@@ -44,44 +47,134 @@ struct HintCacheCounters {
   uint64_t expirations = 0;  // expired entries removed (on lookup or as the LRU victim)
 };
 
-class HintCache {
+struct IpAddressHash {
+  size_t operator()(const IpAddress& a) const noexcept;
+};
+
+template <typename Key, typename Value, typename Hash>
+class TtlLruCache {
  public:
-  explicit HintCache(HintCacheConfig config);
-  HintCache(const HintCache&) = delete;
-  HintCache& operator=(const HintCache&) = delete;
+  struct Entry {
+    Key key;
+    Value value;
+    Timestamp expires = 0;  // microseconds, like packet timestamps
+  };
 
-  // Maps `addr` to `name` until now + clamp(ttl_s) seconds. An existing entry
-  // for `addr` is replaced (name and expiry) and becomes most recently used.
+  explicit TtlLruCache(HintCacheConfig config) : config_(config) {
+    map_.reserve(std::min<size_t>(config_.max_entries, 1 << 16));
+  }
+  TtlLruCache(const TtlLruCache&) = delete;
+  TtlLruCache& operator=(const TtlLruCache&) = delete;
+
+  // Maps `key` to `value` until now + clamp(ttl_s) seconds. An existing
+  // entry is replaced (value and expiry) and becomes most recently used.
   // When full, the least recently used entry is removed first.
-  void insert(const IpAddress& addr, std::string_view name, uint32_t ttl_s, Timestamp now);
+  void insert(const Key& key, Value value, uint32_t ttl_s, Timestamp now) {
+    if (config_.max_entries == 0) return;
+    const uint32_t ttl = std::min(std::max(ttl_s, config_.min_ttl_s), config_.max_ttl_s);
+    const Timestamp expires = now + Timestamp{ttl} * 1'000'000;
+    ++counters_.inserts;
+    if (auto it = map_.find(key); it != map_.end()) {
+      ++counters_.refreshes;
+      it->second->value = std::move(value);
+      it->second->expires = expires;
+      lru_.splice(lru_.begin(), lru_, it->second);
+      return;
+    }
+    if (map_.size() >= config_.max_entries) removeTail(now);
+    lru_.push_front(Entry{.key = key, .value = std::move(value), .expires = expires});
+    map_.emplace(key, lru_.begin());
+  }
 
-  // The name for `addr` if an entry exists and now < its expiry; the entry
-  // becomes most recently used. An expired entry is removed and is a miss.
-  // The view stays valid until the next call to insert() or clear().
-  std::optional<std::string_view> lookup(const IpAddress& addr, Timestamp now);
+  // The entry for `key` if it exists and now < its expiry; it becomes most
+  // recently used. An expired entry is removed and is a miss. The pointer
+  // stays valid until the next insert() or clear().
+  const Entry* lookup(const Key& key, Timestamp now) {
+    const auto it = map_.find(key);
+    if (it == map_.end()) {
+      ++counters_.misses;
+      return nullptr;
+    }
+    if (now >= it->second->expires) {
+      ++counters_.misses;
+      ++counters_.expirations;
+      lru_.erase(it->second);
+      map_.erase(it);
+      return nullptr;
+    }
+    ++counters_.hits;
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return &*it->second;
+  }
 
-  void clear();
+  // Like lookup() without counting or touching the LRU order (operators'
+  // lookups).
+  const Entry* peek(const Key& key, Timestamp now) const {
+    const auto it = map_.find(key);
+    return it == map_.end() || now >= it->second->expires ? nullptr : &*it->second;
+  }
+
+  // Every live entry, most recently used first, without touching the LRU
+  // order or the counters (for operators' lookups; O(size)).
+  template <typename Fn>
+  void forEachLive(Timestamp now, Fn&& fn) const {
+    for (const Entry& e : lru_)
+      if (now < e.expires) fn(e);
+  }
+
+  void clear() {
+    map_.clear();
+    lru_.clear();
+  }
   size_t size() const { return map_.size(); }
   const HintCacheConfig& config() const { return config_; }
   const HintCacheCounters& counters() const { return counters_; }
 
  private:
-  struct Entry {
-    IpAddress addr;
-    std::string name;
-    Timestamp expires = 0;  // microseconds, like packet timestamps
-  };
-  struct AddrHash {
-    size_t operator()(const IpAddress& a) const noexcept;
-  };
   using Lru = std::list<Entry>;  // front = most recently used
 
-  void removeTail(Timestamp now);
+  void removeTail(Timestamp now) {
+    if (lru_.empty()) return;
+    const Entry& victim = lru_.back();
+    ++(now >= victim.expires ? counters_.expirations : counters_.evictions);
+    map_.erase(victim.key);
+    lru_.pop_back();
+  }
 
   HintCacheConfig config_;
   HintCacheCounters counters_;
   Lru lru_;
-  std::unordered_map<IpAddress, Lru::iterator, AddrHash> map_;
+  std::unordered_map<Key, typename Lru::iterator, Hash> map_;
+};
+
+class HintCache {
+ public:
+  explicit HintCache(HintCacheConfig config) : cache_(config) {}
+
+  void insert(const IpAddress& addr, std::string_view name, uint32_t ttl_s, Timestamp now) {
+    cache_.insert(addr, std::string(name), ttl_s, now);
+  }
+  // The name for `addr` while valid. The view stays valid until the next
+  // call to insert() or clear().
+  std::optional<std::string_view> lookup(const IpAddress& addr, Timestamp now) {
+    const auto* e = cache_.lookup(addr, now);
+    if (!e) return std::nullopt;
+    return std::string_view(e->value);
+  }
+  // The name and expiry for `addr` without counting or touching the LRU.
+  std::optional<std::pair<std::string, Timestamp>> peek(const IpAddress& addr, Timestamp now) const {
+    const auto* e = cache_.peek(addr, now);
+    if (!e) return std::nullopt;
+    return std::pair{e->value, e->expires};
+  }
+
+  void clear() { cache_.clear(); }
+  size_t size() const { return cache_.size(); }
+  const HintCacheConfig& config() const { return cache_.config(); }
+  const HintCacheCounters& counters() const { return cache_.counters(); }
+
+ private:
+  TtlLruCache<IpAddress, std::string, IpAddressHash> cache_;
 };
 
 }  // namespace fg::core

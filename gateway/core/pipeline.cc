@@ -9,7 +9,21 @@ Pipeline::Pipeline(PipelineConfig config, Classifier& classifier, const Clock& c
 
 Pipeline::~Pipeline() = default;
 
-StepResult Pipeline::step(LinkType link, std::span<const uint8_t> frame, Timestamp ts) {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const auto la = static_cast<char>(a[i] >= 'A' && a[i] <= 'Z' ? a[i] + 32 : a[i]);
+    const auto lb = static_cast<char>(b[i] >= 'A' && b[i] <= 'Z' ? b[i] + 32 : b[i]);
+    if (la != lb) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+StepResult Pipeline::step(LinkType link, std::span<const uint8_t> frame, Timestamp ts, bool create) {
   DecodeResult d = decode(link, frame, ts);
   if (!d.ok()) {
     ++counters_.packets;
@@ -18,10 +32,10 @@ StepResult Pipeline::step(LinkType link, std::span<const uint8_t> frame, Timesta
     maybeExpire();
     return StepResult{.error = d.error};
   }
-  return step(d.packet);
+  return step(d.packet, create);
 }
 
-StepResult Pipeline::step(const Packet& p) {
+StepResult Pipeline::step(const Packet& p, bool create) {
   ++counters_.packets;
   counters_.bytes += p.ip_bytes;
   ++counters_.decoded;
@@ -29,7 +43,8 @@ StepResult Pipeline::step(const Packet& p) {
 
   StepResult r;
   r.icmp_error = isIcmpError(p);
-  Flow* f = flowFor(p, r);
+  Flow* f = flowFor(p, r, create);
+  if (config_.hints && !r.icmp_error) learnDns(p, f);
   if (!f) return r;
   const Direction dir = f->directionOf(p);
   r.flow = f;
@@ -39,12 +54,13 @@ StepResult Pipeline::step(const Packet& p) {
   f->bytes[d] += p.ip_bytes;
   if (p.proto == kProtoTcp && !(p.fragment && !p.first_fragment)) updateTcp(*f, p, dir);
   table_.touch(*f, p.ts);
+  if (r.new_flow && config_.hints) earlyAnswer(*f, p);
   // Later fragments carry no L4 header: counted, never inspected.
   if (!f->classified && !(p.fragment && !p.first_fragment)) classify(*f, p, dir, r);
   return r;
 }
 
-Flow* Pipeline::flowFor(const Packet& p, StepResult& r) {
+Flow* Pipeline::flowFor(const Packet& p, StepResult& r, bool create) {
   if (p.fragment) {
     ++counters_.fragments;
     FragKey fk{p.src, p.dst, p.frag_id, p.proto};
@@ -79,7 +95,7 @@ Flow* Pipeline::flowFor(const Packet& p, StepResult& r) {
     table_.remove(*f);
     f = nullptr;
   }
-  if (f) return f;
+  if (f || !create) return f;
 
   f = &table_.create(key, p.ts, [this](Flow& victim, EndReason why) { onEnd(victim, why); });
   r.new_flow = true;
@@ -141,7 +157,9 @@ void Pipeline::classify(Flow& f, const Packet& p, Direction dir, StepResult& r) 
   }
   ++f.dpi_packets;
   ++counters_.inspected_packets;
-  if (classifier_.inspect(f, p, dir)) {
+  const bool final_answer = classifier_.inspect(f, p, dir);
+  applyEarly(f);
+  if (final_answer) {
     endInspection(f, true);
     r.classified_now = true;
   } else if (f.dpi_packets >= config_.packet_budget) {
@@ -151,7 +169,63 @@ void Pipeline::classify(Flow& f, const Packet& p, Direction dir, StepResult& r) 
   }
 }
 
+// DNS responses teach the hint cache: port 53 (UDP or TCP), or the server
+// side of a flow DPI recognised as DNS on another port.
+void Pipeline::learnDns(const Packet& p, const Flow* f) {
+  if (p.payload_len == 0 || (p.fragment && !p.first_fragment)) return;
+  if (p.proto != kProtoUdp && p.proto != kProtoTcp) return;
+  const bool dns_port = p.src_port == 53;
+  const bool dns_flow = f && f->cls.l7_protocol == "DNS" && f->cls.confidence == Confidence::Dpi &&
+                        f->directionOf(p) == Direction::DstToSrc;
+  if (!dns_port && !dns_flow) return;
+  config_.hints->learnDns({p.payload, p.payload_len}, p.proto == kProtoTcp, p.ts);
+}
+
+// The opening packet of a new flow (a client SYN, the first datagram):
+// what do the hints know about its server?
+void Pipeline::earlyAnswer(Flow& f, const Packet& p) {
+  if (f.directionOf(p) != Direction::SrcToDst) return;  // the capture began mid-handshake
+  if (p.proto == kProtoTcp && (p.tcp_flags & (kTcpSyn | kTcpAck)) != kTcpSyn) return;
+  if (p.proto != kProtoTcp && p.proto != kProtoUdp && p.proto != kProtoSctp) return;
+  std::optional<EarlyAnswer> a = config_.hints->lookup(ServerKey{f.dst, f.dst_port, f.proto}, p.ts);
+  if (!a) return;
+  if (a->application.empty() && !a->hostname.empty()) {
+    Classification c;
+    if (classifier_.matchHostname(a->hostname, c)) {
+      a->application = std::move(c.application);
+      a->category = std::move(c.category);
+    }
+  }
+  f.early = std::make_unique<EarlyAnswer>(std::move(*a));
+  ++counters_.early_answers;
+  applyEarly(f);
+}
+
+// Until DPI recognises the flow itself, the early answer is the flow's
+// classification (a port guess is worth less than the name the client
+// resolved).
+void Pipeline::applyEarly(Flow& f) {
+  if (!f.early || f.cls.confidence == Confidence::Dpi) return;
+  const EarlyAnswer& e = *f.early;
+  if (!e.application.empty()) f.cls.application = e.application;
+  if (!e.l7_protocol.empty()) f.cls.l7_protocol = e.l7_protocol;
+  if (!e.category.empty()) f.cls.category = e.category;
+  f.cls.confidence = e.source;
+}
+
 void Pipeline::endInspection(Flow& f, bool final_answer) {
+  if (f.early) {
+    EarlyAnswer& e = *f.early;
+    if (f.cls.confidence == Confidence::Dpi) {
+      e.detection_updated =
+          (!e.application.empty() && !iequals(e.application, f.cls.application)) ||
+          (!e.hostname.empty() && !f.cls.hostname.empty() && !iequals(e.hostname, f.cls.hostname));
+      if (e.detection_updated) ++counters_.detection_updated;
+    } else {
+      applyEarly(f);
+    }
+  }
+  if (config_.hints && f.cls.confidence == Confidence::Dpi) config_.hints->learnFlow(f, f.last_seen);
   f.classified = true;
   f.inspection.reset();  // free the DPI state as soon as the answer is in
   ++(final_answer ? counters_.classified_final : counters_.classified_giveup);

@@ -17,6 +17,7 @@
 #include "gateway/core/classifier.h"
 #include "gateway/core/clock.h"
 #include "gateway/core/flow_table.h"
+#include "gateway/core/hints.h"
 #include "gateway/core/packet.h"
 
 namespace fg::core {
@@ -33,6 +34,11 @@ struct PipelineConfig {
   uint16_t packet_budget = 32;      // packets inspected per flow at most
   size_t max_fragment_entries = 4096;
   Timestamp fragment_timeout = 30 * kSecond;
+  // Shared hint store (DNS answers, learned servers), or nullptr. With it,
+  // the pipeline feeds DNS responses in, gives each new flow's opening
+  // packet its early answer (Flow::early) and teaches it the servers DPI
+  // classified. Not owned; must outlive the pipeline.
+  Hints* hints = nullptr;
 };
 
 struct PipelineCounters {
@@ -46,6 +52,8 @@ struct PipelineCounters {
   uint64_t classified_final = 0;     // flows that reached a final answer
   uint64_t classified_giveup = 0;    // flows that hit the budget or ended first
   uint64_t flows_ended = 0;
+  uint64_t early_answers = 0;        // new flows with an answer from the hints
+  uint64_t detection_updated = 0;    // ... that DPI later contradicted
 };
 
 struct StepResult {
@@ -66,9 +74,11 @@ class Pipeline {
   Pipeline& operator=(const Pipeline&) = delete;
 
   // Decodes and processes one frame captured on a `link` interface.
-  StepResult step(LinkType link, std::span<const uint8_t> frame, Timestamp ts);
+  // `create` false: a packet of no tracked flow is only observed (DNS
+  // answers learned) and creates no flow (r.flow is nullptr).
+  StepResult step(LinkType link, std::span<const uint8_t> frame, Timestamp ts, bool create = true);
   // Processes an already decoded packet.
-  StepResult step(const Packet& packet);
+  StepResult step(const Packet& packet, bool create = true);
 
   // Ends inspection of `flow` now (e.g. the policy decided early): frees the
   // classifier state and reports the flow classified with what it has.
@@ -100,7 +110,10 @@ class Pipeline {
     Timestamp seen;
   };
 
-  Flow* flowFor(const Packet& p, StepResult& r);
+  Flow* flowFor(const Packet& p, StepResult& r, bool create);
+  void learnDns(const Packet& p, const Flow* f);
+  void earlyAnswer(Flow& f, const Packet& p);
+  void applyEarly(Flow& f);
   void updateTcp(Flow& f, const Packet& p, Direction dir);
   void classify(Flow& f, const Packet& p, Direction dir, StepResult& r);
   void endInspection(Flow& f, bool final_answer);

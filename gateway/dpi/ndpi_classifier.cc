@@ -163,6 +163,19 @@ bool NdpiClassifier::inspect(core::Flow& flow, const core::Packet& packet, core:
   return st.detected && !ndpi_extra_dissection_possible(module_, st.flow);
 }
 
+bool NdpiClassifier::matchHostname(std::string_view hostname, core::Classification& out) {
+  if (hostname.empty() || hostname.size() > 255) return false;
+  char buf[256];
+  std::memcpy(buf, hostname.data(), hostname.size());
+  buf[hostname.size()] = '\0';
+  ndpi_protocol_match_result match{};
+  const int id = ndpi_match_string_subprotocol(module_, buf, static_cast<u_int>(hostname.size()), &match);
+  if (id <= NDPI_PROTOCOL_UNKNOWN) return false;
+  out.application = ndpi_get_proto_name(module_, static_cast<u_int16_t>(id));
+  out.category = ndpi_category_get_name(module_, match.protocol_category);
+  return true;
+}
+
 void NdpiClassifier::giveUp(core::Flow& flow) {
   if (!flow.inspection) {
     flow.cls.l7_protocol = flow.cls.application = "Unknown";

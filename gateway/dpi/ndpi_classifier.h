@@ -30,6 +30,8 @@ class NdpiClassifier final : public core::Classifier {
   std::unique_ptr<core::FlowInspection> begin(const core::Flow& flow) override;
   bool inspect(core::Flow& flow, const core::Packet& packet, core::Direction dir) override;
   void giveUp(core::Flow& flow) override;
+  // nDPI's host-name rules (the same ones it applies to SNI and HTTP Host).
+  bool matchHostname(std::string_view hostname, core::Classification& out) override;
 
   // Size of nDPI's per-flow state, for memory reports.
   static size_t flowStateBytes();

@@ -121,6 +121,13 @@ void Worker::publishCounters() {
                                 std::memory_order_relaxed);
   counters_.decode_errors.store(engine_.pipeline().counters().decode_errors.total(),
                                 std::memory_order_relaxed);
+  counters_.early_answers.store(e.early_answers, std::memory_order_relaxed);
+  counters_.first_packet_blocked.store(e.first_packet_blocked, std::memory_order_relaxed);
+  counters_.first_packet_marked.store(e.first_packet_marked, std::memory_order_relaxed);
+  counters_.kernel_bound.store(e.kernel_bound, std::memory_order_relaxed);
+  counters_.observed.store(e.observed, std::memory_order_relaxed);
+  counters_.detection_updated.store(engine_.pipeline().counters().detection_updated,
+                                    std::memory_order_relaxed);
 }
 
 void Worker::onDecision(const core::Flow& flow, const policy::Decision& d,

@@ -54,6 +54,9 @@ struct WorkerCounters {
   std::atomic<uint64_t> flows_evicted{0};
   std::atomic<uint64_t> decode_errors{0};
   std::atomic<uint64_t> set_elements{0};
+  // first-packet decisions
+  std::atomic<uint64_t> early_answers{0}, first_packet_blocked{0}, first_packet_marked{0};
+  std::atomic<uint64_t> kernel_bound{0}, observed{0}, detection_updated{0};
 };
 
 class Worker final : private core::DecisionSink {

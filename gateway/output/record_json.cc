@@ -124,6 +124,18 @@ nlohmann::ordered_json flowRecord(const core::Flow& f, std::string_view event, c
   r["last_seen"] = toSeconds(f.last_seen);
   r["dpi_packets"] = f.dpi_packets;
   r["confidence"] = core::toString(c.confidence);
+  if (f.early) {
+    const core::EarlyAnswer& e = *f.early;
+    if (e.source == core::Confidence::Dns) r["dns_hostname"] = safeString(e.hostname);
+    json a = json::object();
+    a["confidence"] = core::toString(e.source);
+    a["application"] = safeString(e.application);
+    if (!e.l7_protocol.empty()) a["l7_protocol"] = safeString(e.l7_protocol);
+    if (!e.category.empty()) a["category"] = safeString(e.category);
+    a["hostname"] = safeString(e.hostname);
+    r["first_answer"] = std::move(a);
+    r["detection_updated"] = e.detection_updated;
+  }
   if (end) r["end_reason"] = core::toString(*end);
   return r;
 }
@@ -149,6 +161,8 @@ nlohmann::ordered_json decisionRecord(const core::Flow& f, const policy::Decisio
   if (d.exempt) r["exempt"] = true;
   r["policy_generation"] = d.generation;
   r["early"] = f.decision.early;
+  r["first_packet"] = f.decision.first_packet;
+  r["first_packet"] = f.decision.first_packet;
   if (!in_interface.empty()) r["in_interface"] = safeString(in_interface);
   if (!out_interface.empty()) r["out_interface"] = safeString(out_interface);
   return r;
@@ -176,6 +190,8 @@ nlohmann::ordered_json statsRecord(const core::PipelineCounters& c, const core::
       {"flows_evicted", t.evicted},
       {"classified_final", c.classified_final},
       {"classified_giveup", c.classified_giveup},
+      {"early_answers", c.early_answers},
+      {"detection_updated", c.detection_updated},
   };
 }
 

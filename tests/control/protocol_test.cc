@@ -41,6 +41,7 @@ TEST(ProtocolParse, EveryRequest) {
       {R"({"request":"subscribe","topics":["aggregate","flow","aggregate"],"filter":{"application":"YouTube"}})",
        sub_some},
       {R"({"request":"metrics"})", MetricsRequest{}},
+      {R"({"request":"hint","address":"10.1.2.3"})", HintRequest{"10.1.2.3"}},
       {"  {\"request\":\"status\"}\r", StatusRequest{}},
       {R"({"request":"flows","filter":null})", flows_default},
   };
@@ -97,6 +98,10 @@ TEST(ProtocolParse, ErrorPaths) {
       {R"({"request":"status","verbose":true})", ErrorCode::UnknownField, "unknown field \"verbose\""},
       {R"({"request":"reload","force":1})", ErrorCode::UnknownField, "force"},
       {R"({"request":"metrics","limit":1})", ErrorCode::UnknownField, "limit"},
+      {R"({"request":"hint"})", ErrorCode::BadField, "missing field \"address\""},
+      {R"({"request":"hint","address":""})", ErrorCode::BadField, "non-empty string"},
+      {R"({"request":"hint","address":7})", ErrorCode::BadField, "non-empty string"},
+      {R"({"request":"hint","address":"::1","port":1})", ErrorCode::UnknownField, "port"},
       {R"({"request":"policy","filter":{}})", ErrorCode::UnknownField, "filter"},
       {R"({"request":"flows","flow_id":"x"})", ErrorCode::UnknownField, "flow_id"},
       {R"({"request":"flows","filter":{"app":"x"}})", ErrorCode::UnknownField, "unknown field \"app\" in filter"},
@@ -156,6 +161,7 @@ TEST(ProtocolEncode, RoundTrip) {
       {json(3), MetricsRequest{}},
       {nullptr, ReloadRequest{}},
       {nullptr, PolicyRequest{}},
+      {json(4), HintRequest{"fd00::1"}},
   };
   for (const auto& r : requests) {
     const std::string line = encodeRequest(r);

@@ -50,6 +50,10 @@ class FakeHandler : public ControlHandler {
     if (reload_ok) return ReloadResult{.ok = true, .generation = 7, .errors = {}};
     return ReloadResult{.ok = false, .generation = 6, .errors = {"a.toml:3:1: match: bad", "b.toml:1:1: x: y"}};
   }
+  HintResult hint(const std::string& address) override {
+    if (address != "10.0.0.1") return {.error = "not an address we know: " + address, .result = nullptr};
+    return {.error = "", .result = json{{"address", address}, {"dns", {{"hostname", "www.netflix.com"}}}}};
+  }
   std::string metrics() override {
     if (throw_metrics) throw std::runtime_error("boom");
     return "# HELP flowgate_up Up.\n# TYPE flowgate_up gauge\nflowgate_up 1\n";
@@ -241,6 +245,22 @@ TEST_F(ServerTest, ReloadAnswersEveryError) {
   c.send("{\"request\":\"metrics\"}\n");
   r = c.response();
   EXPECT_EQ(r["error"]["code"], "internal");
+  c.send("{\"request\":\"status\"}\n");
+  EXPECT_EQ(c.response()["ok"], true);
+}
+
+TEST_F(ServerTest, HintAnswersOrRefusesTheAddress) {
+  startServer();
+  Client c(path());
+  c.send("{\"request\":\"hint\",\"address\":\"10.0.0.1\",\"id\":3}\n");
+  json r = c.response();
+  EXPECT_EQ(r["id"], 3);
+  EXPECT_EQ(r["result"]["dns"]["hostname"], "www.netflix.com");
+  c.send("{\"request\":\"hint\",\"address\":\"nope\"}\n");
+  r = c.response();
+  EXPECT_EQ(r["error"]["code"], "bad_field");
+  EXPECT_NE(r["error"]["message"].get<std::string>().find("nope"), std::string::npos);
+  // The connection is still usable after the error.
   c.send("{\"request\":\"status\"}\n");
   EXPECT_EQ(c.response()["ok"], true);
 }

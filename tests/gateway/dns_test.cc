@@ -11,6 +11,7 @@
 
 #include "gateway/core/dns.h"
 #include "gateway/core/hint_cache.h"
+#include "gateway/core/hints.h"
 
 namespace fg::core {
 namespace {
@@ -694,6 +695,121 @@ TEST(HintCache, FedFromDnsAnswer) {
   EXPECT_EQ(c.lookup(ip("1.2.3.4"), kSec), "www.netflix.com");
   EXPECT_EQ(c.lookup(ip("5.6.7.8"), 29 * kSec), "www.netflix.com");  // 30 s TTL
   EXPECT_FALSE(c.lookup(ip("5.6.7.8"), 30 * kSec));
+}
+
+}  // namespace
+}  // namespace fg::core
+
+// --- Hints: the shared store the pipeline feeds and asks ---------------------
+
+namespace fg::core {
+namespace {
+
+Flow classifiedFlow(std::string_view dst, uint16_t port, std::string app, std::string host) {
+  Flow f;
+  f.src = *IpAddress::parse("10.1.0.2");
+  f.dst = *IpAddress::parse(dst);
+  f.src_port = 40000;
+  f.dst_port = port;
+  f.proto = kProtoTcp;
+  f.cls.application = std::move(app);
+  f.cls.l7_protocol = "TLS";
+  f.cls.category = "Video";
+  f.cls.hostname = std::move(host);
+  f.cls.confidence = Confidence::Dpi;
+  return f;
+}
+
+TEST(Hints, DnsAnswerOverUdpAndTcpGivesTheQuestionName) {
+  Hints h(HintsConfig{});
+  h.learnDns(cnameChain(), /*tcp=*/false, 0);
+  auto a = h.lookup(ServerKey{ip("1.2.3.4"), 443, kProtoTcp}, kSec);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->source, Confidence::Dns);
+  EXPECT_EQ(a->hostname, "www.netflix.com");
+  EXPECT_EQ(a->application, "") << "the caller matches the name (nDPI host rules)";
+  // Over TCP the message follows a 2-byte length.
+  std::vector<uint8_t> tcp = {0, 0};
+  const auto msg = cnameChain();
+  tcp[0] = static_cast<uint8_t>(msg.size() >> 8);
+  tcp[1] = static_cast<uint8_t>(msg.size());
+  tcp.insert(tcp.end(), msg.begin(), msg.end());
+  Hints h2(HintsConfig{});
+  h2.learnDns(tcp, /*tcp=*/true, 0);
+  EXPECT_TRUE(h2.lookup(ServerKey{ip("5.6.7.8"), 443, kProtoTcp}, kSec));
+  const HintsCounters c = h2.counters();
+  EXPECT_EQ(c.dns_responses, 1u);
+  EXPECT_EQ(c.dns_entries, 2u);
+  EXPECT_EQ(c.dns_hits, 1u);
+}
+
+TEST(Hints, GarbageIsCountedNotLearned) {
+  Hints h(HintsConfig{});
+  const std::vector<uint8_t> junk = {1, 2, 3};
+  h.learnDns(junk, false, 0);
+  h.learnDns(junk, true, 0);
+  const HintsCounters c = h.counters();
+  EXPECT_EQ(c.dns_responses, 2u);
+  EXPECT_EQ(c.dns_unparsed, 2u);
+  EXPECT_EQ(c.dns_entries, 0u);
+}
+
+TEST(Hints, LearnedServerAnswersAloneOrAddsTheApplicationForTheSameName) {
+  Hints h(HintsConfig{});
+  h.learnFlow(classifiedFlow("1.2.3.4", 443, "NetFlix", "www.netflix.com"), 0);
+  auto a = h.lookup(ServerKey{ip("1.2.3.4"), 443, kProtoTcp}, kSec);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->source, Confidence::Cache);
+  EXPECT_EQ(a->application, "NetFlix");
+  EXPECT_EQ(a->l7_protocol, "TLS");
+  EXPECT_FALSE(h.lookup(ServerKey{ip("1.2.3.4"), 80, kProtoTcp}, kSec)) << "per port";
+  EXPECT_FALSE(h.lookup(ServerKey{ip("1.2.3.4"), 443, kProtoUdp}, kSec)) << "per protocol";
+  // The DNS name wins; the learned application only counts for that name.
+  h.learnDns(cnameChain(), false, kSec);
+  a = h.lookup(ServerKey{ip("1.2.3.4"), 443, kProtoTcp}, 2 * kSec);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->source, Confidence::Dns);
+  EXPECT_EQ(a->application, "NetFlix");
+  h.learnFlow(classifiedFlow("1.2.3.4", 443, "Cloudflare", "cdn.example"), 3 * kSec);
+  a = h.lookup(ServerKey{ip("1.2.3.4"), 443, kProtoTcp}, 4 * kSec);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->hostname, "www.netflix.com");
+  EXPECT_EQ(a->application, "") << "a shared address: another name's application is not this one's";
+}
+
+TEST(Hints, OnlyDpiAnswersAreLearnedAndLearnedEntriesExpire) {
+  Hints h(HintsConfig{.enabled = true, .dns = {}, .learned_entries = 4, .learned_ttl_s = 10});
+  Flow guessed = classifiedFlow("1.2.3.4", 443, "NetFlix", "");
+  guessed.cls.confidence = Confidence::Guessed;
+  h.learnFlow(guessed, 0);
+  Flow unknown = classifiedFlow("1.2.3.5", 443, "Unknown", "");
+  h.learnFlow(unknown, 0);
+  EXPECT_EQ(h.counters().learned_entries, 0u);
+  h.learnFlow(classifiedFlow("1.2.3.4", 443, "NetFlix", ""), 0);
+  EXPECT_TRUE(h.lookup(ServerKey{ip("1.2.3.4"), 443, kProtoTcp}, 10 * kSec - 1));
+  EXPECT_FALSE(h.lookup(ServerKey{ip("1.2.3.4"), 443, kProtoTcp}, 10 * kSec));
+}
+
+TEST(Hints, DisabledLearnsAndAnswersNothing) {
+  Hints h(HintsConfig{.enabled = false});
+  h.learnDns(cnameChain(), false, 0);
+  h.learnFlow(classifiedFlow("1.2.3.4", 443, "NetFlix", ""), 0);
+  EXPECT_FALSE(h.lookup(ServerKey{ip("1.2.3.4"), 443, kProtoTcp}, kSec));
+  EXPECT_EQ(h.counters().dns_entries + h.counters().learned_entries, 0u);
+}
+
+TEST(Hints, DescribeListsWhatIsKnownWithoutCountingIt) {
+  Hints h(HintsConfig{});
+  h.learnDns(cnameChain(), false, 0);
+  h.learnFlow(classifiedFlow("1.2.3.4", 443, "NetFlix", "www.netflix.com"), 0);
+  h.learnFlow(classifiedFlow("1.2.3.4", 80, "HTTP", "www.netflix.com"), 0);
+  const HintInfo info = h.describe(ip("1.2.3.4"), kSec);
+  ASSERT_TRUE(info.dns_hostname);
+  EXPECT_EQ(*info.dns_hostname, "www.netflix.com");
+  EXPECT_GT(info.dns_expires, kSec);
+  EXPECT_EQ(info.learned.size(), 2u);
+  EXPECT_EQ(h.counters().lookups, 0u);
+  EXPECT_FALSE(h.describe(ip("9.9.9.9"), kSec).dns_hostname);
 }
 
 }  // namespace

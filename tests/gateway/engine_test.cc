@@ -38,6 +38,15 @@ class ScriptedClassifier final : public Classifier {
     ++give_ups;
     if (flow.cls.l7_protocol.empty()) flow.cls.l7_protocol = flow.cls.application = "Unknown";
   }
+  // Host rules: hostname -> application (category "Video").
+  std::map<std::string, std::string> hosts;
+  bool matchHostname(std::string_view host, Classification& out) override {
+    auto it = hosts.find(std::string(host));
+    if (it == hosts.end()) return false;
+    out.application = it->second;
+    out.category = "Video";
+    return true;
+  }
   int give_ups = 0;
 };
 
@@ -69,9 +78,10 @@ class EngineTest : public ::testing::Test {
     auto r = holder_.reloadSources(std::vector<policy::PolicySource>{{"test.toml", toml}});
     ASSERT_TRUE(r.ok()) << (r.ok() ? "" : policy::formatError(r.errors().front()));
   }
-  Engine& engine(uint16_t budget = 32) {
+  Engine& engine(uint16_t budget = 32, bool hints = false) {
     EngineConfig c;
     c.pipeline.packet_budget = budget;
+    if (hints) c.pipeline.hints = &hints_;
     engine_ = std::make_unique<Engine>(c, classifier_, clock_, holder_, sink_);
     return *engine_;
   }
@@ -106,6 +116,27 @@ class EngineTest : public ::testing::Test {
     return c;
   }
 
+  // The client's resolver answer for `name`, from 10.53.0.1:53.
+  static test::Bytes dnsAnswer(std::string_view name, const std::vector<std::string>& addrs,
+                               uint32_t ttl = 300) {
+    return PacketBuilder()
+        .ipv4({.src = "10.53.0.1", .dst = "10.1.0.2"})
+        .udp({.sport = 53, .dport = 33333})
+        .payload(test::dnsResponse(name, addrs, ttl))
+        .build();
+  }
+
+  // The tracked flow `pkt` belongs to, or nullptr.
+  const Flow* flowOf(const test::Bytes& pkt) const {
+    const FlowKey key = FlowKey::fromPacket(decode(LinkType::Raw, pkt, 0).packet);
+    const Flow* found = nullptr;
+    engine_->pipeline().table().forEach([&](const Flow& f) {
+      if (f.key == key) found = &f;
+    });
+    return found;
+  }
+
+  Hints hints_{HintsConfig{}};
   policy::PolicyHolder holder_{policy::LoadOptions{.catalog = &catalog()}};
   ScriptedClassifier classifier_;
   ManualClock clock_;
@@ -288,6 +319,202 @@ add_to_set = "seen"
   send(fromClient(kTcpAck | kTcpPsh, "client hello"));
   ASSERT_EQ(sink_.decisions.size(), 1u);
   EXPECT_EQ(sink_.decisions[0].sets, 1u);
+}
+
+// --- first-packet decisions ------------------------------------------------
+
+constexpr const char* kZeroRatePolicy = R"(
+[policy]
+mark_mask = 0x0000ff00
+mark_shift = 8
+
+[class]
+video = 0x20
+
+[route.zero]
+table = 100
+fwmark = 1
+fwmark_mask = 0x0f
+
+[[rule]]
+name = "blocked"
+match = { hostname = "*.blocked.example" }
+action = "reject"
+
+[[rule]]
+name = "zero-rate"
+match = { hostname = "www.netflix.com" }
+route = "zero"
+class = "video"
+)";
+constexpr uint32_t kZeroRoute = 0x100, kVideo = 0x2000;
+
+TEST_F(EngineTest, ResolvedHostnameRoutesTheSynProvisionallyAndDpiConfirms) {
+  load(kZeroRatePolicy);
+  classifier_.hosts["www.netflix.com"] = "NetFlix";
+  classifier_.script[3] = {tls("www.netflix.com", 0xC02F, "NetFlix"), true};  // SYN, SYN-ACK, hello
+  Engine& e = engine(32, /*hints=*/true);
+  EXPECT_FALSE(send(dnsAnswer("www.netflix.com", {"10.9.9.9"})).mark.has_value());
+  PacketVerdict syn = send(fromClient(kTcpSyn));
+  ASSERT_TRUE(syn.mark.has_value()) << "the SYN already carries the route";
+  EXPECT_EQ(*syn.mark, kZeroRoute | kVideo) << "route and class, not decided: DPI still confirms";
+  EXPECT_EQ(e.counters().first_packet_marked, 1u);
+  EXPECT_TRUE(sink_.decisions.empty());
+  const Flow* f = flowOf(fromClient(kTcpSyn));
+  ASSERT_NE(f, nullptr);
+  ASSERT_TRUE(f->early);
+  EXPECT_EQ(f->early->source, Confidence::Dns);
+  EXPECT_EQ(f->early->application, "NetFlix");
+  EXPECT_EQ(f->cls.confidence, Confidence::Dns) << "the early answer stands until DPI has its own";
+  EXPECT_EQ(send(fromServer(kTcpSyn | kTcpAck)).mark, std::optional<uint32_t>(kZeroRoute | kVideo));
+  PacketVerdict hello = send(fromClient(kTcpAck | kTcpPsh, "client hello"));
+  EXPECT_EQ(hello.mark, std::optional<uint32_t>(kDecided | kZeroRoute | kVideo)) << "DPI agreed: decided";
+  ASSERT_EQ(sink_.decisions.size(), 1u);
+  EXPECT_EQ(sink_.decisions[0].rule, "zero-rate");
+  EXPECT_TRUE(f->decision.first_packet);
+  EXPECT_FALSE(f->early->detection_updated);
+  EXPECT_EQ(f->cls.confidence, Confidence::Dpi);
+}
+
+TEST_F(EngineTest, BlockedHostnameIsRejectedAtTheSyn) {
+  load(kZeroRatePolicy);
+  Engine& e = engine(32, true);
+  send(dnsAnswer("ads.blocked.example", {"10.9.9.9"}));
+  PacketVerdict syn = send(fromClient(kTcpSyn));
+  EXPECT_EQ(syn.mark, std::optional<uint32_t>(kDecided | kReject));
+  EXPECT_FALSE(syn.rewrite_as_reset) << "the kernel rejects the client's own SYN";
+  EXPECT_EQ(e.counters().first_packet_blocked, 1u);
+  ASSERT_EQ(sink_.decisions.size(), 1u);
+  EXPECT_EQ(sink_.decisions[0].rule, "blocked");
+}
+
+TEST_F(EngineTest, WithoutHintsTheSynIsNotMarked) {
+  load(kZeroRatePolicy);
+  classifier_.script[2] = {tls("www.netflix.com", 0xC02F, "NetFlix"), true};
+  Engine& e = engine(32, /*hints=*/false);
+  send(dnsAnswer("www.netflix.com", {"10.9.9.9"}));
+  EXPECT_FALSE(send(fromClient(kTcpSyn)).mark.has_value());
+  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "client hello")).mark,
+            std::optional<uint32_t>(kDecided | kZeroRoute | kVideo));
+  EXPECT_EQ(e.counters().early_answers, 0u);
+}
+
+TEST_F(EngineTest, DpiContradictingTheEarlyAnswerKeepsTheRouteButNotTheClass) {
+  load(kZeroRatePolicy);
+  // The name resolved to a shared CDN address; the TLS SNI names another site.
+  classifier_.script[2] = {tls("www.other.example"), true};
+  Engine& e = engine(32, true);
+  send(dnsAnswer("www.netflix.com", {"10.9.9.9"}));
+  EXPECT_EQ(send(fromClient(kTcpSyn)).mark, std::optional<uint32_t>(kZeroRoute | kVideo));
+  PacketVerdict hello = send(fromClient(kTcpAck | kTcpPsh, "client hello"));
+  EXPECT_EQ(hello.mark, std::optional<uint32_t>(kDecided | kZeroRoute))
+      << "re-evaluated: no class any more, but the NATed flow cannot change uplink";
+  const Flow* f = flowOf(fromClient(kTcpSyn));
+  ASSERT_NE(f, nullptr);
+  ASSERT_TRUE(f->early);
+  EXPECT_TRUE(f->early->detection_updated);
+  EXPECT_EQ(e.pipeline().counters().detection_updated, 1u);
+  ASSERT_EQ(sink_.decisions.size(), 1u);
+  EXPECT_EQ(sink_.decisions[0].rule, "") << "the default decided";
+}
+
+TEST_F(EngineTest, DpiFindingABlockedNameBlocksAProvisionallyRoutedFlow) {
+  load(kZeroRatePolicy);
+  classifier_.script[2] = {tls("x.blocked.example"), true};
+  engine(32, true);
+  send(dnsAnswer("www.netflix.com", {"10.9.9.9"}));
+  send(fromClient(kTcpSyn));
+  PacketVerdict hello = send(fromClient(kTcpAck | kTcpPsh, "client hello"));
+  EXPECT_EQ(hello.mark, std::optional<uint32_t>(kDecided | kReject | kZeroRoute));
+}
+
+TEST_F(EngineTest, RulesWaitingForTlsKeepTheFirstPacketOpen) {
+  load(R"(
+[[rule]]
+name = "weak"
+match = { hostname = "bank.example", cipher_strength = "weak" }
+action = "reject"
+)");
+  Engine& e = engine(32, true);
+  send(dnsAnswer("bank.example", {"10.9.9.9"}));
+  EXPECT_FALSE(send(fromClient(kTcpSyn)).mark.has_value()) << "the cipher is still to come";
+  EXPECT_EQ(e.counters().early_answers, 1u);
+  EXPECT_EQ(e.counters().first_packet_marked + e.counters().first_packet_blocked, 0u);
+}
+
+TEST_F(EngineTest, LearnedServerAnswersTheNextFlow) {
+  load(kZeroRatePolicy + std::string(R"(
+[[rule]]
+name = "by-app"
+match = { application = "NetFlix" }
+route = "zero"
+)"));
+  classifier_.script[2] = {tls("nflx.example", 0xC02F, "NetFlix"), true};
+  engine(32, true);
+  // First flow: nothing known, decided by DPI, and its server is learned.
+  EXPECT_FALSE(send(fromClient(kTcpSyn)).mark.has_value());
+  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "hello")).mark, std::optional<uint32_t>(kDecided | kZeroRoute));
+  // A new connection on another client port: answered from the cache.
+  const test::Bytes syn2 = PacketBuilder()
+                               .ipv4({.src = "10.1.0.2", .dst = "10.9.9.9"})
+                               .tcp({.sport = 40001, .dport = 443, .flags = kTcpSyn})
+                               .build();
+  EXPECT_EQ(send(syn2).mark, std::optional<uint32_t>(kZeroRoute));
+  EXPECT_EQ(hints_.counters().cache_hits, 1u);
+  const Flow* f = flowOf(syn2);
+  ASSERT_NE(f, nullptr);
+  ASSERT_TRUE(f->early);
+  EXPECT_EQ(f->early->source, Confidence::Cache);
+  EXPECT_EQ(f->cls.confidence, Confidence::Cache);
+}
+
+TEST_F(EngineTest, KernelBoundRouteIsPinned) {
+  load(kZeroRatePolicy);
+  classifier_.script[2] = {tls("www.example.org"), true};
+  engine(32, true);
+  // A kernel-bound set marked the SYN with the route before queueing it.
+  PacketVerdict syn = send(fromClient(kTcpSyn), kZeroRoute);
+  EXPECT_EQ(syn.mark.value_or(kZeroRoute), kZeroRoute) << "the kernel's route stands";
+  PacketVerdict hello = send(fromClient(kTcpAck | kTcpPsh, "hello"), kZeroRoute);
+  EXPECT_EQ(hello.mark, std::optional<uint32_t>(kDecided | kZeroRoute))
+      << "decided by the default, the route the SYN took is kept";
+  EXPECT_EQ(engine_->counters().kernel_bound, 1u);
+}
+
+TEST_F(EngineTest, KernelDecidedPacketsAreOnlyObserved) {
+  load(kZeroRatePolicy);
+  Engine& e = engine(32, true);
+  // The DNS answer of a connection the kernel already decided (queued by the
+  // observation rule with its ct mark): learned, unchanged, no flow.
+  PacketVerdict v = send(dnsAnswer("www.netflix.com", {"10.9.9.9"}), kDecided | 0x42);
+  EXPECT_TRUE(v.accept);
+  EXPECT_FALSE(v.mark.has_value());
+  EXPECT_EQ(e.pipeline().table().size(), 0u);
+  EXPECT_EQ(e.counters().observed, 1u);
+  EXPECT_EQ(hints_.counters().dns_addresses, 1u);
+  EXPECT_EQ(send(fromClient(kTcpSyn)).mark, std::optional<uint32_t>(kZeroRoute | kVideo));
+}
+
+TEST_F(EngineTest, DnsAnswersOnOtherPortsAreLearnedOnceDpiSaysDns) {
+  load(kZeroRatePolicy);
+  Classification dns;
+  dns.l7_protocol = dns.application = "DNS";
+  dns.confidence = Confidence::Dpi;
+  classifier_.script[1] = {dns, false};
+  engine(32, true);
+  const auto query = PacketBuilder()
+                         .ipv4({.src = "10.1.0.2", .dst = "10.53.0.1"})
+                         .udp({.sport = 33333, .dport = 5300})
+                         .payload("query")
+                         .build();
+  const auto answer = PacketBuilder()
+                          .ipv4({.src = "10.53.0.1", .dst = "10.1.0.2"})
+                          .udp({.sport = 5300, .dport = 33333})
+                          .payload(test::dnsResponse("www.netflix.com", {"10.9.9.9"}))
+                          .build();
+  send(query);
+  send(answer);
+  EXPECT_EQ(hints_.counters().dns_addresses, 1u);
 }
 
 TEST(MarkLayout, Validation) {

@@ -330,6 +330,66 @@ Bytes wrap(const CapwapSpec& s, const Bytes& inner, const Layer* next) {
 
 Bytes bytesOf(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
+namespace {
+
+void dnsPut16(Bytes& b, uint16_t v) {
+  b.push_back(static_cast<uint8_t>(v >> 8));
+  b.push_back(static_cast<uint8_t>(v));
+}
+
+void dnsPutName(Bytes& b, std::string_view dotted) {
+  while (!dotted.empty()) {
+    const size_t dot = dotted.find('.');
+    const std::string_view label = dotted.substr(0, dot);
+    b.push_back(static_cast<uint8_t>(label.size()));
+    b.insert(b.end(), label.begin(), label.end());
+    if (dot == std::string_view::npos) break;
+    dotted.remove_prefix(dot + 1);
+  }
+  b.push_back(0);
+}
+
+void dnsPutRr(Bytes& b, std::string_view owner, uint16_t type, uint32_t ttl, const Bytes& rdata) {
+  dnsPutName(b, owner);
+  dnsPut16(b, type);
+  dnsPut16(b, 1);  // class IN
+  dnsPut16(b, static_cast<uint16_t>(ttl >> 16));
+  dnsPut16(b, static_cast<uint16_t>(ttl));
+  dnsPut16(b, static_cast<uint16_t>(rdata.size()));
+  b.insert(b.end(), rdata.begin(), rdata.end());
+}
+
+}  // namespace
+
+Bytes dnsResponse(std::string_view qname, const std::vector<std::string>& addresses, uint32_t ttl,
+                  const std::vector<std::string>& cnames) {
+  const bool v6 = !addresses.empty() && addresses.front().find(':') != std::string::npos;
+  Bytes b;
+  dnsPut16(b, 0x1234);  // id
+  dnsPut16(b, 0x8180);  // QR, RD, RA, NOERROR
+  dnsPut16(b, 1);
+  dnsPut16(b, static_cast<uint16_t>(cnames.size() + addresses.size()));
+  dnsPut16(b, 0);
+  dnsPut16(b, 0);
+  dnsPutName(b, qname);
+  dnsPut16(b, v6 ? 28 : 1);
+  dnsPut16(b, 1);
+  std::string owner(qname);
+  for (const auto& target : cnames) {
+    Bytes rdata;
+    dnsPutName(rdata, target);
+    dnsPutRr(b, owner, 5, ttl, rdata);
+    owner = target;
+  }
+  for (const auto& a : addresses) {
+    Bytes rdata(a.find(':') != std::string::npos ? 16 : 4);
+    if (inet_pton(rdata.size() == 16 ? AF_INET6 : AF_INET, a.c_str(), rdata.data()) != 1)
+      throw std::invalid_argument("dnsResponse: bad address " + a);
+    dnsPutRr(b, owner, rdata.size() == 16 ? 28 : 1, ttl, rdata);
+  }
+  return b;
+}
+
 PacketBuilder& PacketBuilder::add(Layer l) {
   layers_.push_back(std::move(l));
   return *this;

@@ -31,6 +31,13 @@ using Bytes = std::vector<uint8_t>;
 
 Bytes bytesOf(std::string_view s);
 
+// A DNS response message (no compression): question `qname` type A (AAAA
+// when the first address is IPv6), then a CNAME record per `cnames` entry
+// (qname -> cnames[0] -> ...), then one A/AAAA record per address for the
+// last name of the chain, every record with `ttl`.
+Bytes dnsResponse(std::string_view qname, const std::vector<std::string>& addresses, uint32_t ttl = 300,
+                  const std::vector<std::string>& cnames = {});
+
 struct VlanTag {
   uint16_t tpid = 0x8100;  // 0x88a8 for a QinQ service tag
   uint16_t id = 0;

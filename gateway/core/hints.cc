@@ -1,0 +1,101 @@
+#include "gateway/core/hints.h"
+
+#include "gateway/core/dns.h"
+
+namespace fg::core {
+
+size_t ServerKeyHash::operator()(const ServerKey& k) const noexcept {
+  return IpAddressHash{}(k.addr) ^ (static_cast<size_t>(k.port) << 8 | k.proto) * 0x9e3779b97f4a7c15ULL;
+}
+
+Hints::Hints(HintsConfig config)
+    : config_(config),
+      dns_(config.dns),
+      learned_(HintCacheConfig{.max_entries = config.learned_entries,
+                               .min_ttl_s = config.learned_ttl_s,
+                               .max_ttl_s = config.learned_ttl_s}) {}
+
+void Hints::learnDns(std::span<const uint8_t> payload, bool tcp, Timestamp now) {
+  if (!config_.enabled) return;
+  std::optional<std::span<const uint8_t>> msg = tcp ? dnsTcpMessage(payload) : std::optional(payload);
+  std::optional<DnsAnswer> a = msg ? parseDnsResponse(*msg) : std::nullopt;
+  std::lock_guard lock(mu_);
+  ++counters_.dns_responses;
+  if (!a) {
+    ++counters_.dns_unparsed;
+    return;
+  }
+  if (a->qname.empty()) return;
+  for (const DnsAddress& d : a->addresses) {
+    dns_.insert(d.address, a->qname, d.ttl_s, now);
+    ++counters_.dns_addresses;
+  }
+}
+
+void Hints::learnFlow(const Flow& f, Timestamp now) {
+  if (!config_.enabled || f.cls.confidence != Confidence::Dpi) return;
+  if (f.cls.application.empty() || f.cls.application == "Unknown") return;
+  LearnedServer s{.application = f.cls.application,
+                  .l7_protocol = f.cls.l7_protocol,
+                  .category = f.cls.category,
+                  .hostname = f.cls.hostname};
+  std::lock_guard lock(mu_);
+  learned_.insert(ServerKey{f.dst, f.dst_port, f.proto}, std::move(s), config_.learned_ttl_s, now);
+  ++counters_.learned;
+}
+
+std::optional<EarlyAnswer> Hints::lookup(const ServerKey& server, Timestamp now) {
+  if (!config_.enabled) return std::nullopt;
+  std::lock_guard lock(mu_);
+  ++counters_.lookups;
+  const std::optional<std::string_view> name = dns_.lookup(server.addr, now);
+  const auto* learned = learned_.lookup(server, now);
+  EarlyAnswer a;
+  if (name) {
+    ++counters_.dns_hits;
+    a.source = Confidence::Dns;
+    a.hostname = *name;
+    // What DPI said about this server before counts only for the same name:
+    // a shared CDN address serves many.
+    if (learned && learned->value.hostname == *name) {
+      a.application = learned->value.application;
+      a.l7_protocol = learned->value.l7_protocol;
+      a.category = learned->value.category;
+    }
+    return a;
+  }
+  if (!learned) return std::nullopt;
+  ++counters_.cache_hits;
+  a.source = Confidence::Cache;
+  a.hostname = learned->value.hostname;
+  a.application = learned->value.application;
+  a.l7_protocol = learned->value.l7_protocol;
+  a.category = learned->value.category;
+  return a;
+}
+
+HintInfo Hints::describe(const IpAddress& addr, Timestamp now) const {
+  std::lock_guard lock(mu_);
+  HintInfo info;
+  if (auto e = dns_.peek(addr, now)) {
+    info.dns_hostname = e->first;
+    info.dns_expires = e->second;
+  }
+  learned_.forEachLive(now, [&](const auto& e) {
+    if (e.key.addr == addr)
+      info.learned.push_back({.port = e.key.port, .proto = e.key.proto, .server = e.value, .expires = e.expires});
+  });
+  return info;
+}
+
+HintsCounters Hints::counters() const {
+  std::lock_guard lock(mu_);
+  HintsCounters c = counters_;
+  c.dns_entries = dns_.size();
+  c.learned_entries = learned_.size();
+  c.dns = dns_.counters();
+  c.learned_cache = learned_.counters();
+  return c;
+}
+
+}  // namespace fg::core

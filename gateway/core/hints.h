@@ -1,0 +1,111 @@
+// Hints: what flowgate knows about a server before a flow to it says
+// anything -- the input of first-packet decisions.
+//
+// Two sources, both bounded TtlLruCaches:
+//   - DNS: address -> hostname from the DNS responses crossing the gateway
+//     (A/AAAA, CNAME chains attributed to the name the client asked for),
+//     kept for the record's TTL clamped to [dns.min_ttl_s, dns.max_ttl_s];
+//   - learned: (address, port, protocol) -> application, protocol, category
+//     and hostname of the last flow to that server that DPI classified
+//     itself (confidence "dpi"), kept for learned_ttl_s.
+// lookup() answers for a new flow's server: the DNS name wins for the
+// hostname (it is what this client asked for); the learned entry supplies
+// the application when it was learned for that same name, else the caller
+// matches the hostname itself (nDPI's host rules, Classifier::matchHostname).
+//
+// What it must never do: block a worker for long (one short critical section
+// per DNS response and per new flow; no I/O, no allocation beyond the
+// entries), trust a DNS message (dns.h parses it defensively), or grow past
+// its configured sizes.
+// Threading: thread-safe (one mutex). One Hints is shared by all workers:
+// the DNS response and the flow it announces may land on different queues.
+// Error convention: none; malformed DNS messages are counted.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "gateway/core/flow.h"
+#include "gateway/core/hint_cache.h"
+
+namespace fg::core {
+
+struct HintsConfig {
+  bool enabled = true;          // false: no DNS learning, no first-packet answers
+  HintCacheConfig dns{};        // address -> hostname
+  size_t learned_entries = 65'536;
+  uint32_t learned_ttl_s = 900;
+};
+
+struct LearnedServer {
+  std::string application, l7_protocol, category, hostname;
+};
+
+struct ServerKey {
+  IpAddress addr;
+  uint16_t port = 0;
+  uint8_t proto = 0;
+  friend bool operator==(const ServerKey&, const ServerKey&) = default;
+};
+struct ServerKeyHash {
+  size_t operator()(const ServerKey& k) const noexcept;
+};
+
+struct HintsCounters {
+  uint64_t dns_responses = 0;   // DNS responses inspected
+  uint64_t dns_unparsed = 0;    // not a readable response (counted, ignored)
+  uint64_t dns_addresses = 0;   // address records learned
+  uint64_t lookups = 0;         // new flows looked up
+  uint64_t dns_hits = 0;        // answered from DNS
+  uint64_t cache_hits = 0;      // answered from the learned cache only
+  uint64_t learned = 0;         // DPI-classified flows remembered
+  size_t dns_entries = 0, learned_entries = 0;
+  HintCacheCounters dns{}, learned_cache{};
+};
+
+// What the caches hold for one address (flowgatectl hint ADDRESS).
+struct HintInfo {
+  std::optional<std::string> dns_hostname;
+  Timestamp dns_expires = 0;
+  struct Learned {
+    uint16_t port = 0;
+    uint8_t proto = 0;
+    LearnedServer server;
+    Timestamp expires = 0;
+  };
+  std::vector<Learned> learned;
+};
+
+class Hints {
+ public:
+  explicit Hints(HintsConfig config);
+  Hints(const Hints&) = delete;
+  Hints& operator=(const Hints&) = delete;
+
+  bool enabled() const { return config_.enabled; }
+  const HintsConfig& config() const { return config_; }
+
+  // One DNS message (UDP payload, or a TCP segment starting with the length
+  // prefix). Responses with addresses fill the DNS cache.
+  void learnDns(std::span<const uint8_t> payload, bool tcp, Timestamp now);
+  // A flow DPI classified itself (confidence dpi) teaches its server.
+  void learnFlow(const Flow& flow, Timestamp now);
+  // The early answer for a flow to `server`, or nullopt.
+  std::optional<EarlyAnswer> lookup(const ServerKey& server, Timestamp now);
+
+  HintInfo describe(const IpAddress& addr, Timestamp now) const;
+  HintsCounters counters() const;
+
+ private:
+  HintsConfig config_;
+  mutable std::mutex mu_;
+  HintCache dns_;
+  TtlLruCache<ServerKey, LearnedServer, ServerKeyHash> learned_;
+  HintsCounters counters_;
+};
+
+}  // namespace fg::core
