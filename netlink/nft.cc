@@ -161,6 +161,7 @@ class RuleBuilder {
     return push(e);
   }
   RuleBuilder& eq32(uint32_t v) { return cmp(NFT_CMP_EQ, &v, sizeof v); }  // host order (marks)
+  RuleBuilder& ne32(uint32_t v) { return cmp(NFT_CMP_NEQ, &v, sizeof v); }  // host order (marks)
   RuleBuilder& eq8(uint8_t v) { return cmp(NFT_CMP_EQ, &v, sizeof v); }
   RuleBuilder& ifname(std::string_view name, uint32_t op = NFT_CMP_EQ) {
     char buf[IFNAMSIZ] = {};
@@ -276,6 +277,7 @@ void addRule(BatchWriter& b, RuleBuilder& r) {
 constexpr uint32_t kTypeInteger = 4;
 constexpr uint32_t kTypeIpAddr = 7;
 constexpr uint32_t kTypeIp6Addr = 8;
+constexpr uint32_t kTypeInetProto = 12;  // inet_proto (meta l4proto)
 constexpr uint32_t kTypeIfname = 41;
 constexpr uint32_t kTypeBits = 6;  // nft concat type id = (t1 << 6) | t2
 constexpr const char* kAnonSetName = "__set%d";
@@ -299,14 +301,14 @@ constexpr uint32_t kUdBaseTransport = 3; // PROTO_BASE_TRANSPORT_HDR
 struct UdataFree { void operator()(nftnl_udata_buf* b) const { nftnl_udata_buf_free(b); } };
 using Udata = std::unique_ptr<nftnl_udata_buf, UdataFree>;
 
-// typeof meta iifname
-Udata ifnameTypeof() {
+// typeof meta <key> (iifname, l4proto)
+Udata metaTypeof(uint32_t meta_key) {
   Udata u(nftnl_udata_buf_alloc(256));
   nftnl_udata_put_u32(u.get(), NFTNL_UDATA_SET_KEYBYTEORDER, 1);  // host
   auto* key = nftnl_udata_nest_start(u.get(), NFTNL_UDATA_SET_KEY_TYPEOF);
   nftnl_udata_put_u32(u.get(), NFTNL_UDATA_SET_TYPEOF_EXPR, kUdExprMeta);
   auto* data = nftnl_udata_nest_start(u.get(), NFTNL_UDATA_SET_TYPEOF_DATA);
-  nftnl_udata_put_u32(u.get(), 0, NFT_META_IIFNAME);
+  nftnl_udata_put_u32(u.get(), 0, meta_key);
   nftnl_udata_nest_end(u.get(), data);
   nftnl_udata_nest_end(u.get(), key);
   return u;
@@ -438,10 +440,19 @@ Result<void> validate(const NftTableSpec& s) {
   if (uint32_t{s.queue_num} + s.queue_count > 65536) return makeError("nft: queue_num + queue_count exceeds 65536");
   for (const auto& i : s.interfaces)
     if (i.empty() || i.size() >= IFNAMSIZ) return makeError("nft: interface name '" + i + "' invalid");
+  const uint32_t ours = s.decided_bit | s.drop_bit | s.reject_bit | s.value_mask;
   for (std::size_t i = 0; i < s.sets.size(); ++i) {
-    if (!nameOk(s.sets[i].name)) return makeError("nft: set name must be 1..255 characters");
+    const NftSetSpec& set = s.sets[i];
+    if (!nameOk(set.name)) return makeError("nft: set name must be 1..255 characters");
     for (std::size_t j = 0; j < i; ++j)
-      if (s.sets[j].name == s.sets[i].name) return makeError("nft: duplicate set name '" + s.sets[i].name + "'");
+      if (s.sets[j].name == set.name) return makeError("nft: duplicate set name '" + set.name + "'");
+    const uint32_t bind = set.bind_bits;
+    if (bind & ~ours)
+      return makeError("nft: set '" + set.name + "': bind_bits outside the decided/drop/reject bits and value_mask");
+    const bool drop = bind & s.drop_bit, reject = bind & s.reject_bit;
+    if ((drop || reject) && !(bind & s.decided_bit))
+      return makeError("nft: set '" + set.name + "': bind_bits with drop or reject must include the decided bit");
+    if (drop && reject) return makeError("nft: set '" + set.name + "': bind_bits cannot both drop and reject");
   }
   return {};
 }
@@ -597,17 +608,38 @@ Result<std::vector<uint8_t>> buildTableBatch(const NftTableSpec& s, bool replace
   // modify or delete it (EPERM).
   addTable(b, s.table, NFT_TABLE_F_OWNER);
 
+  // Named sets get ids 1..n in spec order (bound-set rules refer to them).
   uint32_t set_id = 1;
   for (const auto& set : s.sets) addNamedSet(b, s.table, set, set_id++);
 
   const uint32_t decided = s.decided_bit;
   const uint32_t drop = s.decided_bit | s.drop_bit;
+  const uint32_t ours = s.decided_bit | s.drop_bit | s.reject_bit | s.value_mask;
 
   // --- pre: prerouting, priority -150 (NF_IP_PRI_MANGLE). After conntrack
   // (-200) so ct mark is known; before routing, so a mark restored here
   // steers `ip rule fwmark` lookups; at mangle priority like iptables'
   // mangle PREROUTING where marks are traditionally restored.
   addChain(b, s.table, "pre", NF_INET_PRE_ROUTING, -150);
+  for (std::size_t i = 0; i < s.sets.size(); ++i) {
+    // 0. kernel-bound sets: a flow that carries none of our bits yet and
+    // whose original-direction destination is in the set gets the set's bits
+    // in its ct mark, then goes on through the chain (no verdict): decided
+    // drop dies at rule 1, decided accept/reject takes rule 2 (reject in
+    // fwd/in), provisional value bits are restored by rule 2b and queued.
+    const NftSetSpec& set = s.sets[i];
+    if (set.bind_bits == 0) continue;
+    const bool v6 = set.family == SetFamily::V6;
+    RuleBuilder r(s.table, "pre");
+    r.meta(NFT_META_NFPROTO).eq8(v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+    r.ct(NFT_CT_DIRECTION).eq8(IP_CT_DIR_ORIGINAL);
+    r.ct(NFT_CT_MARK).and32(ours).eq32(0);
+    r.payload(NFT_PAYLOAD_NETWORK_HEADER, v6 ? 24 : 16, v6 ? 16 : 4);  // ip6 daddr / ip daddr
+    r.lookup(set.name, static_cast<uint32_t>(i + 1), NFT_REG_1, /*invert=*/false);
+    if (s.counters) r.counter();
+    r.ct(NFT_CT_MARK).or32(set.bind_bits).ctSet(NFT_CT_MARK);
+    addRule(b, r);
+  }
   {  // 1. decided + drop: the kernel drops the flow; no mark work needed.
     RuleBuilder r(s.table, "pre");
     ctMarkHas(r, drop);
@@ -615,11 +647,39 @@ Result<std::vector<uint8_t>> buildTableBatch(const NftTableSpec& s, bool replace
     r.verdict(NF_DROP);
     addRule(b, r);
   }
+  if (s.observe_dns) {
+    // 1b. DNS responses (transport source port 53, UDP or TCP) of decided
+    // flows still go to userspace, carrying the decided mark, so the engine
+    // learns address -> hostname hints; it accepts them unchanged and
+    // pre_save is then a no-op (the ct mark is decided already). Same
+    // queues and flags as rule 6, so bypass keeps this fail-open too.
+    const uint32_t id = set_id++;
+    addAnonSet(b, s.table, id, kTypeInetProto, 1, {{IPPROTO_TCP}, {IPPROTO_UDP}}, metaTypeof(NFT_META_L4PROTO));
+    RuleBuilder r(s.table, "pre");
+    ctMarkHas(r, decided);
+    r.meta(NFT_META_L4PROTO).lookup(kAnonSetName, id, NFT_REG_1, /*invert=*/false);
+    const uint16_t dns_port = htons(53);
+    r.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2).cmp(NFT_CMP_EQ, &dns_port, sizeof dns_port);  // th sport 53
+    r.ct(NFT_CT_MARK).metaSet(NFT_META_MARK);
+    if (s.counters) r.counter();
+    addQueue(r, s.queue_mode, s.queue_num, s.queue_count, s);
+    addRule(b, r);
+  }
   {  // 2. decided: restore the packet mark from the ct mark and skip userspace
      // (without fast_path -- a benchmark mode -- decided flows stay queued).
     RuleBuilder r(s.table, "pre");
     ctMarkHas(r, decided).ct(NFT_CT_MARK).metaSet(NFT_META_MARK);
     if (s.fast_path) r.verdict(NF_ACCEPT);
+    addRule(b, r);
+  }
+  {  // 2b. provisional value bits (a bound set or an early verdict set a
+     // route/class, the flow is not decided yet): restore the packet mark
+     // too, no verdict. The flow is still queued, but the segments that skip
+     // the queue (rule 5) must be routed by the same mark, or a NATed flow
+     // would leave through the wrong uplink.
+    RuleBuilder r(s.table, "pre");
+    r.ct(NFT_CT_MARK).and32(s.value_mask).ne32(0);
+    r.ct(NFT_CT_MARK).metaSet(NFT_META_MARK);
     addRule(b, r);
   }
   {  // 3. never queue loopback traffic (local processes talking to themselves).
@@ -645,7 +705,7 @@ Result<std::vector<uint8_t>> buildTableBatch(const NftTableSpec& s, bool replace
       keys.push_back(std::move(k));
     }
     const uint32_t id = set_id++;
-    addAnonSet(b, s.table, id, kTypeIfname, IFNAMSIZ, keys, ifnameTypeof());
+    addAnonSet(b, s.table, id, kTypeIfname, IFNAMSIZ, keys, metaTypeof(NFT_META_IIFNAME));
     // A flow whose original direction does not come in on an inspected
     // interface (e.g. opened from the WAN side) is marked decided (accept, no
     // class) in the kernel, so its packets in *both* directions take the
@@ -671,9 +731,12 @@ Result<std::vector<uint8_t>> buildTableBatch(const NftTableSpec& s, bool replace
 
   // --- pre_save: prerouting, priority -149. After userspace returns
   // NF_ACCEPT the kernel resumes at the *next hook entry*, i.e. this chain,
-  // with the verdict's packet mark applied. Copy a decided mark into the
-  // ct mark once (the ct test keeps fast-path packets, whose meta mark was
-  // just restored from a decided ct mark, from rewriting it on every packet).
+  // with the verdict's packet mark applied. Copy a mark carrying the decided
+  // bit or provisional value bits into the ct mark until the ct mark is
+  // decided (the ct test keeps fast-path packets, whose meta mark was just
+  // restored from a decided ct mark, from rewriting it on every packet; a
+  // provisional mark restored by rule 2b rewrites the same value, which the
+  // kernel ignores).
   // Never from a *related* packet (an ICMP error quoting a connection):
   // conntrack files it under the connection it quotes, so copying its mark
   // would decide that connection without inspecting it -- a forged ICMP
@@ -681,7 +744,7 @@ Result<std::vector<uint8_t>> buildTableBatch(const NftTableSpec& s, bool replace
   addChain(b, s.table, "pre_save", NF_INET_PRE_ROUTING, -149);
   {
     RuleBuilder r(s.table, "pre_save");
-    r.meta(NFT_META_MARK).and32(decided).eq32(decided);
+    r.meta(NFT_META_MARK).and32(decided | s.value_mask).ne32(0);
     r.ct(NFT_CT_MARK).and32(decided).eq32(0);
     r.ct(NFT_CT_STATE).and32(kCtStateRelated).eq32(0);
     r.meta(NFT_META_MARK).ctSet(NFT_CT_MARK);

@@ -46,6 +46,15 @@ struct NftSetSpec {
   std::string name{};
   SetFamily family = SetFamily::V4;
   uint32_t timeout_s = 0;  // 0: elements never expire (no `flags timeout`)
+  // Kernel-bound set: when != 0, the first packet (original direction) of a
+  // flow that carries no flowgate mark bits yet and whose destination is in
+  // this set gets `ct mark |= bind_bits` in the kernel, before anything else
+  // in `pre`. Allowed: value bits only (provisional route/class; the flow is
+  // still queued), or decided [| drop or reject] [| value bits] (decided in
+  // the kernel; drop/reject are enforced by `pre` rule 1 / `fwd` / `in`).
+  // Must lie within decided|drop|reject|value_mask; drop and reject need
+  // decided and exclude each other. docs/kernel.md, "Kernel-bound sets".
+  uint32_t bind_bits = 0;
 };
 
 struct NftTableSpec {
@@ -67,6 +76,10 @@ struct NftTableSpec {
   // Decided flows bypass userspace (the point of flowgate). false queues
   // every packet of every flow: only for measuring what the fast path saves.
   bool fast_path = true;
+  // Queue the DNS responses (transport source port 53, UDP or TCP) of
+  // decided flows anyway, carrying the decided mark, so userspace can learn
+  // address -> hostname hints; the engine accepts them unchanged.
+  bool observe_dns = true;
   std::vector<NftSetSpec> sets{};
 };
 
@@ -99,7 +112,8 @@ enum class ElementRefresh {
 
 // Installs the whole table: table (NFT_TABLE_F_OWNER), sets, chains, rules.
 // Precondition: spec validated here (bits disjoint, queue_count >= 1,
-// queue_num + queue_count <= 65536, names non-empty and < 256 chars).
+// queue_num + queue_count <= 65536, names non-empty and < 256 chars,
+// every set's bind_bits as documented at NftSetSpec::bind_bits).
 // `replace`: when the caller's socket already owns the table (reload),
 // prefix NEWTABLE+DELTABLE so the batch swaps the old table atomically.
 [[nodiscard]] Result<std::vector<uint8_t>> buildTableBatch(const NftTableSpec& spec, bool replace = false);

@@ -62,8 +62,28 @@ NftTableSpec testSpec(QueueMode mode) {
       .interfaces = {"lo", "veth-nope"},
       .sets = {{.name = "zero_rated", .family = SetFamily::V4, .timeout_s = 300},
                {.name = "zero_rated6", .family = SetFamily::V6, .timeout_s = 300},
-               {.name = "forever", .family = SetFamily::V4, .timeout_s = 0}},
+               {.name = "forever", .family = SetFamily::V4, .timeout_s = 0},
+               // Kernel-bound: a provisional route (value bits) and a decided drop.
+               {.name = "bound_route", .family = SetFamily::V4, .timeout_s = 300, .bind_bits = 0x00000102},
+               {.name = "bound_block6", .family = SetFamily::V6, .bind_bits = 0xc0000000}},
   };
+}
+
+// The lines of `chain` in an `nft list` output, without the chain header.
+std::vector<std::string> chainLines(const std::string& listing, const std::string& chain) {
+  std::vector<std::string> out;
+  const auto start = listing.find("chain " + chain + " {");
+  if (start == std::string::npos) return out;
+  const auto end = listing.find("\n\t}", start);
+  std::size_t pos = listing.find('\n', start);
+  while (pos != std::string::npos && pos < end) {
+    const std::size_t next = listing.find('\n', pos + 1);
+    std::string line = listing.substr(pos + 1, (next == std::string::npos ? listing.size() : next) - pos - 1);
+    line.erase(0, line.find_first_not_of('\t'));
+    if (!line.empty() && !contains(line, "type filter hook")) out.push_back(line);
+    pos = next;
+  }
+  return out;
 }
 
 std::optional<NlSocket> openNft(Log& log) {
@@ -123,20 +143,43 @@ TEST(NetlinkKernel, TableInstalledOwnedAndRemovedOnClose) {
           "meta mark set ct mark accept", "iifname \"lo\" accept", "ct direction original iifname != { \"lo\", \"veth-nope\" } ct mark set ct mark | 0x80000000 accept",
           "ip hdrlength 5 tcp flags ack / fin,rst,ack @th,96,8 . ip length { 0x50 . 40, 0x51 . 40, 0x60 . 44",
           "ip6 nexthdr tcp tcp flags ack / fin,rst,ack @th,96,8 . ip6 length { 0x50 . 20,", "0xf1 . 60 }",
-          "meta mark 0x80000000/1 ct mark 0x00000000/1 ct state ! related ct mark set meta mark",
+          "meta mark & 0x8000ffff != 0x00000000 ct mark 0x00000000/1 ct state ! related ct mark set meta mark",
           "meta l4proto tcp counter packets 0 bytes 0 reject with tcp reset",
           "reject with icmpx admin-prohibited", "set zero_rated {", "accept\n", "type ipv4_addr", "timeout 5m",
           "type ipv6_addr"}) {
       KCHECK(log, contains(list.out, want), std::string("missing '") + want + "' in:\n" + list.out);
     }
+    // The first-packet rules, in this order: bound sets (their own family,
+    // no verdict), decided drop, DNS observation, decided restore + accept,
+    // provisional restore, then the rest.
+    // (stdout only: nft's complaints about the xt target go to stderr.)
+    const auto pre = chainLines(sh("{ nft list table inet flowgate 2>/dev/null; }").out, "pre");
+    const char* order[] = {
+        "ct direction original ct mark & 0xe000ffff == 0x00000000 ip daddr @bound_route counter packets 0 bytes 0 "
+        "ct mark set ct mark | 0x00000102",
+        "ct direction original ct mark & 0xe000ffff == 0x00000000 ip6 daddr @bound_block6 counter packets 0 "
+        "bytes 0 ct mark set ct mark | 0xc0000000",
+        "ct mark 0xc0000000/2 counter packets 0 bytes 0 drop",
+        "ct mark 0x80000000/1 meta l4proto { tcp, udp } th sport 53 meta mark set ct mark counter packets 0 bytes 0",
+        "ct mark 0x80000000/1 meta mark set ct mark accept",
+        "ct mark & 0x0000ffff != 0x00000000 meta mark set ct mark",
+        "iifname \"lo\" accept",
+    };
+    // 2 bound sets, drop, DNS, decided, provisional, lo, ND, interfaces, bare v4/v6, queue.
+    KCHECK(log, pre.size() == 12, "pre has " + std::to_string(pre.size()) + " rules:\n" + list.out);
+    for (std::size_t i = 0; i < std::size(order) && i < pre.size(); ++i) {
+      // The xt target renders as nothing (see below), so compare prefixes.
+      KCHECK(log, pre[i].rfind(order[i], 0) == 0, "pre rule " + std::to_string(i) + " is '" + pre[i] + "', want '" +
+                                                     order[i] + "'");
+    }
     // The compat target is not pretty-printed for inet tables by nft 1.0.6
     // (libxtables knows no NFPROTO_INET); the netlink view shows it exactly.
+    // Two queue rules: the DNS observation and rule 6.
     auto raw = sh("nft --debug=netlink list table inet flowgate");
-    if (*mode == QueueMode::XtCompat) {
-      KCHECK(log, contains(raw.out, "[ target name NFQUEUE rev 3 ]"), raw.out);
-    } else {
-      KCHECK(log, contains(raw.out, "[ queue num 0-1 bypass ]"), raw.out);
-    }
+    const std::string queueExpr = *mode == QueueMode::XtCompat ? "[ target name NFQUEUE rev 3 ]" : "[ queue num 0-1 bypass ]";
+    std::size_t queues = 0;
+    for (auto at = raw.out.find(queueExpr); at != std::string::npos; at = raw.out.find(queueExpr, at + 1)) ++queues;
+    KCHECK(log, queues == 2, std::to_string(queues) + " queue expressions in:\n" + raw.out);
 
     // Second instance: another socket cannot take the table.
     {
@@ -343,11 +386,27 @@ std::vector<long> preCounters() {
     out.push_back(std::stol((*it)[1].str()));
   return out;
 }
-// Counters with counters=true and no interfaces: drop, bare v4, bare v6, queue.
-enum PreCounter { kDrop = 0, kBareV4 = 1, kBareV6 = 2, kQueue = 3 };
+// Counters with counters=true, no interfaces and no bound sets: drop, DNS
+// observation, bare v4, bare v6, queue.
+enum PreCounter { kDrop = 0, kDns = 1, kBareV4 = 2, kBareV6 = 3, kQueue = 4, kPreCounters = 5 };
 long preCounter(PreCounter which) {
   auto c = preCounters();
-  return c.size() == 4 ? c[which] : -1;
+  return c.size() == kPreCounters ? c[which] : -1;
+}
+// Packets counted by the first rule of `chain` whose line contains `needle`.
+long lineCounter(const std::string& chain, const std::string& needle) {
+  auto r = sh("nft list chain inet " + chain);
+  const std::regex re("counter packets ([0-9]+)");
+  std::size_t pos = 0;
+  while (pos < r.out.size()) {
+    const std::size_t next = r.out.find('\n', pos);
+    const std::string line = r.out.substr(pos, next == std::string::npos ? std::string::npos : next - pos);
+    std::smatch m;
+    if (contains(line, needle) && std::regex_search(line, m, re)) return std::stol(m[1].str());
+    if (next == std::string::npos) break;
+    pos = next + 1;
+  }
+  return -1;
 }
 
 // A client namespace (grandchild) talks to the gateway namespace over a veth
@@ -464,6 +523,185 @@ TEST(NetlinkKernel, DatapathFailsOpenSkipsBareTcpAndHonoursCtMark) {
     KCHECK(log, waitByte(toParent[0], 5000), "client phase 3");
     KCHECK(log, !readable(udp, 500), "blocked flow's datagram was delivered");
     KCHECK(log, preCounter(kDrop) == drops0 + 1, "drop counter did not move");
+
+    int status = 0;
+    waitpid(client, &status, 0);
+    KCHECK(log, WIFEXITED(status) && WEXITSTATUS(status) == 0,
+           "client exit " + std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1));
+    close(lst);
+    close(udp);
+  });
+}
+
+// First-packet decisions in the kernel, with a client namespace over veth
+// and no queue listener (bypass):
+//  * bound set with value bits (provisional route): the flow is still
+//    queued, and every packet of it -- the bare ACKs that skip the queue
+//    included -- carries the route mark; pre_save keeps it in the ct mark;
+//  * bound set with decided|drop: the first packet is dropped in `pre`;
+//  * bound set with decided|reject: the client's SYN gets a reset from `in`;
+//  * a decided flow's DNS responses (source port 53) are queued with the
+//    decided mark, and still delivered (fail-open).
+TEST(NetlinkKernel, DatapathBoundSetsProvisionalMarkAndDnsObservation) {
+  inNetns([](Log& log) {
+    auto sock = openNft(log);
+    if (!sock) return;
+    auto mode = detectQueueMode(*sock);
+    if (!mode.ok()) return log.fail(mode.error().message());
+    NftTableSpec spec{.queue_num = 3,
+                      .queue_count = 1,
+                      .queue_mode = *mode,
+                      .sets = {{.name = "route7", .family = SetFamily::V4, .bind_bits = 0x00000007},
+                               {.name = "block", .family = SetFamily::V4, .bind_bits = 0xc0000000},
+                               {.name = "refuse", .family = SetFamily::V4, .bind_bits = 0xa0000000},
+                               {.name = "block6", .family = SetFamily::V6, .bind_bits = 0xc0000000}}};
+    auto inst = installTable(*sock, spec);
+    if (!inst.ok()) return log.fail(inst.error().message());
+    for (auto [set, ip] : {std::pair{"route7", "10.9.0.1"}, std::pair{"block", "10.9.0.3"},
+                           std::pair{"refuse", "10.9.0.4"}}) {
+      std::vector<IpAddressBytes> one{*IpAddressBytes::parse(ip)};
+      auto add = buildSetElementsBatch("flowgate", set, SetFamily::V4, one, 0);
+      auto sent = sock->sendBatch(*add);
+      KCHECK(log, sent.ok(), sent.ok() ? "" : sent.error().message());
+    }
+    auto veth = sh("ip link add gw0 type veth peer name cl0 && ip addr add 10.9.0.1/24 dev gw0 && "
+                   "ip addr add 10.9.0.3/24 dev gw0 && ip addr add 10.9.0.4/24 dev gw0 && "
+                   "ip addr add 10.9.0.5/24 dev gw0 && ip link set gw0 up");
+    if (veth.status != 0) return log.fail("veth: " + veth.out);
+    // Observers after flowgate's chains (prerouting -100): the packet mark
+    // of everything the client sends to the provisional-route address.
+    auto obs = sh("nft add table inet fgtest && "
+                  "nft add chain inet fgtest after '{ type filter hook prerouting priority -100; }' && "
+                  "nft add rule inet fgtest after ip daddr 10.9.0.1 tcp dport 8080 meta mark 0x00000007 "
+                  "ct mark 0x00000007 counter && "
+                  "nft add rule inet fgtest after ip daddr 10.9.0.1 tcp dport 8080 meta mark != 0x00000007 counter");
+    if (obs.status != 0) return log.fail("observer: " + obs.out);
+
+    // Listens on every address: only the `refuse` binding can refuse 10.9.0.4.
+    const int lst = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(lst, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    auto tcpAddr = v4addr("0.0.0.0", 8080);
+    auto udpAddr = v4addr("0.0.0.0", 5353);
+    KCHECK(log, bind(lst, reinterpret_cast<sockaddr*>(&tcpAddr), sizeof tcpAddr) == 0, "bind tcp");
+    KCHECK(log, listen(lst, 4) == 0, "listen");
+    KCHECK(log, bind(udp, reinterpret_cast<sockaddr*>(&udpAddr), sizeof udpAddr) == 0, "bind udp");
+
+    int toChild[2], toParent[2];
+    if (pipe(toChild) != 0 || pipe(toParent) != 0) return log.fail("pipe");
+    std::fflush(nullptr);
+    const pid_t client = fork();
+    if (client == 0) {
+      // Client namespace: no gtest here, only exit codes. Each phase waits
+      // for the parent's go and reports back with one byte.
+      if (unshare(CLONE_NEWNET) != 0) _exit(2);
+      sendByte(toParent[1]);
+      if (!waitByte(toChild[0], 5000)) _exit(3);
+      if (std::system("ip link set lo up && ip addr add 10.9.0.2/24 dev cl0 && ip link set cl0 up") != 0) _exit(4);
+      // A: TCP to the provisional-route address.
+      const int t = socket(AF_INET, SOCK_STREAM, 0);
+      auto dst = v4addr("10.9.0.1", 8080);
+      if (connect(t, reinterpret_cast<sockaddr*>(&dst), sizeof dst) != 0) _exit(5);
+      if (write(t, "hello", 5) != 5) _exit(6);
+      char buf[8];
+      if (!readable(t, 3000) || read(t, buf, sizeof buf) != 2) _exit(7);
+      close(t);
+      sendByte(toParent[1]);
+      // B: UDP to the blocked address.
+      if (!waitByte(toChild[0], 5000)) _exit(8);
+      const int u = socket(AF_INET, SOCK_DGRAM, 0);
+      auto blocked = v4addr("10.9.0.3", 5353);
+      if (sendto(u, "b", 1, 0, reinterpret_cast<sockaddr*>(&blocked), sizeof blocked) != 1) _exit(9);
+      close(u);
+      sendByte(toParent[1]);
+      // C: TCP to the refused address: the SYN is answered with a reset.
+      if (!waitByte(toChild[0], 5000)) _exit(10);
+      const int r = socket(AF_INET, SOCK_STREAM, 0);
+      auto refused = v4addr("10.9.0.4", 8080);
+      timeval tv{3, 0};
+      setsockopt(r, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+      if (connect(r, reinterpret_cast<sockaddr*>(&refused), sizeof refused) == 0 || errno != ECONNREFUSED) _exit(11);
+      close(r);
+      sendByte(toParent[1]);
+      // D: "DNS responses" from source port 53, twice, on one flow.
+      const int d = socket(AF_INET, SOCK_DGRAM, 0);
+      auto src53 = v4addr("10.9.0.2", 53);
+      auto udst = v4addr("10.9.0.5", 5353);
+      if (bind(d, reinterpret_cast<sockaddr*>(&src53), sizeof src53) != 0) _exit(12);
+      for (int i = 0; i < 2; ++i) {
+        if (!waitByte(toChild[0], 5000)) _exit(13);
+        if (sendto(d, "d", 1, 0, reinterpret_cast<sockaddr*>(&udst), sizeof udst) != 1) _exit(14);
+        sendByte(toParent[1]);
+      }
+      _exit(0);
+    }
+    if (!waitByte(toParent[0], 5000)) return log.fail("client not ready");
+    auto mv = sh("ip link set cl0 netns " + std::to_string(client));
+    KCHECK(log, mv.status == 0, mv.out);
+    auto pre = [](const char* needle) { return lineCounter("flowgate pre", needle); };
+    // The queue rule is the last counter of `pre`.
+    auto queued = [] {
+      auto c = preCounters();
+      return c.empty() ? -1L : c.back();
+    };
+    sendByte(toChild[1]);
+
+    // A: provisional route. Every client packet carries mark 7 (the SYN and
+    // the data segment were queued with it, the bare ACKs skipped the queue
+    // with it), and the ct mark is 7 without the decided bit.
+    if (readable(lst, 5000)) {
+      const int c = accept(lst, nullptr, nullptr);
+      char buf[8] = {};
+      KCHECK(log, readable(c, 3000) && read(c, buf, sizeof buf) == 5, "data segment lost");
+      KCHECK(log, write(c, "ok", 2) == 2, "reply");
+      usleep(200 * 1000);
+      close(c);
+    } else {
+      log.fail("no TCP connection to the provisional-route address");
+    }
+    KCHECK(log, waitByte(toParent[0], 5000), "client phase A");
+    usleep(200 * 1000);
+    KCHECK(log, pre("@route7") == 1, "bound rule did not mark the flow once: " + std::to_string(pre("@route7")));
+    KCHECK(log, pre("@th,96,8 . ip length") >= 2, "bare ACKs not skipped");
+    KCHECK(log, queued() >= 2, "provisional flow not queued (SYN + data): " + std::to_string(queued()));
+    const long marked = lineCounter("fgtest after", "meta mark 0x00000007 ct mark");
+    const long unmarked = lineCounter("fgtest after", "meta mark != 0x00000007");
+    KCHECK(log, marked >= 4, "client packets with mark 7: " + std::to_string(marked));
+    KCHECK(log, unmarked == 0, "client packets without the route mark: " + std::to_string(unmarked) + "\n" +
+                                   sh("nft list table inet fgtest").out);
+
+    // B: decided|drop binding: the first datagram dies in `pre`.
+    const long drops0 = pre(" drop");
+    sendByte(toChild[1]);
+    KCHECK(log, waitByte(toParent[0], 5000), "client phase B");
+    char d;
+    KCHECK(log, !readable(udp, 500), "datagram to a blocked address was delivered");
+    KCHECK(log, pre("@block ") == 1, "block binding did not fire");
+    KCHECK(log, pre(" drop") == drops0 + 1, "drop counter did not move");
+
+    // C: decided|reject binding: reset from `in`.
+    const long resets0 = lineCounter("flowgate in", "reject with tcp reset");
+    sendByte(toChild[1]);
+    KCHECK(log, waitByte(toParent[0], 5000), "client phase C (connect not refused?)");
+    KCHECK(log, pre("@refuse") == 1, "refuse binding did not fire");
+    KCHECK(log, lineCounter("flowgate in", "reject with tcp reset") == resets0 + 1, "no reset from `in`");
+
+    // D: a decided flow from source port 53: each datagram is queued by the
+    // DNS rule with the decided mark (and delivered: bypass), not by rule 6.
+    auto decide = sh("nft add chain inet fgtest c '{ type filter hook prerouting priority -160; }' && "
+                     "nft add rule inet fgtest c udp sport 53 ct mark set 0x80000007 && "
+                     "nft add rule inet fgtest after udp sport 53 meta mark 0x80000007 counter");
+    KCHECK(log, decide.status == 0, decide.out);
+    const long dns0 = pre("th sport 53"), queue0 = queued();
+    for (int i = 0; i < 2; ++i) {
+      sendByte(toChild[1]);
+      KCHECK(log, waitByte(toParent[0], 5000), "client phase D");
+      KCHECK(log, readable(udp, 2000) && recv(udp, &d, 1, 0) == 1, "DNS datagram of a decided flow not delivered");
+    }
+    KCHECK(log, pre("th sport 53") == dns0 + 2, "DNS responses not observed: " + std::to_string(pre("th sport 53")));
+    KCHECK(log, queued() == queue0, "decided DNS flow reached the generic queue rule");
+    KCHECK(log, lineCounter("fgtest after", "udp sport 53") == 2, "DNS packets lost the decided mark");
 
     int status = 0;
     waitpid(client, &status, 0);

@@ -124,29 +124,245 @@ TEST(NftTableBatch, ChainsHooksAndPriorities) {
   }
 }
 
+// Rule indexes in `pre` for baseSpec() (no bound sets, observe_dns, skip_bare_tcp).
+enum PreRule : std::size_t {
+  kDrop = 0,
+  kDns = 1,
+  kDecided = 2,
+  kProvisional = 3,
+  kLo = 4,
+  kNd = 5,
+  kBareV4 = 6,
+  kBareV6 = 7,
+  kQueue = 8,
+  kPreRules = 9,
+};
+
 TEST(NftTableBatch, PreChainRuleShapes) {
   Parsed p = build(baseSpec());
   auto pre = p.chainRules("pre");
-  ASSERT_EQ(pre.size(), 7u);
-  EXPECT_EQ(exprNames(pre[0]), "ct bitwise cmp counter immediate");      // decided|drop -> drop
-  EXPECT_EQ(exprNames(pre[1]), "ct bitwise cmp ct meta immediate");      // decided -> restore mark, accept
-  EXPECT_EQ(exprNames(pre[2]), "meta cmp immediate");                    // iifname lo accept
-  EXPECT_EQ(exprNames(pre[3]), "meta cmp meta cmp payload cmp cmp immediate");  // icmpv6 ND accept
-  EXPECT_EQ(exprNames(pre[6]), "counter target");                        // queue
+  ASSERT_EQ(pre.size(), kPreRules);
+  EXPECT_EQ(exprNames(pre[kDrop]), "ct bitwise cmp counter immediate");      // decided|drop -> drop
+  EXPECT_EQ(exprNames(pre[kDns]), "ct bitwise cmp meta lookup payload cmp ct meta counter target");  // DNS observe
+  EXPECT_EQ(exprNames(pre[kDecided]), "ct bitwise cmp ct meta immediate");  // decided -> restore mark, accept
+  EXPECT_EQ(exprNames(pre[kProvisional]), "ct bitwise cmp ct meta");       // value bits -> restore mark
+  EXPECT_EQ(exprNames(pre[kLo]), "meta cmp immediate");                    // iifname lo accept
+  EXPECT_EQ(exprNames(pre[kNd]), "meta cmp meta cmp payload cmp cmp immediate");  // icmpv6 ND accept
+  EXPECT_EQ(exprNames(pre[kQueue]), "counter target");                     // queue
 
-  auto r0 = exprs(pre[0]);
+  auto r0 = exprs(pre[kDrop]);
   EXPECT_EQ(nftnl_expr_get_u32(r0[0], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_MARK));
   EXPECT_EQ(dataU32(exprData(r0[1], NFTNL_EXPR_BITWISE_MASK)), 0xC0000000u);
   EXPECT_EQ(dataU32(exprData(r0[2], NFTNL_EXPR_CMP_DATA)), 0xC0000000u);
   EXPECT_EQ(nftnl_expr_get_u32(r0[4], NFTNL_EXPR_IMM_VERDICT), static_cast<uint32_t>(NF_DROP));
 
-  auto r1 = exprs(pre[1]);
+  auto r1 = exprs(pre[kDecided]);
   EXPECT_EQ(dataU32(exprData(r1[1], NFTNL_EXPR_BITWISE_MASK)), 0x80000000u);
   EXPECT_EQ(dataU32(exprData(r1[2], NFTNL_EXPR_CMP_DATA)), 0x80000000u);
   EXPECT_EQ(nftnl_expr_get_u32(r1[3], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_MARK));
   EXPECT_EQ(nftnl_expr_get_u32(r1[4], NFTNL_EXPR_META_KEY), static_cast<uint32_t>(NFT_META_MARK));
   EXPECT_TRUE(nftnl_expr_is_set(r1[4], NFTNL_EXPR_META_SREG)) << "meta mark *set*";
   EXPECT_EQ(nftnl_expr_get_u32(r1[5], NFTNL_EXPR_IMM_VERDICT), static_cast<uint32_t>(NF_ACCEPT));
+
+  NftTableSpec slow = baseSpec();
+  slow.fast_path = false;
+  Parsed p2 = build(slow);
+  EXPECT_EQ(exprNames(p2.chainRules("pre")[kDecided]), "ct bitwise cmp ct meta") << "no accept without fast_path";
+}
+
+// 2b: ct mark & value_mask != 0 -> meta mark set ct mark, no verdict, so a
+// provisional route reaches the segments that skip the queue.
+TEST(NftTableBatch, ProvisionalValueBitsRestorePacketMark) {
+  NftTableSpec spec = baseSpec();
+  spec.value_mask = 0x00000fff;
+  Parsed p = build(spec);
+  auto pre = p.chainRules("pre");
+  ASSERT_EQ(pre.size(), kPreRules);
+  auto e = exprs(pre[kProvisional]);
+  ASSERT_EQ(e.size(), 5u);
+  EXPECT_EQ(nftnl_expr_get_u32(e[0], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_MARK));
+  EXPECT_EQ(dataU32(exprData(e[1], NFTNL_EXPR_BITWISE_MASK)), 0x00000fffu);
+  EXPECT_EQ(dataU32(exprData(e[1], NFTNL_EXPR_BITWISE_XOR)), 0u);
+  EXPECT_EQ(nftnl_expr_get_u32(e[2], NFTNL_EXPR_CMP_OP), static_cast<uint32_t>(NFT_CMP_NEQ));
+  EXPECT_EQ(dataU32(exprData(e[2], NFTNL_EXPR_CMP_DATA)), 0u);
+  EXPECT_EQ(nftnl_expr_get_u32(e[3], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_MARK));
+  EXPECT_FALSE(nftnl_expr_is_set(e[3], NFTNL_EXPR_CT_SREG)) << "ct mark *load*";
+  EXPECT_EQ(nftnl_expr_get_u32(e[4], NFTNL_EXPR_META_KEY), static_cast<uint32_t>(NFT_META_MARK));
+  EXPECT_TRUE(nftnl_expr_is_set(e[4], NFTNL_EXPR_META_SREG)) << "meta mark *set*";
+  // It must follow the decided rule (which accepts) and precede the bare-TCP skip.
+  EXPECT_LT(kDecided, kProvisional);
+  EXPECT_LT(kProvisional, kBareV4);
+}
+
+// The anonymous `{ tcp, udp }` set of the DNS rule: keys, type, typeof udata.
+const Set* dnsProtoSet(const Parsed& p) {
+  for (const auto& s : p.sets) {
+    const uint32_t flags = nftnl_set_get_u32(s.get(), NFTNL_SET_FLAGS);
+    if ((flags & NFT_SET_ANONYMOUS) && nftnl_set_get_u32(s.get(), NFTNL_SET_KEY_TYPE) == 12) return &s;
+  }
+  return nullptr;
+}
+
+TEST(NftTableBatch, DnsResponsesOfDecidedFlowsAreQueuedWithTheirMark) {
+  Parsed p = build(baseSpec());
+  auto pre = p.chainRules("pre");
+  ASSERT_EQ(pre.size(), kPreRules);
+  // ct mark & decided == decided, meta l4proto { tcp, udp }, th sport 53,
+  // meta mark set ct mark, counter, the queue of rule 6.
+  auto e = exprs(pre[kDns]);
+  ASSERT_EQ(e.size(), 11u);
+  EXPECT_EQ(dataU32(exprData(e[1], NFTNL_EXPR_BITWISE_MASK)), 0x80000000u);
+  EXPECT_EQ(dataU32(exprData(e[2], NFTNL_EXPR_CMP_DATA)), 0x80000000u);
+  EXPECT_EQ(nftnl_expr_get_u32(e[3], NFTNL_EXPR_META_KEY), static_cast<uint32_t>(NFT_META_L4PROTO));
+  EXPECT_FALSE(nftnl_expr_is_set(e[4], NFTNL_EXPR_LOOKUP_FLAGS)) << "not inverted";
+  EXPECT_EQ(nftnl_expr_get_u32(e[5], NFTNL_EXPR_PAYLOAD_BASE), static_cast<uint32_t>(NFT_PAYLOAD_TRANSPORT_HEADER));
+  EXPECT_EQ(nftnl_expr_get_u32(e[5], NFTNL_EXPR_PAYLOAD_OFFSET), 0u);
+  EXPECT_EQ(nftnl_expr_get_u32(e[5], NFTNL_EXPR_PAYLOAD_LEN), 2u);
+  EXPECT_EQ(exprData(e[6], NFTNL_EXPR_CMP_DATA), (std::vector<uint8_t>{0, 53})) << "network order";
+  EXPECT_EQ(nftnl_expr_get_u32(e[7], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_MARK));
+  EXPECT_TRUE(nftnl_expr_is_set(e[8], NFTNL_EXPR_META_SREG)) << "meta mark *set*";
+  EXPECT_EQ(exprData(e[10], NFTNL_EXPR_TG_INFO), exprData(exprs(pre[kQueue])[1], NFTNL_EXPR_TG_INFO))
+      << "same queues and flags (bypass) as rule 6";
+
+  const Set* set = dnsProtoSet(p);
+  ASSERT_NE(set, nullptr);
+  EXPECT_EQ(nftnl_set_get_u32(set->get(), NFTNL_SET_FLAGS), static_cast<uint32_t>(NFT_SET_ANONYMOUS | NFT_SET_CONSTANT));
+  EXPECT_EQ(nftnl_set_get_u32(set->get(), NFTNL_SET_KEY_LEN), 1u);
+  EXPECT_EQ(nftnl_expr_get_u32(e[4], NFTNL_EXPR_LOOKUP_SET_ID), nftnl_set_get_u32(set->get(), NFTNL_SET_ID));
+  EXPECT_TRUE(nftnl_set_is_set(set->get(), NFTNL_SET_USERDATA)) << "typeof meta l4proto, for nft list";
+  const SetElemMsg* elems = nullptr;
+  for (const auto& se : p.set_elems)
+    if (se.set_id == nftnl_set_get_u32(set->get(), NFTNL_SET_ID)) elems = &se;
+  ASSERT_NE(elems, nullptr);
+  ASSERT_EQ(elems->elems.size(), 2u);
+  EXPECT_EQ(elems->elems[0].key, (std::vector<uint8_t>{IPPROTO_TCP}));
+  EXPECT_EQ(elems->elems[1].key, (std::vector<uint8_t>{IPPROTO_UDP}));
+
+  // Native queue, no counters: the same queue expression as rule 6.
+  NftTableSpec native = baseSpec();
+  native.queue_mode = QueueMode::Native;
+  native.counters = false;
+  Parsed pn = build(native);
+  auto pren = pn.chainRules("pre");
+  ASSERT_EQ(pren.size(), kPreRules);
+  EXPECT_EQ(exprNames(pren[kDns]), "ct bitwise cmp meta lookup payload cmp ct meta queue");
+  auto q = exprs(pren[kDns]).back();
+  EXPECT_EQ(nftnl_expr_get_u16(q, NFTNL_EXPR_QUEUE_NUM), 4);
+  EXPECT_EQ(nftnl_expr_get_u16(q, NFTNL_EXPR_QUEUE_TOTAL), 3);
+  EXPECT_EQ(nftnl_expr_get_u16(q, NFTNL_EXPR_QUEUE_FLAGS), NFT_QUEUE_FLAG_BYPASS);
+
+  // observe_dns = false: no rule, no set.
+  NftTableSpec off = baseSpec();
+  off.observe_dns = false;
+  Parsed po = build(off);
+  auto preo = po.chainRules("pre");
+  ASSERT_EQ(preo.size(), kPreRules - 1);
+  EXPECT_EQ(exprNames(preo[1]), "ct bitwise cmp ct meta immediate") << "decided rule follows drop directly";
+  EXPECT_EQ(dnsProtoSet(po), nullptr);
+}
+
+// Bound sets: one rule per set with bind_bits, at the very start of `pre`, in
+// set order, for the set's family; ct mark |= bits, no verdict.
+TEST(NftTableBatch, BoundSetsMarkNewFlowsFirst) {
+  NftTableSpec spec = baseSpec();
+  spec.sets.push_back({.name = "route_b", .family = SetFamily::V4, .bind_bits = 0x00000102});
+  spec.sets.push_back({.name = "block6", .family = SetFamily::V6, .timeout_s = 60, .bind_bits = 0xC0000000});
+  spec.sets.push_back({.name = "reject4", .family = SetFamily::V4, .bind_bits = 0xA0000000});
+  Parsed p = build(spec);
+  auto pre = p.chainRules("pre");
+  ASSERT_EQ(pre.size(), kPreRules + 3);
+  const char* shape = "meta cmp ct cmp ct bitwise cmp payload lookup counter ct bitwise ct";
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(exprNames(pre[i]), shape) << i;
+  EXPECT_EQ(exprNames(pre[3]), "ct bitwise cmp counter immediate") << "rule 1 (drop) follows the bound sets";
+
+  struct Want {
+    const char* set;
+    uint32_t set_id;  // named sets: 1..n in spec order
+    uint8_t nfproto;
+    uint32_t offset, len;
+    uint32_t bits;
+  };
+  const Want wants[] = {{"route_b", 3, NFPROTO_IPV4, 16, 4, 0x00000102},
+                        {"block6", 4, NFPROTO_IPV6, 24, 16, 0xC0000000},
+                        {"reject4", 5, NFPROTO_IPV4, 16, 4, 0xA0000000}};
+  for (std::size_t i = 0; i < std::size(wants); ++i) {
+    const Want& w = wants[i];
+    SCOPED_TRACE(w.set);
+    auto e = exprs(pre[i]);
+    ASSERT_EQ(e.size(), 13u);
+    EXPECT_EQ(nftnl_expr_get_u32(e[0], NFTNL_EXPR_META_KEY), static_cast<uint32_t>(NFT_META_NFPROTO));
+    EXPECT_EQ(exprData(e[1], NFTNL_EXPR_CMP_DATA), (std::vector<uint8_t>{w.nfproto}));
+    EXPECT_EQ(nftnl_expr_get_u32(e[2], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_DIRECTION));
+    EXPECT_EQ(exprData(e[3], NFTNL_EXPR_CMP_DATA), (std::vector<uint8_t>{0}));  // IP_CT_DIR_ORIGINAL
+    // ct mark & (decided|drop|reject|value_mask) == 0: no flowgate bits yet.
+    EXPECT_EQ(nftnl_expr_get_u32(e[4], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_MARK));
+    EXPECT_EQ(dataU32(exprData(e[5], NFTNL_EXPR_BITWISE_MASK)), 0xE000FFFFu);
+    EXPECT_EQ(nftnl_expr_get_u32(e[6], NFTNL_EXPR_CMP_OP), static_cast<uint32_t>(NFT_CMP_EQ));
+    EXPECT_EQ(dataU32(exprData(e[6], NFTNL_EXPR_CMP_DATA)), 0u);
+    // ip daddr / ip6 daddr @set
+    EXPECT_EQ(nftnl_expr_get_u32(e[7], NFTNL_EXPR_PAYLOAD_BASE), static_cast<uint32_t>(NFT_PAYLOAD_NETWORK_HEADER));
+    EXPECT_EQ(nftnl_expr_get_u32(e[7], NFTNL_EXPR_PAYLOAD_OFFSET), w.offset);
+    EXPECT_EQ(nftnl_expr_get_u32(e[7], NFTNL_EXPR_PAYLOAD_LEN), w.len);
+    EXPECT_STREQ(nftnl_expr_get_str(e[8], NFTNL_EXPR_LOOKUP_SET), w.set);
+    EXPECT_EQ(nftnl_expr_get_u32(e[8], NFTNL_EXPR_LOOKUP_SET_ID), w.set_id);
+    EXPECT_FALSE(nftnl_expr_is_set(e[8], NFTNL_EXPR_LOOKUP_FLAGS)) << "not inverted";
+    // ct mark set ct mark | bits, and no verdict: the chain goes on.
+    EXPECT_FALSE(nftnl_expr_is_set(e[10], NFTNL_EXPR_CT_SREG)) << "ct mark *load*";
+    EXPECT_EQ(dataU32(exprData(e[11], NFTNL_EXPR_BITWISE_MASK)), ~w.bits);
+    EXPECT_EQ(dataU32(exprData(e[11], NFTNL_EXPR_BITWISE_XOR)), w.bits);
+    EXPECT_EQ(nftnl_expr_get_u32(e[12], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_MARK));
+    EXPECT_TRUE(nftnl_expr_is_set(e[12], NFTNL_EXPR_CT_SREG)) << "ct mark *set*";
+  }
+  // The set ids the lookups use are the ones the NEWSET messages carry.
+  for (const auto& s : p.sets) {
+    const std::string name = nftnl_set_get_str(s.get(), NFTNL_SET_NAME);
+    if (name == "route_b") {
+      EXPECT_EQ(nftnl_set_get_u32(s.get(), NFTNL_SET_ID), 3u);
+    }
+    if (name == "block6") {
+      EXPECT_EQ(nftnl_set_get_u32(s.get(), NFTNL_SET_ID), 4u);
+    }
+  }
+
+  spec.counters = false;
+  Parsed p2 = build(spec);
+  EXPECT_EQ(exprNames(p2.chainRules("pre")[0]), "meta cmp ct cmp ct bitwise cmp payload lookup ct bitwise ct");
+
+  // Sets without bind_bits get no rule.
+  Parsed p3 = build(baseSpec());
+  EXPECT_EQ(exprNames(p3.chainRules("pre")[0]), "ct bitwise cmp counter immediate");
+}
+
+TEST(NftTableBatch, BindBitsValidation) {
+  auto with = [](uint32_t bits) {
+    NftTableSpec s = baseSpec();
+    s.sets[0].bind_bits = bits;
+    return buildTableBatch(s);
+  };
+  // Value bits only (provisional), decided alone or with a value, decided|drop, decided|reject.
+  for (uint32_t ok : {0x00000001u, 0x0000ffffu, 0x80000000u, 0x80000007u, 0xC0000000u, 0xA0000000u, 0xC0000102u}) {
+    auto r = with(ok);
+    EXPECT_TRUE(r.ok()) << std::hex << ok << ": " << (r.ok() ? "" : r.error().message());
+  }
+  // Foreign bits, drop/reject without decided, drop and reject together.
+  for (uint32_t bad : {0x00010000u, 0x80010000u, 0x40000000u, 0x20000001u, 0xE0000000u}) {
+    auto r = with(bad);
+    EXPECT_FALSE(r.ok()) << std::hex << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().code, std::errc::invalid_argument);
+      EXPECT_NE(r.error().context.find("zero_rated"), std::string::npos) << r.error().context;
+    }
+  }
+  // Judged against the spec's own layout.
+  NftTableSpec custom = baseSpec();
+  custom.decided_bit = 0x100;
+  custom.drop_bit = 0x200;
+  custom.reject_bit = 0x400;
+  custom.value_mask = 0xff;
+  custom.sets[0].bind_bits = 0x301;
+  EXPECT_TRUE(buildTableBatch(custom).ok());
+  custom.sets[0].bind_bits = 0x80000000;
+  EXPECT_FALSE(buildTableBatch(custom).ok());
 }
 
 TEST(NftTableBatch, XtNfqueueTargetInfoMatchesIptablesNft) {
@@ -189,14 +405,18 @@ TEST(NftTableBatch, NativeQueueExpression) {
   EXPECT_EQ(exprNames(pre[0]), "ct bitwise cmp immediate") << "no counter when counters=false";
 }
 
-TEST(NftTableBatch, PreSaveCopiesDecidedMarkOnce) {
+TEST(NftTableBatch, PreSaveCopiesDecidedOrProvisionalMarkUntilDecided) {
   Parsed p = build(baseSpec());
   auto save = p.chainRules("pre_save");
   ASSERT_EQ(save.size(), 1u);
   EXPECT_EQ(exprNames(save[0]), "meta bitwise cmp ct bitwise cmp ct bitwise cmp meta ct");
   auto e = exprs(save[0]);
+  // meta mark & (decided|value_mask) != 0: decided, or provisional value bits.
   EXPECT_EQ(nftnl_expr_get_u32(e[0], NFTNL_EXPR_META_KEY), static_cast<uint32_t>(NFT_META_MARK));
-  EXPECT_EQ(dataU32(exprData(e[2], NFTNL_EXPR_CMP_DATA)), 0x80000000u);
+  EXPECT_EQ(dataU32(exprData(e[1], NFTNL_EXPR_BITWISE_MASK)), 0x8000FFFFu);
+  EXPECT_EQ(nftnl_expr_get_u32(e[2], NFTNL_EXPR_CMP_OP), static_cast<uint32_t>(NFT_CMP_NEQ));
+  EXPECT_EQ(dataU32(exprData(e[2], NFTNL_EXPR_CMP_DATA)), 0u);
+  // ct mark & decided == 0.
   EXPECT_EQ(dataU32(exprData(e[4], NFTNL_EXPR_BITWISE_MASK)), 0x80000000u);
   EXPECT_EQ(dataU32(exprData(e[5], NFTNL_EXPR_CMP_DATA)), 0u);
   // Not from a related packet (ct state & related == 0): an ICMP error must
@@ -257,10 +477,11 @@ TEST(NftTableBatch, NamedSetsTypedWithTimeouts) {
 TEST(NftTableBatch, BareTcpSkipUsesDataOffsetAndLengthSets) {
   Parsed p = build(baseSpec());
   auto pre = p.chainRules("pre");
-  ASSERT_EQ(pre.size(), 7u);
-  EXPECT_EQ(exprNames(pre[4]),
+  ASSERT_EQ(pre.size(), kPreRules);
+  EXPECT_EQ(exprNames(pre[kBareV4]),
             "meta cmp meta cmp payload bitwise cmp payload bitwise cmp payload payload lookup counter immediate");
-  EXPECT_EQ(exprNames(pre[5]), "meta cmp payload cmp payload bitwise cmp payload payload lookup counter immediate");
+  EXPECT_EQ(exprNames(pre[kBareV6]),
+            "meta cmp payload cmp payload bitwise cmp payload payload lookup counter immediate");
 
   // Anonymous constant sets, 8-byte concatenated key, 22 elements each.
   std::vector<std::pair<nftnl_set*, std::vector<SetElem>>> anon;
@@ -294,7 +515,7 @@ TEST(NftTableBatch, BareTcpSkipUsesDataOffsetAndLengthSets) {
 
   // The v4 rule: flags & (fin|rst|ack) == ack (the client's SYN is queued),
   // doff byte -> reg 1, ip length -> reg32_01.
-  auto v4 = exprs(pre[4]);
+  auto v4 = exprs(pre[kBareV4]);
   EXPECT_EQ(nftnl_expr_get_u32(v4[7], NFTNL_EXPR_PAYLOAD_OFFSET), 13u);
   EXPECT_EQ(exprData(v4[8], NFTNL_EXPR_BITWISE_MASK), (std::vector<uint8_t>{0x15}));
   EXPECT_EQ(exprData(v4[9], NFTNL_EXPR_CMP_DATA), (std::vector<uint8_t>{0x10}));
@@ -308,8 +529,12 @@ TEST(NftTableBatch, BareTcpSkipUsesDataOffsetAndLengthSets) {
   NftTableSpec spec = baseSpec();
   spec.skip_bare_tcp = false;
   Parsed p2 = build(spec);
-  EXPECT_EQ(p2.chainRules("pre").size(), 5u);
-  for (auto& s : p2.sets) EXPECT_FALSE(nftnl_set_get_u32(s.get(), NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS);
+  EXPECT_EQ(p2.chainRules("pre").size(), kPreRules - 2);
+  for (auto& s : p2.sets) {
+    if (nftnl_set_get_u32(s.get(), NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS) {
+      EXPECT_EQ(nftnl_set_get_u32(s.get(), NFTNL_SET_KEY_LEN), 1u) << "only the DNS rule's { tcp, udp } is left";
+    }
+  }
 }
 
 TEST(NftTableBatch, InterfacesBecomeInvertedIfnameSetLookup) {
@@ -318,10 +543,11 @@ TEST(NftTableBatch, InterfacesBecomeInvertedIfnameSetLookup) {
   spec.skip_bare_tcp = false;
   Parsed p = build(spec);
   auto pre = p.chainRules("pre");
-  ASSERT_EQ(pre.size(), 6u);
+  ASSERT_EQ(pre.size(), kPreRules - 1);  // + interfaces, - bare TCP v4/v6
   // ct direction original iifname != {set} ct mark set ct mark | decided accept
-  EXPECT_EQ(exprNames(pre[4]), "ct cmp meta lookup ct bitwise ct immediate");
-  auto e = exprs(pre[4]);
+  const std::size_t kIfaces = kNd + 1;
+  EXPECT_EQ(exprNames(pre[kIfaces]), "ct cmp meta lookup ct bitwise ct immediate");
+  auto e = exprs(pre[kIfaces]);
   EXPECT_EQ(nftnl_expr_get_u32(e[0], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_DIRECTION));
   EXPECT_EQ(exprData(e[1], NFTNL_EXPR_CMP_DATA), (std::vector<uint8_t>{0}));  // IP_CT_DIR_ORIGINAL
   EXPECT_EQ(nftnl_expr_get_u32(e[2], NFTNL_EXPR_META_KEY), static_cast<uint32_t>(NFT_META_IIFNAME));
@@ -330,8 +556,9 @@ TEST(NftTableBatch, InterfacesBecomeInvertedIfnameSetLookup) {
   EXPECT_EQ(dataU32(exprData(e[5], NFTNL_EXPR_BITWISE_XOR)), 0x80000000u);
   EXPECT_TRUE(nftnl_expr_is_set(e[6], NFTNL_EXPR_CT_SREG)) << "ct mark *set*";
   EXPECT_EQ(nftnl_expr_get_u32(e.back(), NFTNL_EXPR_IMM_VERDICT), static_cast<uint32_t>(NF_ACCEPT));
-  ASSERT_EQ(p.set_elems.size(), 1u);
-  auto es = p.set_elems[0].elems;
+  ASSERT_EQ(p.set_elems.size(), 2u);  // { tcp, udp } of the DNS rule, then the interfaces
+  EXPECT_EQ(p.set_elems[1].set_id, nftnl_expr_get_u32(e[3], NFTNL_EXPR_LOOKUP_SET_ID));
+  auto es = p.set_elems[1].elems;
   ASSERT_EQ(es.size(), 2u);
   std::vector<uint8_t> eth0(IFNAMSIZ, 0);
   std::memcpy(eth0.data(), "eth0", 4);
@@ -366,6 +593,7 @@ TEST(NftTableBatch, RejectsInvalidSpecs) {
   bad([](NftTableSpec& s) { s.table = ""; });
   bad([](NftTableSpec& s) { s.interfaces = {"a-name-longer-than-ifnamsiz"}; });
   bad([](NftTableSpec& s) { s.sets.push_back(s.sets[0]); });
+  bad([](NftTableSpec& s) { s.sets[1].bind_bits = 0x40000000; });  // drop without decided
 }
 
 TEST(NftTableBatch, DeleteTableBatch) {
