@@ -172,8 +172,9 @@ ConfigLoad parseConfig(std::string_view text, const std::string& name) {
     if (c.policy_paths.empty()) r.error(pl->get("path"), "policy.path", "expected at least one path");
   }
   if (const toml::table* rt = r.section(root, "routing")) {
-    r.unknownKeys(*rt, "routing.", {"rule_priority"});
+    r.unknownKeys(*rt, "routing.", {"rule_priority", "keep_first_route"});
     r.integer(*rt, "routing.", "rule_priority", c.rule_priority, 1, 32000);
+    r.boolean(*rt, "routing.", "keep_first_route", c.keep_first_route);
   }
   if (const toml::table* f = r.section(root, "flows")) {
     const std::string p = "flows.";

@@ -42,6 +42,7 @@ struct Config {
 
   // [routing]
   uint32_t rule_priority = 10000;  // first `ip rule` priority flowgate uses
+  bool keep_first_route = true;    // a flow keeps the route of its first packet (NAT-safe)
 
   // [flows]
   uint64_t max_flows = 1'000'000;  // per worker

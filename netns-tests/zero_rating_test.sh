@@ -12,6 +12,8 @@
 #     SNI leaves through g1;
 #   - a multi-MB download with the Netflix SNI completes (the server answers
 #     over uplink A: the return path is not flowgate's to steer).
+# Routed uplinks (no NAT): flows switch uplink when DPI decides them
+# (routing.keep_first_route = false), first-packet hints are off.
 # Usage: zero_rating_test.sh FLOWGATE_BINARY SOURCE_DIR
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -61,7 +63,11 @@ fg_bg "$FG_S" bash -c "cd '$FG_WORK' && exec openssl s_server -accept '$FG_SERVI
 fg_bg "$FG_S" python3 "$FG_TRAFFIC" sink "$FG_SERVICE4" 4433 --tls "$FG_WORK/cert.pem" "$FG_WORK/key.pem"
 fg_wait_listen "$FG_S" tcp 443
 fg_wait_listen "$FG_S" tcp 4433
-fg_start_gateway "$bin" "$policy"
+# This lab routes without NAT, so a flow may switch uplinks once DPI has
+# decided it (keep_first_route = false), and hints are off: this test is
+# about the DPI decision path (first_packet_test.sh covers first-packet
+# decisions with NAT).
+FG_EXTRA_TABLES=$'[routing]\nkeep_first_route = false\n[hints]\nenabled = false' fg_start_gateway "$bin" "$policy"
 
 # Kernel state while flowgate runs.
 rules=$(fg_in "$FG_G" ip rule show)

@@ -87,7 +87,7 @@ void Engine::decide(Flow& f, const policy::Decision& d, const policy::PolicySet&
   uint32_t bits = markBits(d);
   // The route the flow's first packet took stays: its source address was
   // translated for that uplink (docs/first-packet.md).
-  if (f.decision.pinned_route != 0) {
+  if (f.decision.route_pinned) {
     const uint32_t route_mask = policy.routeMarkMask() & config_.marks.value_mask;
     bits = (bits & ~route_mask) | (f.decision.pinned_route & route_mask);
   }
@@ -99,6 +99,7 @@ void Engine::decide(Flow& f, const policy::Decision& d, const policy::PolicySet&
                             .rule = d.rule,
                             .generation = d.generation,
                             .first_packet = before.first_packet,
+                            .route_pinned = before.route_pinned,
                             .provisional_bits = before.provisional_bits,
                             .pinned_route = before.pinned_route};
   ++counters_.decided;
@@ -128,6 +129,9 @@ std::optional<PacketVerdict> Engine::firstPacket(Flow& f, const PacketContext& c
   if (!d.final) return std::nullopt;  // a rule still waits for DPI: decide as usual
   f.decision.first_packet = true;
   if (d.verdict != policy::Verdict::Accept) {
+    // A learned server stands for the address, not for this client's
+    // intent (one address serves many names): it may route, never block.
+    if (f.early->source != Confidence::Dns) return std::nullopt;
     // Blocked at the first packet: nothing of the connection gets through.
     ++counters_.first_packet_blocked;
     decide(f, d, policy);
@@ -188,13 +192,21 @@ PacketVerdict Engine::process(std::span<const uint8_t> ip_packet, Timestamp ts,
       ++counters_.kernel_bound;
     }
     if (f.early && !f.classified) {
-      if (auto v = firstPacket(f, ctx, *policy)) return *v;
+      if (auto v = firstPacket(f, ctx, *policy)) {
+        f.decision.route_pinned = config_.keep_first_route || f.decision.pinned_route != 0;
+        return *v;
+      }
     }
   }
   const policy::FlowFacts facts = factsOf(f, ctx);
   const policy::Decision d = policy->evaluate(facts, toTimePoint(clock_.now()));
   ++counters_.evaluations;
-  if (!(d.final || f.classified)) return verdictFor(f, ctx);
+  if (!(d.final || f.classified)) {
+    // The first packet leaves with whatever route it has now (maybe none);
+    // with NAT on the uplinks that is where the connection lives.
+    if (r.new_flow) f.decision.route_pinned = config_.keep_first_route || f.decision.pinned_route != 0;
+    return verdictFor(f, ctx);
+  }
   decide(f, d, *policy);
   PacketVerdict v = verdictFor(f, ctx);
   if (d.verdict == policy::Verdict::Reject && f.proto == kProtoTcp &&

@@ -66,6 +66,11 @@ struct MarkLayout {
 struct EngineConfig {
   PipelineConfig pipeline;
   MarkLayout marks;
+  // A flow keeps the route its first packet took: a decision made later
+  // changes its class and verdict but not its route bits. Required when the
+  // uplinks masquerade (a translated connection cannot move to another
+  // uplink); false lets a flow switch uplinks mid-flow (routed uplinks).
+  bool keep_first_route = true;
 };
 
 struct PacketContext {

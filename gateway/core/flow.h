@@ -100,6 +100,7 @@ struct FlowDecision {
   // by a kernel-bound set); an established (NATed) flow cannot change
   // uplink, so the final decision keeps them.
   bool first_packet = false;
+  bool route_pinned = false;  // pinned_route applies (even when 0: no route)
   uint32_t provisional_bits = 0;
   uint32_t pinned_route = 0;
 };

@@ -34,7 +34,12 @@ void Hints::learnDns(std::span<const uint8_t> payload, bool tcp, Timestamp now) 
 
 void Hints::learnFlow(const Flow& f, Timestamp now) {
   if (!config_.enabled || f.cls.confidence != Confidence::Dpi) return;
-  if (f.cls.application.empty() || f.cls.application == "Unknown") return;
+  // Only an application of its own says something about the server: a bare
+  // protocol ("TLS", "HTTP") is what every server on the address speaks,
+  // and its hostname is one of many the address may serve.
+  if (f.cls.application.empty() || f.cls.application == "Unknown" ||
+      f.cls.application == f.cls.l7_protocol)
+    return;
   LearnedServer s{.application = f.cls.application,
                   .l7_protocol = f.cls.l7_protocol,
                   .category = f.cls.category,

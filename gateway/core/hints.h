@@ -7,7 +7,9 @@
 //     kept for the record's TTL clamped to [dns.min_ttl_s, dns.max_ttl_s];
 //   - learned: (address, port, protocol) -> application, protocol, category
 //     and hostname of the last flow to that server that DPI classified
-//     itself (confidence "dpi"), kept for learned_ttl_s.
+//     itself (confidence "dpi") as an application of its own (not a bare
+//     protocol such as TLS: every server speaks that), kept for
+//     learned_ttl_s.
 // lookup() answers for a new flow's server: the DNS name wins for the
 // hostname (it is what this client asked for); the learned entry supplies
 // the application when it was learned for that same name, else the caller

@@ -61,6 +61,8 @@ std::map<uint32_t, KernelQueueStats> readKernelQueueStats() {
 struct WorkerTotals {
   uint64_t packets = 0, decided = 0, accept = 0, drop = 0, reject = 0;
   uint64_t active = 0, evicted = 0, decode_errors = 0, enobufs = 0;
+  uint64_t early_answers = 0, first_packet_blocked = 0, first_packet_marked = 0;
+  uint64_t kernel_bound = 0, observed = 0, detection_updated = 0;
 };
 WorkerTotals sumWorkers(const std::vector<std::unique_ptr<nfq::Worker>>& workers) {
   WorkerTotals t;
@@ -75,6 +77,12 @@ WorkerTotals sumWorkers(const std::vector<std::unique_ptr<nfq::Worker>>& workers
     t.evicted += c.flows_evicted.load();
     t.decode_errors += c.decode_errors.load();
     t.enobufs += w->socket().counters().enobufs.load();
+    t.early_answers += c.early_answers.load();
+    t.first_packet_blocked += c.first_packet_blocked.load();
+    t.first_packet_marked += c.first_packet_marked.load();
+    t.kernel_bound += c.kernel_bound.load();
+    t.observed += c.observed.load();
+    t.detection_updated += c.detection_updated.load();
   }
   return t;
 }
@@ -82,7 +90,7 @@ WorkerTotals sumWorkers(const std::vector<std::unique_ptr<nfq::Worker>>& workers
 class Daemon final : public ctl::ControlHandler {
  public:
   Daemon(const Config& cfg, const policy::LoadOptions& options)
-      : cfg_(cfg), options_(options), holder_(options), events_(65536),
+      : cfg_(cfg), options_(options), holder_(options), hints_(cfg.hints), events_(65536),
         accounting_(ctl::Aggregator::Options{.interval_s = cfg.aggregate_interval,
                                              .per_address = cfg.aggregate_per_address,
                                              .per_rule = cfg.aggregate_per_rule,
@@ -98,6 +106,8 @@ class Daemon final : public ctl::ControlHandler {
   nlohmann::json policy() override;
   ReloadResult reload() override;
   std::string metrics() override;
+  HintResult hint(const std::string& address) override;
+  nlohmann::json hintsStatus(const WorkerTotals& t) const;
 
  private:
   bool startKernel();
@@ -118,6 +128,7 @@ class Daemon final : public ctl::ControlHandler {
   const Config cfg_;
   const policy::LoadOptions options_;
   policy::PolicyHolder holder_;
+  core::Hints hints_;  // shared by the workers (DNS answers, learned servers)
   std::chrono::system_clock::time_point policy_loaded_at_ = std::chrono::system_clock::now();
   nl::QueueMode queue_mode_ = nl::QueueMode::XtCompat;
   std::optional<nl::NlSocket> nft_;  // owns the table until kernel_ takes it
@@ -214,7 +225,9 @@ bool Daemon::startWorkers() {
     ec.pipeline.table.timeouts = cfg_.timeouts;
     ec.pipeline.table.first_id = i + 1;
     ec.pipeline.table.id_step = cfg_.workers;
+    ec.pipeline.hints = &hints_;
     ec.marks = cfg_.marks;
+    ec.keep_first_route = cfg_.keep_first_route;
     const int index = static_cast<int>(i);
     nfq::WorkerObservers obs;
     obs.decided = [this, index](const core::Flow& f, const policy::Decision& d,
@@ -462,7 +475,57 @@ nlohmann::json Daemon::status() {
                     {"queue_enobufs", t.enobufs},
                     {"decode_errors", t.decode_errors},
                     {"events_dropped", events_.dropped()},
-                    {"set_elements", {{"written", kernel_->written()}, {"dropped", kernel_->dropped()}, {"failed", kernel_->failed()}}}}}};
+                    {"set_elements", {{"written", kernel_->written()}, {"dropped", kernel_->dropped()}, {"failed", kernel_->failed()}}}}},
+      {"hints", hintsStatus(t)}};
+}
+
+nlohmann::json Daemon::hintsStatus(const WorkerTotals& t) const {
+  const core::HintsCounters h = hints_.counters();
+  const uint64_t answered = h.dns_hits + h.cache_hits;
+  return nlohmann::json{
+      {"enabled", hints_.enabled()},
+      {"dns", {{"entries", h.dns_entries},
+               {"max_entries", cfg_.hints.dns.max_entries},
+               {"responses", h.dns_responses},
+               {"unparsed", h.dns_unparsed},
+               {"addresses_learned", h.dns_addresses},
+               {"evictions", h.dns.evictions},
+               {"expirations", h.dns.expirations}}},
+      {"learned", {{"entries", h.learned_entries},
+                   {"max_entries", cfg_.hints.learned_entries},
+                   {"learned", h.learned},
+                   {"evictions", h.learned_cache.evictions}}},
+      {"lookups", h.lookups},
+      {"dns_hits", h.dns_hits},
+      {"cache_hits", h.cache_hits},
+      {"hit_rate", h.lookups ? static_cast<double>(answered) / static_cast<double>(h.lookups) : 0.0},
+      {"first_packet", {{"early_answers", t.early_answers},
+                        {"blocked", t.first_packet_blocked},
+                        {"marked", t.first_packet_marked},
+                        {"kernel_bound", t.kernel_bound},
+                        {"detection_updated", t.detection_updated},
+                        {"dns_observed", t.observed}}}};
+}
+
+ctl::ControlHandler::HintResult Daemon::hint(const std::string& address) {
+  const auto addr = core::IpAddress::parse(address);
+  if (!addr) return {.error = "\"address\" is not an IPv4 or IPv6 address: " + address, .result = nullptr};
+  const int64_t now = nowUs();
+  const core::HintInfo info = hints_.describe(*addr, now);
+  auto secondsLeft = [now](core::Timestamp expires) { return (expires - now + 999'999) / 1'000'000; };
+  nlohmann::json dns = nullptr;
+  if (info.dns_hostname)
+    dns = {{"hostname", output::safeString(*info.dns_hostname)}, {"expires_in_s", secondsLeft(info.dns_expires)}};
+  nlohmann::json learned = nlohmann::json::array();
+  for (const auto& l : info.learned)
+    learned.push_back({{"port", l.port},
+                       {"proto", core::protoName(l.proto)},
+                       {"application", output::safeString(l.server.application)},
+                       {"l7_protocol", output::safeString(l.server.l7_protocol)},
+                       {"category", output::safeString(l.server.category)},
+                       {"hostname", output::safeString(l.server.hostname)},
+                       {"expires_in_s", secondsLeft(l.expires)}});
+  return {.error = "", .result = {{"address", addr->toString()}, {"dns", std::move(dns)}, {"learned", std::move(learned)}}};
 }
 
 // Active flows: the decided ones from conntrack accounting (their packets
@@ -574,7 +637,8 @@ ctl::ControlHandler::ReloadResult Daemon::reload() {
   for (size_t i = 0; !sets_changed && i < old->sets().size(); ++i) {
     const auto& a = old->sets()[i];
     const auto& b = now->sets()[i];
-    sets_changed = a.name != b.name || a.family != b.family || a.timeout_s != b.timeout_s;
+    sets_changed = a.name != b.name || a.family != b.family || a.timeout_s != b.timeout_s ||
+                   setBindBits(a, cfg_.marks) != setBindBits(b, cfg_.marks);
   }
   if (sets_changed) {
     const nl::NftTableSpec spec = tableSpec(cfg_, *now, queue_mode_);
@@ -616,6 +680,17 @@ std::string Daemon::metrics() {
   out.family("flowgate_policy_rule_hits_total", ctl::MetricType::Counter, "Flows decided or shadow-matched by each rule");
   for (uint32_t i = 0; i < p->ruleCount(); ++i) out.sample(p->ruleHits(i), {{"rule", p->rule(i).name}});
   out.counter("flowgate_set_elements_written_total", "Set elements written to the kernel", kernel_->written());
+  const core::HintsCounters h = hints_.counters();
+  out.gauge("flowgate_hints_dns_entries", "Addresses in the DNS hint cache", static_cast<double>(h.dns_entries));
+  out.gauge("flowgate_hints_learned_entries", "Servers in the learned-classification cache", static_cast<double>(h.learned_entries));
+  out.counter("flowgate_hints_dns_responses_total", "DNS responses inspected for hints", h.dns_responses);
+  out.counter("flowgate_hints_lookups_total", "New flows looked up in the hint caches", h.lookups);
+  out.family("flowgate_hints_hits_total", ctl::MetricType::Counter, "New flows answered from the hint caches, by source");
+  out.sample(h.dns_hits, {{"source", "dns"}}).sample(h.cache_hits, {{"source", "cache"}});
+  out.family("flowgate_first_packet_total", ctl::MetricType::Counter, "Flows acted on at their first packet");
+  out.sample(t.first_packet_blocked, {{"action", "blocked"}}).sample(t.first_packet_marked, {{"action", "marked"}})
+      .sample(t.kernel_bound, {{"action", "kernel_bound"}});
+  out.counter("flowgate_detection_updated_total", "Flows whose early answer DPI contradicted", t.detection_updated);
   out.counter("flowgate_events_dropped_total", "Decision events dropped between workers and the control thread", events_.dropped());
   ctl::appendApplicationTotals(out, accounting_.aggregator().applicationTotals());
   server_->appendMetrics(out);

@@ -52,6 +52,18 @@ inline std::vector<std::string> checkMarks(const policy::PolicySet& p, const cor
   return errors;
 }
 
+// The ct mark bits a kernel-bound set gives the first packet of a new flow
+// to one of its addresses: route/class value bits (provisional: the flow is
+// still inspected), or decided + drop/reject (blocked in the kernel).
+inline uint32_t setBindBits(const policy::SetInfo& s, const core::MarkLayout& m) {
+  switch (s.bind_verdict) {
+    case policy::Verdict::Drop: return m.decided | m.drop;
+    case policy::Verdict::Reject: return m.decided | m.reject;
+    case policy::Verdict::Accept: break;
+  }
+  return s.bind_mark & m.value_mask;
+}
+
 inline nl::NftTableSpec tableSpec(const Config& cfg, const policy::PolicySet& p, nl::QueueMode mode) {
   nl::NftTableSpec spec{.table = cfg.table,
                         .decided_bit = cfg.marks.decided,
@@ -68,10 +80,12 @@ inline nl::NftTableSpec tableSpec(const Config& cfg, const policy::PolicySet& p,
                         .counters = true,
                         .fast_path = cfg.fast_path,
                         .sets = {}};
+  spec.observe_dns = cfg.observe_dns && cfg.hints.enabled;
   for (const auto& s : p.sets())
     spec.sets.push_back({.name = s.name,
                          .family = s.family == policy::IpFamily::V6 ? nl::SetFamily::V6 : nl::SetFamily::V4,
-                         .timeout_s = s.timeout_s});
+                         .timeout_s = s.timeout_s,
+                         .bind_bits = setBindBits(s, cfg.marks)});
   return spec;
 }
 

@@ -149,12 +149,15 @@ nlohmann::ordered_json decisionRecord(const core::Flow& f, const policy::Decisio
   if (d.rule == policy::Decision::kNone) r["rule"] = nullptr;
   else r["rule"] = std::string(policy.ruleName(d.rule));
   r["mark"] = f.decision.mark_bits;
-  if (d.route == policy::Decision::kNone || d.route >= policy.routes().size()) {
-    r["route"] = nullptr;
-  } else {
-    const policy::RouteInfo& ri = policy.routes()[d.route];
-    r["route"] = json{{"name", ri.name}, {"table", ri.table}, {"fwmark", ri.fwmark}};
-  }
+  // The route the flow takes: the decision's, unless the flow kept the route
+  // of its first packet (FlowDecision::pinned_route); read off the mark.
+  const policy::RouteInfo* route = nullptr;
+  for (const policy::RouteInfo& ri : policy.routes())
+    if (ri.fwmark != 0 && (f.decision.mark_bits & ri.fwmark_mask) == ri.fwmark) route = &ri;
+  if (!route) r["route"] = nullptr;
+  else r["route"] = json{{"name", route->name}, {"table", route->table}, {"fwmark", route->fwmark}};
+  const bool decided_route = d.route != policy::Decision::kNone && d.route < policy.routes().size();
+  if (decided_route ? route != &policy.routes()[d.route] : route != nullptr) r["route_pinned"] = true;
   json shadow = json::array();
   for (uint32_t id : d.shadowRules()) shadow.push_back(std::string(policy.ruleName(id)));
   r["shadow_rules"] = std::move(shadow);

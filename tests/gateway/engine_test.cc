@@ -78,8 +78,9 @@ class EngineTest : public ::testing::Test {
     auto r = holder_.reloadSources(std::vector<policy::PolicySource>{{"test.toml", toml}});
     ASSERT_TRUE(r.ok()) << (r.ok() ? "" : policy::formatError(r.errors().front()));
   }
-  Engine& engine(uint16_t budget = 32, bool hints = false) {
+  Engine& engine(uint16_t budget = 32, bool hints = false, bool keep_first_route = true) {
     EngineConfig c;
+    c.keep_first_route = keep_first_route;
     c.pipeline.packet_budget = budget;
     if (hints) c.pipeline.hints = &hints_;
     engine_ = std::make_unique<Engine>(c, classifier_, clock_, holder_, sink_);
@@ -388,15 +389,24 @@ TEST_F(EngineTest, BlockedHostnameIsRejectedAtTheSyn) {
   EXPECT_EQ(sink_.decisions[0].rule, "blocked");
 }
 
-TEST_F(EngineTest, WithoutHintsTheSynIsNotMarked) {
+TEST_F(EngineTest, WithoutHintsAFlowKeepsTheUplinkOfItsSyn) {
   load(kZeroRatePolicy);
   classifier_.script[2] = {tls("www.netflix.com", 0xC02F, "NetFlix"), true};
   Engine& e = engine(32, /*hints=*/false);
   send(dnsAnswer("www.netflix.com", {"10.9.9.9"}));
+  EXPECT_FALSE(send(fromClient(kTcpSyn)).mark.has_value()) << "nothing known at the SYN";
+  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "client hello")).mark, std::optional<uint32_t>(kDecided | kVideo))
+      << "class applies; the route does not: the SYN (and its NAT) went out the default uplink";
+  EXPECT_EQ(e.counters().early_answers, 0u);
+}
+
+TEST_F(EngineTest, WithoutKeepFirstRouteADecidedFlowSwitchesUplink) {
+  load(kZeroRatePolicy);
+  classifier_.script[2] = {tls("www.netflix.com", 0xC02F, "NetFlix"), true};
+  engine(32, /*hints=*/false, /*keep_first_route=*/false);
   EXPECT_FALSE(send(fromClient(kTcpSyn)).mark.has_value());
   EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "client hello")).mark,
             std::optional<uint32_t>(kDecided | kZeroRoute | kVideo));
-  EXPECT_EQ(e.counters().early_answers, 0u);
 }
 
 TEST_F(EngineTest, DpiContradictingTheEarlyAnswerKeepsTheRouteButNotTheClass) {
@@ -451,9 +461,10 @@ route = "zero"
 )"));
   classifier_.script[2] = {tls("nflx.example", 0xC02F, "NetFlix"), true};
   engine(32, true);
-  // First flow: nothing known, decided by DPI, and its server is learned.
+  // First flow: nothing known at its SYN, so it stays on the default uplink;
+  // decided by DPI, and its server is learned.
   EXPECT_FALSE(send(fromClient(kTcpSyn)).mark.has_value());
-  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "hello")).mark, std::optional<uint32_t>(kDecided | kZeroRoute));
+  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "hello")).mark, std::optional<uint32_t>(kDecided));
   // A new connection on another client port: answered from the cache.
   const test::Bytes syn2 = PacketBuilder()
                                .ipv4({.src = "10.1.0.2", .dst = "10.9.9.9"})
@@ -466,6 +477,40 @@ route = "zero"
   ASSERT_TRUE(f->early);
   EXPECT_EQ(f->early->source, Confidence::Cache);
   EXPECT_EQ(f->cls.confidence, Confidence::Cache);
+}
+
+TEST_F(EngineTest, ALearnedServerNeverBlocksAtTheFirstPacket) {
+  load(R"(
+[[rule]]
+name = "no-video"
+match = { application = "NetFlix" }
+action = "reject"
+)");
+  classifier_.script[2] = {tls("nflx.example", 0xC02F, "NetFlix"), true};
+  Engine& e = engine(32, true);
+  send(fromClient(kTcpSyn));
+  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "hello")).mark, std::optional<uint32_t>(kDecided | kReject));
+  const test::Bytes syn2 = PacketBuilder()
+                               .ipv4({.src = "10.1.0.2", .dst = "10.9.9.9"})
+                               .tcp({.sport = 40001, .dport = 443, .flags = kTcpSyn})
+                               .build();
+  EXPECT_FALSE(send(syn2).mark.has_value()) << "the address may serve other names: DPI decides";
+  EXPECT_EQ(e.counters().early_answers, 1u);
+  EXPECT_EQ(e.counters().first_packet_blocked, 0u);
+}
+
+TEST_F(EngineTest, BareProtocolsAreNotLearned) {
+  load(kZeroRatePolicy);
+  classifier_.script[2] = {tls("ads.blocked.example"), true};  // application "TLS"
+  Engine& e = engine(32, true);
+  send(fromClient(kTcpSyn));
+  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "hello")).mark, std::optional<uint32_t>(kDecided | kReject));
+  const test::Bytes syn2 = PacketBuilder()
+                               .ipv4({.src = "10.1.0.2", .dst = "10.9.9.9"})
+                               .tcp({.sport = 40001, .dport = 443, .flags = kTcpSyn})
+                               .build();
+  EXPECT_FALSE(send(syn2).mark.has_value());
+  EXPECT_EQ(e.counters().early_answers, 0u) << "another name on the same address is not blocked by association";
 }
 
 TEST_F(EngineTest, KernelBoundRouteIsPinned) {
