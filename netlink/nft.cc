@@ -35,7 +35,10 @@ namespace {
 // Batch writer: a growing byte vector of netlink messages. Sequence numbers
 // are 0..n-1 (deterministic for golden tests); NlSocket renumbers on send.
 
-constexpr std::size_t kMsgRoom = 16 * 1024;        // any table/chain/rule message
+constexpr std::size_t kMsgRoom = 16 * 1024;
+// Prerouting priority of chain `pre` (`pre_save` is the next one): after
+// NAT's destination step (NF_IP_PRI_NAT_DST, -100), before routing.
+constexpr int kPrePriority = -90;        // any table/chain/rule message
 constexpr std::size_t kElemsPerMessage = 256;      // NFTA_SET_ELEM_LIST_ELEMENTS nla_len is u16
 constexpr uint16_t kNftFamily = NFPROTO_INET;
 
@@ -616,11 +619,14 @@ Result<std::vector<uint8_t>> buildTableBatch(const NftTableSpec& s, bool replace
   const uint32_t drop = s.decided_bit | s.drop_bit;
   const uint32_t ours = s.decided_bit | s.drop_bit | s.reject_bit | s.value_mask;
 
-  // --- pre: prerouting, priority -150 (NF_IP_PRI_MANGLE). After conntrack
-  // (-200) so ct mark is known; before routing, so a mark restored here
-  // steers `ip rule fwmark` lookups; at mangle priority like iptables'
-  // mangle PREROUTING where marks are traditionally restored.
-  addChain(b, s.table, "pre", NF_INET_PRE_ROUTING, -150);
+  // --- pre: prerouting, priority -90. After conntrack (-200) so ct mark is
+  // known; after NAT's destination step (-100), so the replies of a
+  // masqueraded connection already carry the client's address again and
+  // both directions show the same tuple (at mangle priority, -150, a reply
+  // still shows the uplink's address and would look like another flow); a
+  // DNATed (port-forwarded) flow shows its real server. Before routing, so a
+  // mark restored here steers `ip rule fwmark` lookups.
+  addChain(b, s.table, "pre", NF_INET_PRE_ROUTING, kPrePriority);
   for (std::size_t i = 0; i < s.sets.size(); ++i) {
     // 0. kernel-bound sets: a flow that carries none of our bits yet and
     // whose original-direction destination is in the set gets the set's bits
@@ -729,7 +735,7 @@ Result<std::vector<uint8_t>> buildTableBatch(const NftTableSpec& s, bool replace
     addRule(b, r);
   }
 
-  // --- pre_save: prerouting, priority -149. After userspace returns
+  // --- pre_save: prerouting, priority -89. After userspace returns
   // NF_ACCEPT the kernel resumes at the *next hook entry*, i.e. this chain,
   // with the verdict's packet mark applied. Copy a mark carrying the decided
   // bit or provisional value bits into the ct mark until the ct mark is
@@ -741,7 +747,7 @@ Result<std::vector<uint8_t>> buildTableBatch(const NftTableSpec& s, bool replace
   // conntrack files it under the connection it quotes, so copying its mark
   // would decide that connection without inspecting it -- a forged ICMP
   // error would let a client bypass the policy.
-  addChain(b, s.table, "pre_save", NF_INET_PRE_ROUTING, -149);
+  addChain(b, s.table, "pre_save", NF_INET_PRE_ROUTING, kPrePriority + 1);
   {
     RuleBuilder r(s.table, "pre_save");
     r.meta(NFT_META_MARK).and32(decided | s.value_mask).ne32(0);

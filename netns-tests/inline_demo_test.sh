@@ -16,11 +16,14 @@ check() {
 [[ $rc -eq 0 ]] || { echo "FAIL: the demo exited with $rc"; fails=$((fails + 1)); }
 check "weak-cipher server blocked" "legacy-bank \(AES128-SHA\) +HTTP 000 \(connection reset: blocked\)"
 check "weak flow rejected by rule" "legacy-bank.example +reject +reject-weak-ciphers +0xa0000000"
-check "Netflix zero-rated" "NetFlix +www.netflix.com +accept +zero-rate-netflix +0x80001000"
+check "Netflix zero-rated from its SYN (DNS hint)" "NetFlix +www.netflix.com +accept +zero-rate-netflix +0x80001000 +yes \(dns\)"
+check "Zoom classed from its SYN (DNS hint)" "Zoom +us04web.zoom.us +accept +realtime-calls +0x80000100 +yes \(dns\)"
+check "flowgatectl hint shows the DNS name" "dns: www.netflix.com \(expires in [0-9]+ s\)"
+check "flowgatectl hint shows the learned server" "learned: tcp/443 NetFlix"
 check "upload left via uplink B" "uplink B \(zero-rated\) \+4[0-9]{3} KiB"
 check "Zoom in the realtime class" "Zoom +us04web.zoom.us +accept +realtime-calls +0x80000100"
 check "BitTorrent in the bulk class" "BitTorrent +accept +bittorrent-bulk +0x80000300"
-check "the zero_rated set holds the server" "elements = \{ 10.71.100.1 expires"
+check "the zero_rated set holds the Netflix server only" "elements = \{ 10.71.100.2 expires [0-9a-z]+ \}"
 check "fwmark rule installed" "fwmark 0x1000/0xff00 lookup 100"
 check "table removed at exit" "flowgate tables left: 0"
 left=$(ip netns list | grep -c "fgt-demo-" || true)

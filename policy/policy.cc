@@ -485,6 +485,23 @@ uint32_t PolicySet::routeMarkMask() const {
   return mask;
 }
 
+uint32_t PolicySet::routeForMark(uint32_t mark) const {
+  for (uint32_t i = 0; i < data_->routes.size(); ++i) {
+    const RouteInfo& r = data_->routes[i];
+    if (r.fwmark != 0 && (mark & r.fwmark_mask) == r.fwmark) return i;
+  }
+  return Decision::kNone;
+}
+
+uint32_t PolicySet::keepRoute(uint32_t bits, uint32_t pinned, uint32_t value_mask) const {
+  const uint32_t want = routeForMark(pinned);
+  if (routeForMark(bits) == want) return bits;
+  const uint32_t route_mask = routeMarkMask() & value_mask;
+  uint32_t out = (bits & ~route_mask) | (pinned & route_mask);
+  if (routeForMark(out) != want) out = (bits & ~value_mask) | (pinned & value_mask);
+  return out;
+}
+
 PolicySummary PolicySet::summary() const {
   const PolicyData& d = *data_;
   PolicySummary s;

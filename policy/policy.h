@@ -255,6 +255,16 @@ class PolicySet {
   // kernel binding before userspace sees the flow — since an established,
   // NATed flow cannot change uplink; later marks must keep these bits.
   uint32_t routeMarkMask() const;
+  // The route a conntrack mark selects: the first route whose fwmark rule
+  // matches it ((mark & fwmark_mask) == fwmark), as the kernel's `ip rule`
+  // order does; Decision::kNone when none.
+  uint32_t routeForMark(uint32_t mark) const;
+  // `bits` (a decision's mark bits) with the route that `pinned` selects
+  // instead of their own: route bits swapped where routes have bits of their
+  // own; where routes and classes share the field, the pinned value wins
+  // (the route matters more than the class for a NATed flow). `value_mask`
+  // is the whole policy-owned field.
+  uint32_t keepRoute(uint32_t bits, uint32_t pinned, uint32_t value_mask) const;
   PolicySummary summary() const;
 
  private:

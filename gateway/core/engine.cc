@@ -87,10 +87,7 @@ void Engine::decide(Flow& f, const policy::Decision& d, const policy::PolicySet&
   uint32_t bits = markBits(d);
   // The route the flow's first packet took stays: its source address was
   // translated for that uplink (docs/first-packet.md).
-  if (f.decision.route_pinned) {
-    const uint32_t route_mask = policy.routeMarkMask() & config_.marks.value_mask;
-    bits = (bits & ~route_mask) | (f.decision.pinned_route & route_mask);
-  }
+  if (f.decision.route_pinned) bits = policy.keepRoute(bits, f.decision.pinned_route, config_.marks.value_mask);
   const FlowDecision before = f.decision;
   f.decision = FlowDecision{.decided = true,
                             .verdict = static_cast<uint8_t>(d.verdict),
@@ -117,6 +114,12 @@ void Engine::decide(Flow& f, const policy::Decision& d, const policy::PolicySet&
   sink_.onDecision(f, d, policy);
 }
 
+// Whether the flow keeps the route its first packet took: always with
+// keep_first_route (NAT), else only when that packet had a route.
+bool Engine::pinRoute(const Flow& f, const policy::PolicySet& policy) const {
+  return config_.keep_first_route || policy.routeForMark(f.decision.pinned_route) != policy::Decision::kNone;
+}
+
 std::optional<PacketVerdict> Engine::firstPacket(Flow& f, const PacketContext& ctx,
                                                  const policy::PolicySet& policy) {
   ++counters_.early_answers;
@@ -126,27 +129,30 @@ std::optional<PacketVerdict> Engine::firstPacket(Flow& f, const PacketContext& c
   facts.pending &= static_cast<uint8_t>(~policy::kPendingClassification);
   const policy::Decision d = policy.evaluate(facts, toTimePoint(clock_.now()));
   ++counters_.evaluations;
-  if (!d.final) return std::nullopt;  // a rule still waits for DPI: decide as usual
-  f.decision.first_packet = true;
   if (d.verdict != policy::Verdict::Accept) {
-    // A learned server stands for the address, not for this client's
-    // intent (one address serves many names): it may route, never block.
-    if (f.early->source != Confidence::Dns) return std::nullopt;
+    // Blocking needs a final answer (no TLS rule still to hear from), and a
+    // DNS answer: a learned server stands for the address, not for this
+    // client's intent (one address serves many names), so it may route but
+    // never block.
+    if (!d.final || f.early->source != Confidence::Dns) return std::nullopt;
+    f.decision.first_packet = true;
     // Blocked at the first packet: nothing of the connection gets through.
     ++counters_.first_packet_blocked;
     decide(f, d, policy);
     return verdictFor(f, ctx);
   }
-  // Accepted: route and class apply from this packet on, and the flow stays
-  // in userspace so DPI can confirm (or correct) the early answer.
-  const uint32_t value = markBits(d) & config_.marks.value_mask;
-  if (f.decision.pinned_route == 0) {
-    f.decision.pinned_route = value & policy.routeMarkMask();
-    f.decision.provisional_bits = value;
-  } else {
-    const uint32_t route_mask = policy.routeMarkMask();
-    f.decision.provisional_bits = (value & ~route_mask) | f.decision.pinned_route;
-  }
+  // Accepted (for now: a rule on the TLS handshake may still block it):
+  // route and class apply from this packet on -- a NATed connection's route
+  // is chosen now or never -- and the flow stays in userspace so DPI can
+  // confirm (or correct) the early answer.
+  uint32_t value = markBits(d) & config_.marks.value_mask;
+  if (value == 0) return std::nullopt;  // nothing to apply early
+  f.decision.first_packet = true;
+  // A kernel-bound set's route on this packet stands.
+  if (f.decision.provisional_bits != 0)
+    value = policy.keepRoute(value, f.decision.provisional_bits, config_.marks.value_mask);
+  f.decision.provisional_bits = value;
+  f.decision.pinned_route = value;
   ++counters_.first_packet_marked;
   return verdictFor(f, ctx);
 }
@@ -188,12 +194,12 @@ PacketVerdict Engine::process(std::span<const uint8_t> ip_packet, Timestamp ts,
     const uint32_t kernel_bits = ctx.mark & config_.marks.value_mask;
     if (kernel_bits != 0 && !(ctx.mark & config_.marks.decided)) {
       f.decision.provisional_bits = kernel_bits;
-      f.decision.pinned_route = kernel_bits & policy->routeMarkMask();
+      f.decision.pinned_route = kernel_bits;
       ++counters_.kernel_bound;
     }
     if (f.early && !f.classified) {
       if (auto v = firstPacket(f, ctx, *policy)) {
-        f.decision.route_pinned = config_.keep_first_route || f.decision.pinned_route != 0;
+        f.decision.route_pinned = pinRoute(f, *policy);
         return *v;
       }
     }
@@ -204,7 +210,7 @@ PacketVerdict Engine::process(std::span<const uint8_t> ip_packet, Timestamp ts,
   if (!(d.final || f.classified)) {
     // The first packet leaves with whatever route it has now (maybe none);
     // with NAT on the uplinks that is where the connection lives.
-    if (r.new_flow) f.decision.route_pinned = config_.keep_first_route || f.decision.pinned_route != 0;
+    if (r.new_flow) f.decision.route_pinned = pinRoute(f, *policy);
     return verdictFor(f, ctx);
   }
   decide(f, d, *policy);

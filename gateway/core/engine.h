@@ -146,6 +146,7 @@ class Engine final : private FlowEventSink {
   // policy can act on it now, nullopt to carry on as usual.
   std::optional<PacketVerdict> firstPacket(Flow& flow, const PacketContext& ctx,
                                            const policy::PolicySet& policy);
+  bool pinRoute(const Flow& flow, const policy::PolicySet& policy) const;
   PacketVerdict verdictFor(const Flow& flow, const PacketContext& ctx) const;
 
   EngineConfig config_;

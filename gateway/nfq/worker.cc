@@ -150,7 +150,9 @@ void Worker::onDecision(const core::Flow& flow, const policy::Decision& d,
                 {"rule", d.rule == policy::Decision::kNone ? std::string("(default)")
                                                             : std::string(policy.ruleName(d.rule))},
                 {"mark", flow.decision.mark_bits},
-                {"dpi_packets", flow.dpi_packets}});
+                {"dpi_packets", flow.dpi_packets},
+                {"first_packet", flow.decision.first_packet},
+                {"early", flow.early ? std::string(core::toString(flow.early->source)) : std::string("-")}});
   }
 }
 

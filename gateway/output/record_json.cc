@@ -151,9 +151,8 @@ nlohmann::ordered_json decisionRecord(const core::Flow& f, const policy::Decisio
   r["mark"] = f.decision.mark_bits;
   // The route the flow takes: the decision's, unless the flow kept the route
   // of its first packet (FlowDecision::pinned_route); read off the mark.
-  const policy::RouteInfo* route = nullptr;
-  for (const policy::RouteInfo& ri : policy.routes())
-    if (ri.fwmark != 0 && (f.decision.mark_bits & ri.fwmark_mask) == ri.fwmark) route = &ri;
+  const uint32_t route_id = policy.routeForMark(f.decision.mark_bits);
+  const policy::RouteInfo* route = route_id == policy::Decision::kNone ? nullptr : &policy.routes()[route_id];
   if (!route) r["route"] = nullptr;
   else r["route"] = json{{"name", route->name}, {"table", route->table}, {"fwmark", route->fwmark}};
   const bool decided_route = d.route != policy::Decision::kNone && d.route < policy.routes().size();

@@ -15,6 +15,9 @@ export FG_TAG="demo-$$"
 source "$repo/netns-tests/lib.sh"
 fg_require_root openssl curl ss nft conntrack python3 dig dnsmasq
 traffic="$repo/netns-tests/fg_traffic.py"
+bindir=$(dirname "$bin")
+ctl=$(fg_find_tool "${FLOWGATECTL:-}" "$bindir/control/flowgatectl" "$bindir/flowgatectl" \
+  "$(command -v flowgatectl || true)") || ctl=""
 
 say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 row() { printf '  %-34s %s\n' "$1" "$2"; }
@@ -24,15 +27,26 @@ fg_lab_up
 fg_cert
 cp "$here/demo-policy.toml" "$FG_WORK/policy.toml"
 head -c $((4 * 1024 * 1024)) /dev/zero >"$FG_WORK/big.bin"
-# Servers (server namespace, service address 10.71.100.1 / fd71:100::1).
-fg_bg "$FG_S" bash -c "cd '$FG_WORK' && exec openssl s_server -accept '$FG_SERVICE4:443' -cert cert.pem -key key.pem -WWW -quiet >/dev/null 2>&1"
-fg_bg "$FG_S" bash -c "cd '$FG_WORK' && exec openssl s_server -accept '[$FG_SERVICE6]:443' -cert cert.pem -key key.pem -WWW -quiet >/dev/null 2>&1"
-fg_bg "$FG_S" bash -c "cd '$FG_WORK' && exec openssl s_server -accept '$FG_SERVICE4:8443' -cert cert.pem -key key.pem -tls1_2 -cipher AES128-SHA -www -quiet >/dev/null 2>&1"
-fg_bg "$FG_S" python3 "$traffic" sink "$FG_SERVICE4" 4433 --tls "$FG_WORK/cert.pem" "$FG_WORK/key.pem"
+# Each service has an address of its own, as on the Internet: 10.71.100.1
+# (example.org, legacy-bank, BitTorrent peer, DNS), .2 (Netflix), .3 (Zoom).
+NETFLIX4=10.71.100.2 ZOOM4=10.71.100.3
+ip -n "$FG_S" addr add "$NETFLIX4/32" dev lo
+ip -n "$FG_S" addr add "$ZOOM4/32" dev lo
+tls_server() {  # tls_server ADDRESS:PORT [s_server args]
+  local at=$1; shift
+  fg_bg "$FG_S" bash -c "cd '$FG_WORK' && exec openssl s_server -accept '$at' -cert cert.pem -key key.pem $* -quiet >/dev/null 2>&1"
+}
+tls_server "$FG_SERVICE4:443" -WWW
+tls_server "[$FG_SERVICE6]:443" -WWW
+tls_server "$NETFLIX4:443" -WWW
+tls_server "$ZOOM4:443" -WWW
+tls_server "$FG_SERVICE4:8443" -tls1_2 -cipher AES128-SHA -www
+fg_bg "$FG_S" python3 "$traffic" sink "$NETFLIX4" 4433 --tls "$FG_WORK/cert.pem" "$FG_WORK/key.pem"
 fg_bg "$FG_S" python3 "$traffic" bt-server "$FG_SERVICE4" 6881
 fg_bg "$FG_S" dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces --listen-address="$FG_SERVICE4" \
-  --port=53 --address=/netflix.com/"$FG_SERVICE4" --address=/zoom.us/"$FG_SERVICE4" \
-  --address=/example.org/"$FG_SERVICE4" --pid-file="$FG_WORK/dnsmasq.pid"
+  --port=53 --address=/netflix.com/"$NETFLIX4" --address=/zoom.us/"$ZOOM4" \
+  --address=/example.org/"$FG_SERVICE4" --address=/legacy-bank.example/"$FG_SERVICE4" \
+  --pid-file="$FG_WORK/dnsmasq.pid"
 for p in 443 8443 4433 6881; do fg_wait_listen "$FG_S" tcp "$p"; done
 fg_wait_listen "$FG_S" udp 53
 
@@ -40,21 +54,24 @@ say "Starting flowgate run in the gateway namespace (policy: scripts/lab/demo-po
 fg_start_gateway "$bin" "$FG_WORK/policy.toml"
 grep -E "kernel_queue_mode|nft_table_installed|started" "$FG_WORK/flowgate.log" | sed 's/^/  /'
 
+# The client resolves every name through the lab's DNS server (its answers
+# cross the gateway, which learns address -> name), then connects.
+resolve() { fg_in "$FG_C" timeout 5 dig +short +time=2 +tries=1 @"$FG_SERVICE4" "$1" A 2>/dev/null | tail -1; }
 curl_to() {  # curl_to NAME URL [curl args]: prints the HTTP status (000 = failed)
-  local name=$1 url=$2; shift 2
-  fg_in "$FG_C" timeout 10 curl -sk --resolve "$name:443:$FG_SERVICE4" --resolve "$name:8443:$FG_SERVICE4" \
+  local name=$1 url=$2 addr; shift 2
+  addr=$(resolve "$name")
+  fg_in "$FG_C" timeout 10 curl -sk --resolve "$name:443:${addr:-0.0.0.0}" --resolve "$name:8443:${addr:-0.0.0.0}" \
     -o /dev/null -w '%{http_code}' "$@" "$url" 2>/dev/null || true
 }
 
-say "Traffic from the client"
-dns=$(fg_in "$FG_C" timeout 5 dig +short +time=2 +tries=1 @"$FG_SERVICE4" www.netflix.com A || true)
-row "DNS www.netflix.com" "-> ${dns:-no answer}"
+say "Traffic from the client (names resolved through the gateway first)"
+row "DNS www.netflix.com" "-> $(resolve www.netflix.com)"
 row "HTTPS www.example.org (TLS 1.3)" "HTTP $(curl_to www.example.org https://www.example.org/big.bin)"
 weak=$(curl_to legacy-bank.example https://legacy-bank.example:8443/ --tls-max 1.2 --ciphers AES128-SHA)
 row "HTTPS legacy-bank (AES128-SHA)" "HTTP $weak $([[ $weak == 000 ]] && echo '(connection reset: blocked)')"
 row "HTTPS www.netflix.com" "HTTP $(curl_to www.netflix.com https://www.netflix.com/big.bin)"
 a0=$(fg_tx_bytes "$FG_G" g1) b0=$(fg_tx_bytes "$FG_G" g2)
-up=$(fg_in "$FG_C" timeout 20 python3 "$traffic" upload "$FG_SERVICE4" 4433 $((4 * 1024 * 1024)) --sni www.netflix.com || true)
+up=$(fg_in "$FG_C" timeout 20 python3 "$traffic" upload "$(resolve www.netflix.com)" 4433 $((4 * 1024 * 1024)) --sni www.netflix.com || true)
 a1=$(fg_tx_bytes "$FG_G" g1) b1=$(fg_tx_bytes "$FG_G" g2)
 row "4 MB upload to www.netflix.com" "$up; uplink A +$(( (a1 - a0) / 1024 )) KiB, uplink B (zero-rated) +$(( (b1 - b0) / 1024 )) KiB"
 row "HTTPS us04web.zoom.us" "HTTP $(curl_to us04web.zoom.us https://us04web.zoom.us/big.bin)"
@@ -67,8 +84,8 @@ sleep 0.5
 say "What flowgate decided (flow_decided log lines)"
 python3 - "$FG_WORK/flowgate.log" <<'PY'
 import re, sys
-fmt = "  {:<26} {:<22} {:<14} {:<24} {:<8} {:<22} {}"
-print(fmt.format("client", "server", "application", "hostname", "verdict", "rule", "mark"))
+fmt = "  {:<22} {:<19} {:<14} {:<22} {:<7} {:<20} {:<10} {}"
+print(fmt.format("client", "server", "application", "hostname", "verdict", "rule", "mark", "at SYN"))
 for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
     if " flow_decided " not in line:
         continue
@@ -78,8 +95,9 @@ for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
         continue  # the kernel's own IPv6 multicast listener reports
     if f.get("proto") == "udp" and f.get("dst", "").endswith(":53"):
         f["app"] = f.get("app", "") + " (dns)"
-    print(fmt.format(f.get("src", ""), f.get("dst", ""), f.get("app", ""), f.get("hostname", "")[:24],
-                     f.get("verdict", ""), f.get("rule", ""), hex(int(f.get("mark", "0")))))
+    first = "yes (" + f.get("early", "") + ")" if f.get("first_packet") == "1" else "-"
+    print(fmt.format(f.get("src", ""), f.get("dst", ""), f.get("app", ""), f.get("hostname", "")[:22],
+                     f.get("verdict", ""), f.get("rule", ""), hex(int(f.get("mark", "0"))), first))
 PY
 
 say "Enforcement in the kernel"
@@ -93,6 +111,11 @@ fg_in "$FG_G" conntrack -L 2>/dev/null | grep -E "mark=[1-9]" |
            else if ($i ~ /^mark=/) m = substr($i, 6)
          }
          if (p ~ /^dport=(443|8443|4433|6881|53)$/) printf "    %-18s %-20s %-11s mark=0x%08x\n", s, d, p, m }' | sort -u
+[[ -n $ctl ]] && hints=$(timeout 5 "$ctl" --socket "$FG_CONTROL_SOCKET" hint "$NETFLIX4" 2>/dev/null || true)
+if [[ -n ${hints:-} ]]; then
+  echo "  flowgatectl hint $NETFLIX4 (what the gateway learned from DNS and DPI):"
+  sed 's/^/    /' <<<"$hints"
+fi
 echo "  nft set zero_rated (server addresses the policy collected, with their timeout):"
 fg_in "$FG_G" nft list set inet flowgate zero_rated 2>/dev/null | grep -E "elements" | sed 's/^\s*/    /'
 echo "  policy routing:"

@@ -452,6 +452,27 @@ action = "reject"
   EXPECT_EQ(e.counters().first_packet_marked + e.counters().first_packet_blocked, 0u);
 }
 
+TEST_F(EngineTest, ATlsRuleBeforeTheRouteRuleStillLetsTheSynBeRouted) {
+  // The route must be chosen at the SYN (NAT); a TLS rule that could still
+  // block the flow keeps the verdict open, not the route.
+  load(std::string(R"(
+[[rule]]
+name = "weak"
+match = { cipher_strength = "weak" }
+action = "reject"
+)") + kZeroRatePolicy);
+  classifier_.script[2] = {tls("www.netflix.com"), false};
+  classifier_.script[3] = {tls("www.netflix.com", 0x002F), true};  // AES128-SHA: weak
+  Engine& e = engine(32, true);
+  send(dnsAnswer("www.netflix.com", {"10.9.9.9"}));
+  EXPECT_EQ(send(fromClient(kTcpSyn)).mark, std::optional<uint32_t>(kZeroRoute | kVideo));
+  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "client hello")).mark, std::optional<uint32_t>(kZeroRoute | kVideo));
+  PacketVerdict server = send(fromServer(kTcpAck | kTcpPsh, "server hello"));
+  EXPECT_EQ(server.mark, std::optional<uint32_t>(kDecided | kReject | kZeroRoute));
+  EXPECT_TRUE(server.rewrite_as_reset);
+  EXPECT_EQ(e.counters().first_packet_marked, 1u);
+}
+
 TEST_F(EngineTest, LearnedServerAnswersTheNextFlow) {
   load(kZeroRatePolicy + std::string(R"(
 [[rule]]

@@ -137,8 +137,8 @@ TEST(NetlinkKernel, TableInstalledOwnedAndRemovedOnClose) {
     // Substrings as nft 1.0.6 renders them (it prints `ct mark & M == M`
     // with a single-bit or two-bit mask as `ct mark M/1` / `M/2`).
     for (const char* want :
-         {"flags owner", "chain pre {", "hook prerouting priority mangle;", "chain pre_save {",
-          "hook prerouting priority mangle + 1;", "chain fwd {", "hook forward priority filter;", "chain in {",
+         {"flags owner", "chain pre {", "hook prerouting priority dstnat + 10;", "chain pre_save {",
+          "hook prerouting priority -89;", "chain fwd {", "hook forward priority filter;", "chain in {",
           "hook input priority filter;", "ct mark 0xc0000000/2 counter packets 0 bytes 0 drop",
           "meta mark set ct mark accept", "iifname \"lo\" accept", "ct direction original iifname != { \"lo\", \"veth-nope\" } ct mark set ct mark | 0x80000000 accept",
           "ip hdrlength 5 tcp flags ack / fin,rst,ack @th,96,8 . ip length { 0x50 . 40, 0x51 . 40, 0x60 . 44",
@@ -501,11 +501,11 @@ TEST(NetlinkKernel, DatapathFailsOpenSkipsBareTcpAndHonoursCtMark) {
 
     // Phase 2: ct mark = decided|value: fast path (no queue), mark restored.
     // The test plays the engine's part with its own table: a chain between
-    // conntrack (-200) and flowgate's `pre` (-150) sets the ct mark.
+    // conntrack (-200) and flowgate's `pre` (-90) sets the ct mark.
     auto up = sh("nft add table inet fgtest && "
                  "nft add chain inet fgtest c '{ type filter hook prerouting priority -160; }' && "
                  "nft add rule inet fgtest c udp dport 5353 ct mark set 0x80000007 && "
-                 "nft add chain inet fgtest after '{ type filter hook prerouting priority -100; }' && "
+                 "nft add chain inet fgtest after '{ type filter hook prerouting priority -80; }' && "
                  "nft add rule inet fgtest after udp dport 5353 meta mark 0x80000007 counter");
     KCHECK(log, up.status == 0, up.out);
     sendByte(toChild[1]);
@@ -568,10 +568,10 @@ TEST(NetlinkKernel, DatapathBoundSetsProvisionalMarkAndDnsObservation) {
                    "ip addr add 10.9.0.3/24 dev gw0 && ip addr add 10.9.0.4/24 dev gw0 && "
                    "ip addr add 10.9.0.5/24 dev gw0 && ip link set gw0 up");
     if (veth.status != 0) return log.fail("veth: " + veth.out);
-    // Observers after flowgate's chains (prerouting -100): the packet mark
+    // Observers after flowgate's chains (prerouting -80): the packet mark
     // of everything the client sends to the provisional-route address.
     auto obs = sh("nft add table inet fgtest && "
-                  "nft add chain inet fgtest after '{ type filter hook prerouting priority -100; }' && "
+                  "nft add chain inet fgtest after '{ type filter hook prerouting priority -80; }' && "
                   "nft add rule inet fgtest after ip daddr 10.9.0.1 tcp dport 8080 meta mark 0x00000007 "
                   "ct mark 0x00000007 counter && "
                   "nft add rule inet fgtest after ip daddr 10.9.0.1 tcp dport 8080 meta mark != 0x00000007 counter");

@@ -108,8 +108,8 @@ TEST(NftTableBatch, ChainsHooksAndPriorities) {
     uint32_t hook;
     int32_t prio;
   };
-  const Want wants[] = {{"pre", NF_INET_PRE_ROUTING, -150},
-                        {"pre_save", NF_INET_PRE_ROUTING, -149},
+  const Want wants[] = {{"pre", NF_INET_PRE_ROUTING, -90},
+                        {"pre_save", NF_INET_PRE_ROUTING, -89},
                         {"fwd", NF_INET_FORWARD, 0},
                         {"in", NF_INET_LOCAL_IN, 0}};
   ASSERT_EQ(p.chains.size(), std::size(wants));

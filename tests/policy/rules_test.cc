@@ -432,6 +432,45 @@ fwmark = 1
   EXPECT_EQ(q->routeMarkMask(), 0xff00u);
 }
 
+TEST(RulesTest, RouteForMarkAndKeepRoute) {
+  // Routes with bits of their own (0xf000): the class survives the swap.
+  auto p = mustCompile(R"(
+[policy]
+mark_mask = 0xff00
+mark_shift = 8
+[class]
+video = 0x02
+[route.a]
+table = 100
+fwmark = 0x10
+fwmark_mask = 0xf0
+)");
+  EXPECT_EQ(p->routeForMark(0x1000), 0u);
+  EXPECT_EQ(p->routeForMark(0x1200), 0u);
+  EXPECT_EQ(p->routeForMark(0x0200), Decision::kNone);
+  EXPECT_EQ(p->keepRoute(0x1200, 0, 0xff00), 0x0200u) << "no route pinned: the route goes, the class stays";
+  EXPECT_EQ(p->keepRoute(0x0200, 0x1000, 0xff00), 0x1200u) << "pinned route added, class kept";
+  EXPECT_EQ(p->keepRoute(0x1200, 0x1000, 0xff00), 0x1200u) << "same route: unchanged";
+
+  // Classes and routes share the field (the default fwmark_mask): values
+  // tell them apart, and the pinned route wins over the class.
+  auto q = mustCompile(R"(
+[policy]
+mark_mask = 0xff00
+mark_shift = 8
+[class]
+realtime = 1
+[route.zero]
+table = 100
+fwmark = 16
+)");
+  EXPECT_EQ(q->routeForMark(0x1000), 0u);
+  EXPECT_EQ(q->routeForMark(0x0100), Decision::kNone);
+  EXPECT_EQ(q->keepRoute(0x0100, 0, 0xff00), 0x0100u) << "a class selects no route: unchanged";
+  EXPECT_EQ(q->keepRoute(0x1000, 0, 0xff00), 0u) << "the route is dropped";
+  EXPECT_EQ(q->keepRoute(0x0100, 0x1000, 0xff00), 0x1000u) << "the pinned route wins the shared field";
+}
+
 // ---- finality ----
 
 struct FinalCase {
