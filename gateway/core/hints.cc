@@ -37,8 +37,10 @@ void Hints::learnFlow(const Flow& f, Timestamp now) {
   // Only an application of its own says something about the server: a bare
   // protocol ("TLS", "HTTP") is what every server on the address speaks,
   // and its hostname is one of many the address may serve.
+  // A DNS flow's application is the one of the name it asked for (nDPI
+  // calls a lookup of www.netflix.com "NetFlix"), not the resolver's.
   if (f.cls.application.empty() || f.cls.application == "Unknown" ||
-      f.cls.application == f.cls.l7_protocol)
+      f.cls.application == f.cls.l7_protocol || f.cls.l7_protocol == "DNS")
     return;
   LearnedServer s{.application = f.cls.application,
                   .l7_protocol = f.cls.l7_protocol,

@@ -784,6 +784,9 @@ TEST(Hints, OnlyDpiAnswersAreLearnedAndLearnedEntriesExpire) {
   h.learnFlow(guessed, 0);
   Flow unknown = classifiedFlow("1.2.3.5", 443, "Unknown", "");
   h.learnFlow(unknown, 0);
+  Flow lookup = classifiedFlow("1.2.3.6", 53, "NetFlix", "www.netflix.com");
+  lookup.cls.l7_protocol = "DNS";  // a resolver asked for a Netflix name
+  h.learnFlow(lookup, 0);
   EXPECT_EQ(h.counters().learned_entries, 0u);
   h.learnFlow(classifiedFlow("1.2.3.4", 443, "NetFlix", ""), 0);
   EXPECT_TRUE(h.lookup(ServerKey{ip("1.2.3.4"), 443, kProtoTcp}, 10 * kSec - 1));
