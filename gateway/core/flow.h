@@ -66,8 +66,8 @@ struct EarlyAnswer {
   Confidence source = Confidence::Unknown;  // Dns or Cache
   std::string hostname;                     // the DNS name (or the learned one)
   std::string application, l7_protocol, category;  // "" = unknown
-  // Set once DPI reached its own final answer and it names another
-  // application than the early one.
+  // Set once DPI reached its own answer and it names another application
+  // than the early one (hostnames may differ without contradiction).
   bool detection_updated = false;
 };
 

@@ -1,5 +1,8 @@
 #include "gateway/core/hints.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "gateway/core/dns.h"
 
 namespace fg::core {
@@ -11,6 +14,7 @@ size_t ServerKeyHash::operator()(const ServerKey& k) const noexcept {
 Hints::Hints(HintsConfig config)
     : config_(config),
       dns_(config.dns),
+      aliases_(config.dns),
       learned_(HintCacheConfig{.max_entries = config.learned_entries,
                                .min_ttl_s = config.learned_ttl_s,
                                .max_ttl_s = config.learned_ttl_s}) {}
@@ -26,8 +30,17 @@ void Hints::learnDns(std::span<const uint8_t> payload, bool tcp, Timestamp now) 
     return;
   }
   if (a->qname.empty()) return;
+  std::string name = a->qname;
+  if (const auto* alias = aliases_.lookup(name, now)) {
+    name = alias->value;
+    ++counters_.dns_aliased;
+  }
+  uint32_t ttl = a->addresses.empty() ? 300 : UINT32_MAX;
+  for (const DnsAddress& d : a->addresses) ttl = std::min(ttl, d.ttl_s);
+  for (const std::string& target : a->cnames)
+    if (target != name) aliases_.insert(target, name, ttl, now);
   for (const DnsAddress& d : a->addresses) {
-    dns_.insert(d.address, a->qname, d.ttl_s, now);
+    dns_.insert(d.address, name, d.ttl_s, now);
     ++counters_.dns_addresses;
   }
 }

@@ -10,6 +10,10 @@
 //     itself (confidence "dpi") as an application of its own (not a bare
 //     protocol such as TLS: every server speaks that), kept for
 //     learned_ttl_s.
+// CNAME chains are followed across messages too: a chain's targets are
+// remembered (target -> the name first asked), so a later question for a
+// target (stub resolvers and apps often ask for it again) is still
+// attributed to the name the client wanted.
 // lookup() answers for a new flow's server: the DNS name wins for the
 // hostname (it is what this client asked for); the learned entry supplies
 // the application when it was learned for that same name, else the caller
@@ -61,6 +65,7 @@ struct HintsCounters {
   uint64_t dns_responses = 0;   // DNS responses inspected
   uint64_t dns_unparsed = 0;    // not a readable response (counted, ignored)
   uint64_t dns_addresses = 0;   // address records learned
+  uint64_t dns_aliased = 0;     // answers attributed to an earlier question through its CNAME chain
   uint64_t lookups = 0;         // new flows looked up
   uint64_t dns_hits = 0;        // answered from DNS
   uint64_t cache_hits = 0;      // answered from the learned cache only
@@ -106,6 +111,7 @@ class Hints {
   HintsConfig config_;
   mutable std::mutex mu_;
   HintCache dns_;
+  TtlLruCache<std::string, std::string, std::hash<std::string>> aliases_;  // CNAME target -> asked name
   TtlLruCache<ServerKey, LearnedServer, ServerKeyHash> learned_;
   HintsCounters counters_;
 };

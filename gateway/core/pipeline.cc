@@ -217,9 +217,11 @@ void Pipeline::endInspection(Flow& f, bool final_answer) {
   if (f.early) {
     EarlyAnswer& e = *f.early;
     if (f.cls.confidence == Confidence::Dpi) {
-      e.detection_updated =
-          (!e.application.empty() && !iequals(e.application, f.cls.application)) ||
-          (!e.hostname.empty() && !f.cls.hostname.empty() && !iequals(e.hostname, f.cls.hostname));
+      // The application is what the early answer claimed; a different
+      // hostname alone is no contradiction (the name a client resolved and
+      // the SNI it sends often differ: CNAMEs, shared front ends), and the
+      // record shows both (dns_hostname, hostname).
+      e.detection_updated = !e.application.empty() && !iequals(e.application, f.cls.application);
       if (e.detection_updated) ++counters_.detection_updated;
     } else {
       applyEarly(f);

@@ -48,6 +48,18 @@ path = "/tmp/p.toml"
 [flows]
 max_flows = 5000
 udp_timeout = 20
+
+[routing]
+keep_first_route = false
+
+[hints]
+enabled = false
+dns_entries = 100
+min_ttl = 5
+max_ttl = 50
+learned_entries = 7
+learned_ttl = 30
+observe_dns = false
 )",
                              "c.toml");
   ASSERT_TRUE(l.errors.empty()) << formatConfigError("c.toml", l.errors.front());
@@ -61,6 +73,24 @@ udp_timeout = 20
   EXPECT_EQ(l.config.policy_paths, std::vector<std::string>{"/tmp/p.toml"});
   EXPECT_EQ(l.config.max_flows, 5000u);
   EXPECT_EQ(l.config.timeouts.udp, 20 * core::kSecond);
+  EXPECT_FALSE(l.config.keep_first_route);
+  EXPECT_FALSE(l.config.hints.enabled);
+  EXPECT_EQ(l.config.hints.dns.max_entries, 100u);
+  EXPECT_EQ(l.config.hints.dns.min_ttl_s, 5u);
+  EXPECT_EQ(l.config.hints.dns.max_ttl_s, 50u);
+  EXPECT_EQ(l.config.hints.learned_entries, 7u);
+  EXPECT_EQ(l.config.hints.learned_ttl_s, 30u);
+  EXPECT_FALSE(l.config.observe_dns);
+}
+
+TEST(Config, HintsAndRoutingDefaults) {
+  ConfigLoad l = parseConfig("", "c.toml");
+  ASSERT_TRUE(l.errors.empty());
+  EXPECT_TRUE(l.config.keep_first_route);
+  EXPECT_TRUE(l.config.hints.enabled);
+  EXPECT_TRUE(l.config.observe_dns);
+  EXPECT_EQ(l.config.hints.dns.max_entries, 65536u);
+  EXPECT_EQ(l.config.hints.learned_ttl_s, 900u);
 }
 
 struct BadCase {
@@ -102,6 +132,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"BadTable", "[nft]\ntable = \"no spaces\"\n", 2, "nft.table", "letters"},
         BadCase{"EmptyPolicyPath", "[policy]\npath = []\n", 2, "policy.path", "at least one"},
         BadCase{"NotATable", "gateway = 3\n", 1, "gateway", "expected a table"},
+        BadCase{"HintsUnknownKey", "[hints]\nttl = 3\n", 2, "hints.ttl", "unknown key"},
+        BadCase{"HintsTtlsCross", "[hints]\nmin_ttl = 100\nmax_ttl = 10\n", 2, "hints.min_ttl", "must not exceed"},
+        BadCase{"HintsNegative", "[hints]\ndns_entries = -1\n", 2, "hints.dns_entries", "from 0"},
+        BadCase{"KeepRouteType", "[routing]\nkeep_first_route = \"yes\"\n", 2, "routing.keep_first_route", "true or false"},
         BadCase{"Syntax", "[gateway\nworkers = 1\n", 1, "", ""}),
     [](const ::testing::TestParamInfo<BadCase>& i) { return i.param.name; });
 

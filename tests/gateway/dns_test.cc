@@ -12,6 +12,7 @@
 #include "gateway/core/dns.h"
 #include "gateway/core/hint_cache.h"
 #include "gateway/core/hints.h"
+#include "tests/gateway/packet_builder.h"
 
 namespace fg::core {
 namespace {
@@ -741,6 +742,22 @@ TEST(Hints, DnsAnswerOverUdpAndTcpGivesTheQuestionName) {
   EXPECT_EQ(c.dns_responses, 1u);
   EXPECT_EQ(c.dns_entries, 2u);
   EXPECT_EQ(c.dns_hits, 1u);
+}
+
+TEST(Hints, ALaterQuestionForACnameTargetKeepsTheNameFirstAsked) {
+  Hints h(HintsConfig{});
+  h.learnDns(test::dnsResponse("www.netflix.com", {"1.1.1.1"}, 300, {"www.dradis.netflix.com", "edge.cdn.example"}),
+             false, 0);
+  // The client (or its stub resolver) now asks for the chain's target itself.
+  h.learnDns(test::dnsResponse("edge.cdn.example", {"1.1.1.1", "2.2.2.2"}), false, kSec);
+  auto a = h.lookup(ServerKey{ip("2.2.2.2"), 443, kProtoTcp}, 2 * kSec);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->hostname, "www.netflix.com");
+  EXPECT_EQ(h.lookup(ServerKey{ip("1.1.1.1"), 443, kProtoTcp}, 2 * kSec)->hostname, "www.netflix.com");
+  EXPECT_EQ(h.counters().dns_aliased, 1u);
+  // A name nobody reached through a chain is its own.
+  h.learnDns(test::dnsResponse("other.example", {"3.3.3.3"}), false, kSec);
+  EXPECT_EQ(h.lookup(ServerKey{ip("3.3.3.3"), 443, kProtoTcp}, 2 * kSec)->hostname, "other.example");
 }
 
 TEST(Hints, GarbageIsCountedNotLearned) {

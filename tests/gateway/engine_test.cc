@@ -412,6 +412,7 @@ TEST_F(EngineTest, WithoutKeepFirstRouteADecidedFlowSwitchesUplink) {
 TEST_F(EngineTest, DpiContradictingTheEarlyAnswerKeepsTheRouteButNotTheClass) {
   load(kZeroRatePolicy);
   // The name resolved to a shared CDN address; the TLS SNI names another site.
+  classifier_.hosts["www.netflix.com"] = "NetFlix";
   classifier_.script[2] = {tls("www.other.example"), true};
   Engine& e = engine(32, true);
   send(dnsAnswer("www.netflix.com", {"10.9.9.9"}));
