@@ -40,12 +40,22 @@ core::Timestamp stepOf(uint8_t tag) {
   return (tag - 0xef) * 60 * core::kSecond;
 }
 
-core::PipelineConfig smallPipeline() {
+// Small tables so eviction paths run; the hints are shared like the
+// daemon's (each input gets fresh ones: no state across inputs).
+core::PipelineConfig smallPipeline(core::Hints* hints) {
   core::PipelineConfig c;
   c.table.max_flows = 16;
   c.packet_budget = 24;
   c.max_fragment_entries = 8;
+  c.hints = hints;
   return c;
+}
+
+core::HintsConfig smallHints() {
+  core::HintsConfig h;
+  h.dns.max_entries = 8;
+  h.learned_entries = 8;
+  return h;
 }
 
 struct Shared {
@@ -109,7 +119,8 @@ void runPipeline(core::LinkType link, FrameReader frames) {
   core::ManualClock clock;
   clock.advanceTo(kStart);
   EvaluatingSink sink(*policy);
-  core::Pipeline pipeline(smallPipeline(), s.classifier, clock, sink);
+  core::Hints hints(smallHints());
+  core::Pipeline pipeline(smallPipeline(&hints), s.classifier, clock, sink);
   Frame f;
   while (frames.next(f)) {
     clock.advanceTo(clock.now() + stepOf(f.tag));
@@ -125,13 +136,18 @@ void runEngine(FrameReader frames) {
   core::ManualClock clock;
   clock.advanceTo(kStart);
   EncodingDecisions decisions;
-  core::Engine engine(core::EngineConfig{.pipeline = smallPipeline(), .marks = {}}, s.classifier,
+  core::Hints hints(smallHints());
+  core::Engine engine(core::EngineConfig{.pipeline = smallPipeline(&hints), .marks = {}}, s.classifier,
                       clock, s.holder, decisions);
   std::vector<uint8_t> reset;
   Frame f;
   while (frames.next(f)) {
     clock.advanceTo(clock.now() + stepOf(f.tag));
-    (void)engine.process(f.bytes, clock.now(), kContext);
+    // Odd tags: a packet the kernel queued with the decided bit (the DNS
+    // observation rule): only observed.
+    core::PacketContext ctx = kContext;
+    if (f.tag & 1) ctx.mark = 0x80000000u;
+    (void)engine.process(f.bytes, clock.now(), ctx);
     // The rewrite must cope with any packet, not only the deciding one (it
     // may refuse: the worker then drops the payload, see nfq/worker.cc).
     (void)core::rewriteAsTcpReset(f.bytes, reset);
