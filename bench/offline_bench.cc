@@ -128,28 +128,39 @@ int main(int argc, char** argv) {
     }
   const double floor_s = seconds(std::chrono::steady_clock::now() - t0);
 
-  // Full engine.
+  // Full engine; again with first-packet hints (DNS answers parsed into the
+  // shared cache under its lock, a lookup per new flow, learned servers).
   dpi::NdpiClassifier classifier;
-  core::ManualClock clock;
-  CountingSink sink;
-  core::PipelineConfig config;
-  core::Pipeline pipeline(config, classifier, clock, sink);
-  t0 = std::chrono::steady_clock::now();
-  for (uint32_t pass = 0; pass < passes; ++pass)
-    for (const auto& f : frames) {
-      const core::Timestamp ts = f.ts + static_cast<core::Timestamp>(pass) * span;
-      clock.advanceTo(ts);
-      core::DecodeResult d = core::decode(f.link, f.bytes, ts);
-      if (!d.ok()) {
-        (void)pipeline.step(f.link, f.bytes, ts);  // counted as a decode error
-        continue;
+  auto runEngine = [&](core::Hints* hints, core::PipelineCounters& counters, uint64_t& created) {
+    core::ManualClock clock;
+    CountingSink sink;
+    core::PipelineConfig config;
+    config.hints = hints;
+    core::Pipeline pipeline(config, classifier, clock, sink);
+    const auto start = std::chrono::steady_clock::now();
+    for (uint32_t pass = 0; pass < passes; ++pass)
+      for (const auto& f : frames) {
+        const core::Timestamp ts = f.ts + static_cast<core::Timestamp>(pass) * span;
+        clock.advanceTo(ts);
+        core::DecodeResult d = core::decode(f.link, f.bytes, ts);
+        if (!d.ok()) {
+          (void)pipeline.step(f.link, f.bytes, ts);  // counted as a decode error
+          continue;
+        }
+        shift(d.packet, pass);
+        (void)pipeline.step(d.packet);
       }
-      shift(d.packet, pass);
-      (void)pipeline.step(d.packet);
-    }
-  pipeline.finish();
-  const double full_s = seconds(std::chrono::steady_clock::now() - t0);
-  const uint64_t flows = pipeline.table().counters().created;
+    pipeline.finish();
+    counters = pipeline.counters();
+    created = pipeline.table().counters().created;
+    return seconds(std::chrono::steady_clock::now() - start);
+  };
+  core::PipelineCounters counters, hint_counters;
+  uint64_t flows = 0, hint_flows = 0;
+  const double full_s = runEngine(nullptr, counters, flows);
+  core::Hints hints{core::HintsConfig{}};
+  const double hints_s = runEngine(&hints, hint_counters, hint_flows);
+  const core::HintsCounters hc = hints.counters();
 
   std::printf("\n%-34s %14s %14s\n", "", "decode only", "full engine");
   std::printf("%-34s %14.0f %14.0f\n", "packets/s", total_packets / floor_s, total_packets / full_s);
@@ -159,10 +170,19 @@ int main(int argc, char** argv) {
   std::printf("full engine / decode-only throughput ratio: %.3f\n", floor_s / full_s);
   std::printf("flows: %llu, inspected packets: %llu (%.1f%% of packets), final %llu, give-up %llu\n",
               static_cast<unsigned long long>(flows),
-              static_cast<unsigned long long>(pipeline.counters().inspected_packets),
-              100.0 * pipeline.counters().inspected_packets / total_packets,
-              static_cast<unsigned long long>(pipeline.counters().classified_final),
-              static_cast<unsigned long long>(pipeline.counters().classified_giveup));
+              static_cast<unsigned long long>(counters.inspected_packets),
+              100.0 * counters.inspected_packets / total_packets,
+              static_cast<unsigned long long>(counters.classified_final),
+              static_cast<unsigned long long>(counters.classified_giveup));
+  std::printf("with first-packet hints: %.0f packets/s, %.3f s; hints / no-hints throughput ratio: %.3f\n",
+              total_packets / hints_s, hints_s, full_s / hints_s);
+  std::printf("  %llu DNS responses read, %llu addresses learned, %llu lookups, %llu dns + %llu cache hits, "
+              "%llu flows answered early (of %llu)\n",
+              static_cast<unsigned long long>(hc.dns_responses), static_cast<unsigned long long>(hc.dns_addresses),
+              static_cast<unsigned long long>(hc.lookups), static_cast<unsigned long long>(hc.dns_hits),
+              static_cast<unsigned long long>(hc.cache_hits),
+              static_cast<unsigned long long>(hint_counters.early_answers),
+              static_cast<unsigned long long>(hint_flows));
   std::printf("peak RSS after corpus passes: %.1f MiB (decoded marker %llu)\n", peakRssKb() / 1024.0,
               static_cast<unsigned long long>(decoded));
 
