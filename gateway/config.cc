@@ -194,12 +194,14 @@ ConfigLoad parseConfig(std::string_view text, const std::string& name) {
     r.unknownKeys(*h, p, {"enabled", "dns_entries", "min_ttl", "max_ttl", "learned_entries",
                           "learned_ttl", "observe_dns"});
     r.boolean(*h, p, "enabled", c.hints.enabled);
-    r.integer(*h, p, "dns_entries", c.hints.dns.max_entries, 0, 100'000'000);
+    // Bounded so that `flowgatectl hint` (a scan under the lock the workers
+    // share) stays in the milliseconds.
+    r.integer(*h, p, "dns_entries", c.hints.dns.max_entries, 0, 1'000'000);
     r.integer(*h, p, "min_ttl", c.hints.dns.min_ttl_s, 0, 604'800);
     r.integer(*h, p, "max_ttl", c.hints.dns.max_ttl_s, 1, 604'800);
     if (c.hints.dns.min_ttl_s > c.hints.dns.max_ttl_s)
       r.error(h->get("min_ttl"), "hints.min_ttl", "must not exceed hints.max_ttl");
-    r.integer(*h, p, "learned_entries", c.hints.learned_entries, 0, 100'000'000);
+    r.integer(*h, p, "learned_entries", c.hints.learned_entries, 0, 1'000'000);
     r.integer(*h, p, "learned_ttl", c.hints.learned_ttl_s, 1, 604'800);
     r.boolean(*h, p, "observe_dns", c.observe_dns);
   }

@@ -584,12 +584,12 @@ int main(int argc, char** argv) {
     json r = request(c, a, HintRequest{a.positional[0]});
     if (!a.json_out) {
       std::cout << "address " << scalar(r.value("address", json())) << "\n";
-      const json dns = r.value("dns", json());
-      if (dns.is_object())
-        std::cout << "  dns: " << scalar(dns.value("hostname", json())) << " (expires in "
-                  << scalar(dns.value("expires_in_s", json())) << " s)\n";
-      else
-        std::cout << "  dns: none\n";
+      const json dns = r.value("dns", json::array());
+      if (dns.empty()) std::cout << "  dns: none\n";
+      for (const auto& d : dns)
+        std::cout << "  dns: " << scalar(d.value("hostname", json())) << " for client "
+                  << scalar(d.value("client", json())) << " (expires in " << scalar(d.value("expires_in_s", json()))
+                  << " s)\n";
       const json learned = r.value("learned", json::array());
       if (learned.empty()) std::cout << "  learned: none\n";
       for (const auto& l : learned)

@@ -397,6 +397,8 @@ std::vector<std::vector<uint8_t>> bareTcpKeys(uint16_t l3_header_len) {
 
 // NF_CT_STATE_BIT(IP_CT_RELATED): ct state "related", in both directions.
 constexpr uint32_t kCtStateRelated = 1u << (IP_CT_RELATED + 1);
+// ct state "new": a connection's first packet(s), before any reply.
+constexpr uint32_t kCtStateNew = 1u << (IP_CT_NEW + 1);
 constexpr uint8_t kTcpFin = 0x01;
 constexpr uint8_t kTcpRst = 0x04;
 constexpr uint8_t kTcpAck = 0x10;
@@ -628,7 +630,9 @@ Result<std::vector<uint8_t>> buildTableBatch(const NftTableSpec& s, bool replace
   // mark restored here steers `ip rule fwmark` lookups.
   addChain(b, s.table, "pre", NF_INET_PRE_ROUTING, kPrePriority);
   for (std::size_t i = 0; i < s.sets.size(); ++i) {
-    // 0. kernel-bound sets: a flow that carries none of our bits yet and
+    // 0. kernel-bound sets: a *new* connection (ct state new: its opening
+    // packet, never a packet of a flow already under way, never an ICMP
+    // error, which is "related") that carries none of our bits yet and
     // whose original-direction destination is in the set gets the set's bits
     // in its ct mark, then goes on through the chain (no verdict): decided
     // drop dies at rule 1, decided accept/reject takes rule 2 (reject in
@@ -638,6 +642,7 @@ Result<std::vector<uint8_t>> buildTableBatch(const NftTableSpec& s, bool replace
     const bool v6 = set.family == SetFamily::V6;
     RuleBuilder r(s.table, "pre");
     r.meta(NFT_META_NFPROTO).eq8(v6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
+    r.ct(NFT_CT_STATE).and32(kCtStateNew).ne32(0);
     r.ct(NFT_CT_DIRECTION).eq8(IP_CT_DIR_ORIGINAL);
     r.ct(NFT_CT_MARK).and32(ours).eq32(0);
     r.payload(NFT_PAYLOAD_NETWORK_HEADER, v6 ? 24 : 16, v6 ? 16 : 4);  // ip6 daddr / ip daddr
@@ -654,8 +659,9 @@ Result<std::vector<uint8_t>> buildTableBatch(const NftTableSpec& s, bool replace
     addRule(b, r);
   }
   if (s.observe_dns) {
-    // 1b. DNS responses (transport source port 53, UDP or TCP) of decided
-    // flows still go to userspace, carrying the decided mark, so the engine
+    // 1b. DNS responses (reply direction, transport source port 53, UDP or
+    // TCP) of decided flows still go to userspace, carrying the decided
+    // mark, so the engine
     // learns address -> hostname hints; it accepts them unchanged and
     // pre_save is then a no-op (the ct mark is decided already). Same
     // queues and flags as rule 6, so bypass keeps this fail-open too.
@@ -663,6 +669,7 @@ Result<std::vector<uint8_t>> buildTableBatch(const NftTableSpec& s, bool replace
     addAnonSet(b, s.table, id, kTypeInetProto, 1, {{IPPROTO_TCP}, {IPPROTO_UDP}}, metaTypeof(NFT_META_L4PROTO));
     RuleBuilder r(s.table, "pre");
     ctMarkHas(r, decided);
+    r.ct(NFT_CT_DIRECTION).eq8(IP_CT_DIR_REPLY);
     r.meta(NFT_META_L4PROTO).lookup(kAnonSetName, id, NFT_REG_1, /*invert=*/false);
     const uint16_t dns_port = htons(53);
     r.payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2).cmp(NFT_CMP_EQ, &dns_port, sizeof dns_port);  // th sport 53

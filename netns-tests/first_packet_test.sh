@@ -116,7 +116,7 @@ addr=$(resolve www.netflix.com)
 fg_check "dnsmasq answers www.netflix.com -> $NETFLIX (got '$addr')" test "$addr" = "$NETFLIX"
 hint=$(timeout 5 "$FG_CTL" --socket "$FG_CONTROL_SOCKET" --json hint "$NETFLIX" || true)
 fg_check "flowgatectl hint $NETFLIX names www.netflix.com ($hint)" \
-  bash -c "jq -e '.result.dns.hostname == \"www.netflix.com\"' <<<'$hint' >/dev/null"
+  bash -c "jq -e '.result.dns[0].hostname == \"www.netflix.com\" and .result.dns[0].client == \"10.71.1.2\"' <<<'$hint' >/dev/null"
 g1=$(rx g1) g2=$(rx g2)
 code=$(fetch www.netflix.com "$addr" "$FG_WORK/warm.bin")
 g1d=$(( $(rx g1) - g1 )) g2d=$(( $(rx g2) - g2 ))

@@ -18,7 +18,7 @@ check "weak-cipher server blocked" "legacy-bank \(AES128-SHA\) +HTTP 000 \(conne
 check "weak flow rejected by rule" "legacy-bank.example +reject +reject-weak-ciphers +0xa0000000"
 check "Netflix zero-rated from its SYN (DNS hint)" "NetFlix +www.netflix.com +accept +zero-rate-netflix +0x80001000 +yes \(dns\)"
 check "Zoom classed from its SYN (DNS hint)" "Zoom +us04web.zoom.us +accept +realtime-calls +0x80000100 +yes \(dns\)"
-check "flowgatectl hint shows the DNS name" "dns: www.netflix.com \(expires in [0-9]+ s\)"
+check "flowgatectl hint shows the DNS name" "dns: www.netflix.com for client 10.71.1.2 \(expires in [0-9]+ s\)"
 check "flowgatectl hint shows the learned server" "learned: tcp/443 NetFlix"
 check "upload left via uplink B" "uplink B \(zero-rated\) \+4[0-9]{3} KiB"
 check "Zoom in the realtime class" "Zoom +us04web.zoom.us +accept +realtime-calls +0x80000100"

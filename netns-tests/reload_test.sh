@@ -62,7 +62,7 @@ fg_check "generation 1: blocked.example is accepted (HTTP $code)" test "$code" =
 # default, before the hostname is known): the policy engine's "final" means
 # "the enforcement cannot change".
 fg_check "generation 1 accepted the flow at its first packet" \
-  fg_wait_log 'flow_decided .*dst=10\.71\.100\.1:443 .*verdict=accept rule=\(default\) .*dpi_packets=1$'
+  fg_wait_log 'flow_decided .*dst=10\.71\.100\.1:443 .*verdict=accept rule=\(default\) .*dpi_packets=1 '
 
 write_policy reject
 fg_check "SIGHUP: policy_reloaded logged" hup 1

@@ -75,7 +75,7 @@ class ControlHandler {
   // Prometheus text exposition (version 0.0.4) of every counter.
   virtual std::string metrics() = 0;
   // What the first-packet hint caches know about one server address:
-  // {"address","dns":{"hostname","expires_in_s"}|null,"learned":[{"port",
+  // {"address","dns":[{"client","hostname","expires_in_s"}],"learned":[{"port",
   //  "proto","application","l7_protocol","category","hostname","expires_in_s"}]}.
   // `error` is set (and `result` ignored) when `address` is not an address.
   struct HintResult {

@@ -197,6 +197,10 @@ PacketVerdict Engine::process(std::span<const uint8_t> ip_packet, Timestamp ts,
       f.decision.pinned_route = kernel_bits;
       ++counters_.kernel_bound;
     }
+    // A connection whose route is already fixed: the kernel gave it route
+    // bits, or flowgate meets it mid-way (after a restart, an eviction), so
+    // earlier packets already left by the route its ct mark says.
+    if (kernel_bits != 0 || !r.opening) f.decision.route_pinned = pinRoute(f, *policy);
     if (f.early && !f.classified) {
       if (auto v = firstPacket(f, ctx, *policy)) {
         f.decision.route_pinned = pinRoute(f, *policy);

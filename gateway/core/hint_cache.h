@@ -1,4 +1,4 @@
-// Bounded, expiring lookup caches for first-packet decisions.
+// TtlLruCache: the bounded, expiring lookup cache of first-packet decisions.
 //
 // TtlLruCache<Key, Value, Hash>: key -> value with a per-entry expiry,
 // bounded by max_entries, least recently used evicted (inserts and hits both
@@ -6,12 +6,8 @@
 // them, or when they reach the LRU tail on insert. O(1) on average
 // (unordered_map + std::list).
 //
-// HintCache: server address -> hostname, learned from DNS responses, so a
-// flow's first packet can be matched on the name the client resolved.
-// insert(addr, name, ttl_s, now) remembers that `addr` was handed out for
-// `name` until now + ttl (the TTL clamped to [min_ttl_s, max_ttl_s]). One
-// name per address: the latest insert wins (a CDN address shared by several
-// names reports the most recently resolved one).
+// core::Hints keeps its DNS answers ((client, server address) -> name, the
+// TTL clamped to [min_ttl_s, max_ttl_s]) and its learned servers in them.
 //
 // What they must never do: read a clock (time comes from the caller, like
 // the FlowTable), block, or grow beyond max_entries.
@@ -145,36 +141,6 @@ class TtlLruCache {
   HintCacheCounters counters_;
   Lru lru_;
   std::unordered_map<Key, typename Lru::iterator, Hash> map_;
-};
-
-class HintCache {
- public:
-  explicit HintCache(HintCacheConfig config) : cache_(config) {}
-
-  void insert(const IpAddress& addr, std::string_view name, uint32_t ttl_s, Timestamp now) {
-    cache_.insert(addr, std::string(name), ttl_s, now);
-  }
-  // The name for `addr` while valid. The view stays valid until the next
-  // call to insert() or clear().
-  std::optional<std::string_view> lookup(const IpAddress& addr, Timestamp now) {
-    const auto* e = cache_.lookup(addr, now);
-    if (!e) return std::nullopt;
-    return std::string_view(e->value);
-  }
-  // The name and expiry for `addr` without counting or touching the LRU.
-  std::optional<std::pair<std::string, Timestamp>> peek(const IpAddress& addr, Timestamp now) const {
-    const auto* e = cache_.peek(addr, now);
-    if (!e) return std::nullopt;
-    return std::pair{e->value, e->expires};
-  }
-
-  void clear() { cache_.clear(); }
-  size_t size() const { return cache_.size(); }
-  const HintCacheConfig& config() const { return cache_.config(); }
-  const HintCacheCounters& counters() const { return cache_.counters(); }
-
- private:
-  TtlLruCache<IpAddress, std::string, IpAddressHash> cache_;
 };
 
 }  // namespace fg::core

@@ -11,6 +11,14 @@ size_t ServerKeyHash::operator()(const ServerKey& k) const noexcept {
   return IpAddressHash{}(k.addr) ^ (static_cast<size_t>(k.port) << 8 | k.proto) * 0x9e3779b97f4a7c15ULL;
 }
 
+size_t DnsKeyHash::operator()(const DnsKey& k) const noexcept {
+  return IpAddressHash{}(k.server) ^ (IpAddressHash{}(k.client) * 0x9e3779b97f4a7c15ULL);
+}
+
+size_t AliasKeyHash::operator()(const AliasKey& k) const noexcept {
+  return std::hash<std::string>{}(k.name) ^ (IpAddressHash{}(k.client) * 0x9e3779b97f4a7c15ULL);
+}
+
 Hints::Hints(HintsConfig config)
     : config_(config),
       dns_(config.dns),
@@ -19,7 +27,7 @@ Hints::Hints(HintsConfig config)
                                .min_ttl_s = config.learned_ttl_s,
                                .max_ttl_s = config.learned_ttl_s}) {}
 
-void Hints::learnDns(std::span<const uint8_t> payload, bool tcp, Timestamp now) {
+void Hints::learnDns(const IpAddress& client, std::span<const uint8_t> payload, bool tcp, Timestamp now) {
   if (!config_.enabled) return;
   std::optional<std::span<const uint8_t>> msg = tcp ? dnsTcpMessage(payload) : std::optional(payload);
   std::optional<DnsAnswer> a = msg ? parseDnsResponse(*msg) : std::nullopt;
@@ -31,16 +39,16 @@ void Hints::learnDns(std::span<const uint8_t> payload, bool tcp, Timestamp now) 
   }
   if (a->qname.empty()) return;
   std::string name = a->qname;
-  if (const auto* alias = aliases_.lookup(name, now)) {
+  if (const auto* alias = aliases_.lookup(AliasKey{client, name}, now)) {
     name = alias->value;
     ++counters_.dns_aliased;
   }
   uint32_t ttl = a->addresses.empty() ? 300 : UINT32_MAX;
   for (const DnsAddress& d : a->addresses) ttl = std::min(ttl, d.ttl_s);
   for (const std::string& target : a->cnames)
-    if (target != name) aliases_.insert(target, name, ttl, now);
+    if (target != name) aliases_.insert(AliasKey{client, target}, name, ttl, now);
   for (const DnsAddress& d : a->addresses) {
-    dns_.insert(d.address, name, d.ttl_s, now);
+    dns_.insert(DnsKey{client, d.address}, name, d.ttl_s, now);
     ++counters_.dns_addresses;
   }
 }
@@ -64,20 +72,20 @@ void Hints::learnFlow(const Flow& f, Timestamp now) {
   ++counters_.learned;
 }
 
-std::optional<EarlyAnswer> Hints::lookup(const ServerKey& server, Timestamp now) {
+std::optional<EarlyAnswer> Hints::lookup(const IpAddress& client, const ServerKey& server, Timestamp now) {
   if (!config_.enabled) return std::nullopt;
   std::lock_guard lock(mu_);
   ++counters_.lookups;
-  const std::optional<std::string_view> name = dns_.lookup(server.addr, now);
+  const auto* dns = dns_.lookup(DnsKey{client, server.addr}, now);
   const auto* learned = learned_.lookup(server, now);
   EarlyAnswer a;
-  if (name) {
+  if (dns) {
     ++counters_.dns_hits;
     a.source = Confidence::Dns;
-    a.hostname = *name;
+    a.hostname = dns->value;
     // What DPI said about this server before counts only for the same name:
     // a shared CDN address serves many.
-    if (learned && learned->value.hostname == *name) {
+    if (learned && learned->value.hostname == dns->value) {
       a.application = learned->value.application;
       a.l7_protocol = learned->value.l7_protocol;
       a.category = learned->value.category;
@@ -97,10 +105,9 @@ std::optional<EarlyAnswer> Hints::lookup(const ServerKey& server, Timestamp now)
 HintInfo Hints::describe(const IpAddress& addr, Timestamp now) const {
   std::lock_guard lock(mu_);
   HintInfo info;
-  if (auto e = dns_.peek(addr, now)) {
-    info.dns_hostname = e->first;
-    info.dns_expires = e->second;
-  }
+  dns_.forEachLive(now, [&](const auto& e) {
+    if (e.key.server == addr) info.dns.push_back({.client = e.key.client, .hostname = e.value, .expires = e.expires});
+  });
   learned_.forEachLive(now, [&](const auto& e) {
     if (e.key.addr == addr)
       info.learned.push_back({.port = e.key.port, .proto = e.key.proto, .server = e.value, .expires = e.expires});

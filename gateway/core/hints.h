@@ -2,9 +2,14 @@
 // anything -- the input of first-packet decisions.
 //
 // Two sources, both bounded TtlLruCaches:
-//   - DNS: address -> hostname from the DNS responses crossing the gateway
-//     (A/AAAA, CNAME chains attributed to the name the client asked for),
-//     kept for the record's TTL clamped to [dns.min_ttl_s, dns.max_ttl_s];
+//   - DNS: (client, server address) -> hostname from the DNS responses the
+//     gateway forwards to its clients (A/AAAA, CNAME chains attributed to
+//     the name the client asked for), kept for the record's TTL clamped to
+//     [dns.min_ttl_s, dns.max_ttl_s]. Per client: a hint is what *this*
+//     client resolved, so no client (and no host that can send packets from
+//     port 53) can make the gateway block or route another client's flows;
+//     only answers to a query the client sent (the server side of a flow
+//     the client opened to port 53, or that DPI says is DNS) are read;
 //   - learned: (address, port, protocol) -> application, protocol, category
 //     and hostname of the last flow to that server that DPI classified
 //     itself (confidence "dpi") as an application of its own (not a bare
@@ -42,7 +47,7 @@ namespace fg::core {
 
 struct HintsConfig {
   bool enabled = true;          // false: no DNS learning, no first-packet answers
-  HintCacheConfig dns{};        // address -> hostname
+  HintCacheConfig dns{};        // (client, address) -> hostname
   size_t learned_entries = 65'536;
   uint32_t learned_ttl_s = 900;
 };
@@ -74,10 +79,31 @@ struct HintsCounters {
   HintCacheCounters dns{}, learned_cache{};
 };
 
-// What the caches hold for one address (flowgatectl hint ADDRESS).
+struct DnsKey {
+  IpAddress client, server;
+  friend bool operator==(const DnsKey&, const DnsKey&) = default;
+};
+struct DnsKeyHash {
+  size_t operator()(const DnsKey& k) const noexcept;
+};
+struct AliasKey {
+  IpAddress client;
+  std::string name;
+  friend bool operator==(const AliasKey&, const AliasKey&) = default;
+};
+struct AliasKeyHash {
+  size_t operator()(const AliasKey& k) const noexcept;
+};
+
+// What the caches hold for one server address (flowgatectl hint ADDRESS).
+// O(entries): an operator's lookup, not for the packet path.
 struct HintInfo {
-  std::optional<std::string> dns_hostname;
-  Timestamp dns_expires = 0;
+  struct Dns {
+    IpAddress client;
+    std::string hostname;
+    Timestamp expires = 0;
+  };
+  std::vector<Dns> dns;
   struct Learned {
     uint16_t port = 0;
     uint8_t proto = 0;
@@ -97,12 +123,12 @@ class Hints {
   const HintsConfig& config() const { return config_; }
 
   // One DNS message (UDP payload, or a TCP segment starting with the length
-  // prefix). Responses with addresses fill the DNS cache.
-  void learnDns(std::span<const uint8_t> payload, bool tcp, Timestamp now);
+  // prefix) answering `client`. Responses with addresses fill its hints.
+  void learnDns(const IpAddress& client, std::span<const uint8_t> payload, bool tcp, Timestamp now);
   // A flow DPI classified itself (confidence dpi) teaches its server.
   void learnFlow(const Flow& flow, Timestamp now);
-  // The early answer for a flow to `server`, or nullopt.
-  std::optional<EarlyAnswer> lookup(const ServerKey& server, Timestamp now);
+  // The early answer for `client`'s new flow to `server`, or nullopt.
+  std::optional<EarlyAnswer> lookup(const IpAddress& client, const ServerKey& server, Timestamp now);
 
   HintInfo describe(const IpAddress& addr, Timestamp now) const;
   HintsCounters counters() const;
@@ -110,8 +136,8 @@ class Hints {
  private:
   HintsConfig config_;
   mutable std::mutex mu_;
-  HintCache dns_;
-  TtlLruCache<std::string, std::string, std::hash<std::string>> aliases_;  // CNAME target -> asked name
+  TtlLruCache<DnsKey, std::string, DnsKeyHash> dns_;
+  TtlLruCache<AliasKey, std::string, AliasKeyHash> aliases_;  // (client, CNAME target) -> asked name
   TtlLruCache<ServerKey, LearnedServer, ServerKeyHash> learned_;
   HintsCounters counters_;
 };

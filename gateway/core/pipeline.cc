@@ -54,7 +54,10 @@ StepResult Pipeline::step(const Packet& p, bool create) {
   f->bytes[d] += p.ip_bytes;
   if (p.proto == kProtoTcp && !(p.fragment && !p.first_fragment)) updateTcp(*f, p, dir);
   table_.touch(*f, p.ts);
-  if (r.new_flow && config_.hints) earlyAnswer(*f, p);
+  if (r.new_flow) {
+    r.opening = isOpening(*f, p);
+    if (r.opening && config_.hints) earlyAnswer(*f, p);
+  }
   // Later fragments carry no L4 header: counted, never inspected.
   if (!f->classified && !(p.fragment && !p.first_fragment)) classify(*f, p, dir, r);
   return r;
@@ -169,25 +172,30 @@ void Pipeline::classify(Flow& f, const Packet& p, Direction dir, StepResult& r) 
   }
 }
 
-// DNS responses teach the hint cache: port 53 (UDP or TCP), or the server
-// side of a flow DPI recognised as DNS on another port.
+// DNS answers teach the client's hints: only the server side of a flow the
+// client opened to port 53 (UDP or TCP), or of a flow DPI recognised as DNS
+// on another port. Anything else from port 53 (a packet a client or an
+// outside host sends from that port, unasked) is never read.
 void Pipeline::learnDns(const Packet& p, const Flow* f) {
-  if (p.payload_len == 0 || (p.fragment && !p.first_fragment)) return;
+  if (!f || p.payload_len == 0 || (p.fragment && !p.first_fragment)) return;
   if (p.proto != kProtoUdp && p.proto != kProtoTcp) return;
-  const bool dns_port = p.src_port == 53;
-  const bool dns_flow = f && f->cls.l7_protocol == "DNS" && f->cls.confidence == Confidence::Dpi &&
-                        f->directionOf(p) == Direction::DstToSrc;
+  if (f->directionOf(p) != Direction::DstToSrc) return;
+  const bool dns_port = f->dst_port == 53;
+  const bool dns_flow = f->cls.l7_protocol == "DNS" && f->cls.confidence == Confidence::Dpi;
   if (!dns_port && !dns_flow) return;
-  config_.hints->learnDns({p.payload, p.payload_len}, p.proto == kProtoTcp, p.ts);
+  config_.hints->learnDns(f->src, {p.payload, p.payload_len}, p.proto == kProtoTcp, p.ts);
 }
 
-// The opening packet of a new flow (a client SYN, the first datagram):
-// what do the hints know about its server?
+// The packet that opens a connection: a client SYN, the first datagram.
+bool Pipeline::isOpening(const Flow& f, const Packet& p) {
+  if (f.directionOf(p) != Direction::SrcToDst) return false;  // the capture began mid-handshake
+  if (p.proto == kProtoTcp) return (p.tcp_flags & (kTcpSyn | kTcpAck)) == kTcpSyn;
+  return p.proto == kProtoUdp || p.proto == kProtoSctp;
+}
+
+// The opening packet of a new flow: what do the hints know about its server?
 void Pipeline::earlyAnswer(Flow& f, const Packet& p) {
-  if (f.directionOf(p) != Direction::SrcToDst) return;  // the capture began mid-handshake
-  if (p.proto == kProtoTcp && (p.tcp_flags & (kTcpSyn | kTcpAck)) != kTcpSyn) return;
-  if (p.proto != kProtoTcp && p.proto != kProtoUdp && p.proto != kProtoSctp) return;
-  std::optional<EarlyAnswer> a = config_.hints->lookup(ServerKey{f.dst, f.dst_port, f.proto}, p.ts);
+  std::optional<EarlyAnswer> a = config_.hints->lookup(f.src, ServerKey{f.dst, f.dst_port, f.proto}, p.ts);
   if (!a) return;
   if (a->application.empty() && !a->hostname.empty()) {
     Classification c;
@@ -223,8 +231,15 @@ void Pipeline::endInspection(Flow& f, bool final_answer) {
       // record shows both (dns_hostname, hostname).
       e.detection_updated = !e.application.empty() && !iequals(e.application, f.cls.application);
       if (e.detection_updated) ++counters_.detection_updated;
-    } else {
-      applyEarly(f);
+    } else if (e.source == Confidence::Dns) {
+      applyEarly(f);  // the name this client resolved beats a port guess
+    } else if (f.cls.confidence == e.source) {
+      // A learned server's answer is not this flow's final classification:
+      // it may have routed the flow from its first packet, it never blocks
+      // it. Still standing in (the classifier left it): withdraw it.
+      f.cls.application = f.cls.l7_protocol = "Unknown";
+      f.cls.category.clear();
+      f.cls.confidence = Confidence::Unknown;
     }
   }
   if (config_.hints && f.cls.confidence == Confidence::Dpi) config_.hints->learnFlow(f, f.last_seen);

@@ -63,6 +63,7 @@ struct StepResult {
   bool new_flow = false;
   bool classified_now = false;       // this packet completed classification
   bool icmp_error = false;           // an ICMP/ICMPv6 error (see isIcmpError)
+  bool opening = false;              // new flow, and this packet opens the connection (client SYN, first datagram)
 };
 
 class Pipeline {
@@ -112,6 +113,7 @@ class Pipeline {
 
   Flow* flowFor(const Packet& p, StepResult& r, bool create);
   void learnDns(const Packet& p, const Flow* f);
+  static bool isOpening(const Flow& f, const Packet& p);
   void earlyAnswer(Flow& f, const Packet& p);
   void applyEarly(Flow& f);
   void updateTcp(Flow& f, const Packet& p, Direction dir);

@@ -513,9 +513,11 @@ ctl::ControlHandler::HintResult Daemon::hint(const std::string& address) {
   const int64_t now = nowUs();
   const core::HintInfo info = hints_.describe(*addr, now);
   auto secondsLeft = [now](core::Timestamp expires) { return (expires - now + 999'999) / 1'000'000; };
-  nlohmann::json dns = nullptr;
-  if (info.dns_hostname)
-    dns = {{"hostname", output::safeString(*info.dns_hostname)}, {"expires_in_s", secondsLeft(info.dns_expires)}};
+  nlohmann::json dns = nlohmann::json::array();
+  for (const auto& d : info.dns)
+    dns.push_back({{"client", d.client.toString()},
+                   {"hostname", output::safeString(d.hostname)},
+                   {"expires_in_s", secondsLeft(d.expires)}});
   nlohmann::json learned = nlohmann::json::array();
   for (const auto& l : info.learned)
     learned.push_back({{"port", l.port},

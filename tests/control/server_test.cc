@@ -52,7 +52,9 @@ class FakeHandler : public ControlHandler {
   }
   HintResult hint(const std::string& address) override {
     if (address != "10.0.0.1") return {.error = "not an address we know: " + address, .result = nullptr};
-    return {.error = "", .result = json{{"address", address}, {"dns", {{"hostname", "www.netflix.com"}}}}};
+    return {.error = "",
+            .result = json{{"address", address},
+                           {"dns", json::array({{{"client", "10.0.0.2"}, {"hostname", "www.netflix.com"}}})}}};
   }
   std::string metrics() override {
     if (throw_metrics) throw std::runtime_error("boom");
@@ -255,7 +257,7 @@ TEST_F(ServerTest, HintAnswersOrRefusesTheAddress) {
   c.send("{\"request\":\"hint\",\"address\":\"10.0.0.1\",\"id\":3}\n");
   json r = c.response();
   EXPECT_EQ(r["id"], 3);
-  EXPECT_EQ(r["result"]["dns"]["hostname"], "www.netflix.com");
+  EXPECT_EQ(r["result"]["dns"][0]["hostname"], "www.netflix.com");
   c.send("{\"request\":\"hint\",\"address\":\"nope\"}\n");
   r = c.response();
   EXPECT_EQ(r["error"]["code"], "bad_field");

@@ -565,6 +565,27 @@ TEST(DnsTcp, LengthPrefix) {
 
 constexpr Timestamp kSec = 1'000'000;
 
+// The cache as core::Hints uses it for DNS answers, keyed by address here:
+// the TTL/LRU behaviour under test is TtlLruCache's.
+class HintCache {
+ public:
+  explicit HintCache(HintCacheConfig config) : cache_(config) {}
+  void insert(const IpAddress& addr, std::string_view name, uint32_t ttl_s, Timestamp now) {
+    cache_.insert(addr, std::string(name), ttl_s, now);
+  }
+  std::optional<std::string_view> lookup(const IpAddress& addr, Timestamp now) {
+    const auto* e = cache_.lookup(addr, now);
+    return e ? std::optional<std::string_view>(e->value) : std::nullopt;
+  }
+  void clear() { cache_.clear(); }
+  size_t size() const { return cache_.size(); }
+  const HintCacheConfig& config() const { return cache_.config(); }
+  const HintCacheCounters& counters() const { return cache_.counters(); }
+
+ private:
+  TtlLruCache<IpAddress, std::string, IpAddressHash> cache_;
+};
+
 HintCacheConfig smallConfig(size_t max_entries = 3) {
   return {.max_entries = max_entries, .min_ttl_s = 10, .max_ttl_s = 100};
 }
@@ -706,6 +727,8 @@ TEST(HintCache, FedFromDnsAnswer) {
 namespace fg::core {
 namespace {
 
+const IpAddress kClient = *IpAddress::parse("10.1.0.2");
+
 Flow classifiedFlow(std::string_view dst, uint16_t port, std::string app, std::string host) {
   Flow f;
   f.src = *IpAddress::parse("10.1.0.2");
@@ -723,8 +746,8 @@ Flow classifiedFlow(std::string_view dst, uint16_t port, std::string app, std::s
 
 TEST(Hints, DnsAnswerOverUdpAndTcpGivesTheQuestionName) {
   Hints h(HintsConfig{});
-  h.learnDns(cnameChain(), /*tcp=*/false, 0);
-  auto a = h.lookup(ServerKey{ip("1.2.3.4"), 443, kProtoTcp}, kSec);
+  h.learnDns(kClient, cnameChain(), /*tcp=*/false, 0);
+  auto a = h.lookup(kClient, ServerKey{ip("1.2.3.4"), 443, kProtoTcp}, kSec);
   ASSERT_TRUE(a);
   EXPECT_EQ(a->source, Confidence::Dns);
   EXPECT_EQ(a->hostname, "www.netflix.com");
@@ -736,8 +759,8 @@ TEST(Hints, DnsAnswerOverUdpAndTcpGivesTheQuestionName) {
   tcp[1] = static_cast<uint8_t>(msg.size());
   tcp.insert(tcp.end(), msg.begin(), msg.end());
   Hints h2(HintsConfig{});
-  h2.learnDns(tcp, /*tcp=*/true, 0);
-  EXPECT_TRUE(h2.lookup(ServerKey{ip("5.6.7.8"), 443, kProtoTcp}, kSec));
+  h2.learnDns(kClient, tcp, /*tcp=*/true, 0);
+  EXPECT_TRUE(h2.lookup(kClient, ServerKey{ip("5.6.7.8"), 443, kProtoTcp}, kSec));
   const HintsCounters c = h2.counters();
   EXPECT_EQ(c.dns_responses, 1u);
   EXPECT_EQ(c.dns_entries, 2u);
@@ -746,25 +769,25 @@ TEST(Hints, DnsAnswerOverUdpAndTcpGivesTheQuestionName) {
 
 TEST(Hints, ALaterQuestionForACnameTargetKeepsTheNameFirstAsked) {
   Hints h(HintsConfig{});
-  h.learnDns(test::dnsResponse("www.netflix.com", {"1.1.1.1"}, 300, {"www.dradis.netflix.com", "edge.cdn.example"}),
+  h.learnDns(kClient, test::dnsResponse("www.netflix.com", {"1.1.1.1"}, 300, {"www.dradis.netflix.com", "edge.cdn.example"}),
              false, 0);
   // The client (or its stub resolver) now asks for the chain's target itself.
-  h.learnDns(test::dnsResponse("edge.cdn.example", {"1.1.1.1", "2.2.2.2"}), false, kSec);
-  auto a = h.lookup(ServerKey{ip("2.2.2.2"), 443, kProtoTcp}, 2 * kSec);
+  h.learnDns(kClient, test::dnsResponse("edge.cdn.example", {"1.1.1.1", "2.2.2.2"}), false, kSec);
+  auto a = h.lookup(kClient, ServerKey{ip("2.2.2.2"), 443, kProtoTcp}, 2 * kSec);
   ASSERT_TRUE(a);
   EXPECT_EQ(a->hostname, "www.netflix.com");
-  EXPECT_EQ(h.lookup(ServerKey{ip("1.1.1.1"), 443, kProtoTcp}, 2 * kSec)->hostname, "www.netflix.com");
+  EXPECT_EQ(h.lookup(kClient, ServerKey{ip("1.1.1.1"), 443, kProtoTcp}, 2 * kSec)->hostname, "www.netflix.com");
   EXPECT_EQ(h.counters().dns_aliased, 1u);
   // A name nobody reached through a chain is its own.
-  h.learnDns(test::dnsResponse("other.example", {"3.3.3.3"}), false, kSec);
-  EXPECT_EQ(h.lookup(ServerKey{ip("3.3.3.3"), 443, kProtoTcp}, 2 * kSec)->hostname, "other.example");
+  h.learnDns(kClient, test::dnsResponse("other.example", {"3.3.3.3"}), false, kSec);
+  EXPECT_EQ(h.lookup(kClient, ServerKey{ip("3.3.3.3"), 443, kProtoTcp}, 2 * kSec)->hostname, "other.example");
 }
 
 TEST(Hints, GarbageIsCountedNotLearned) {
   Hints h(HintsConfig{});
   const std::vector<uint8_t> junk = {1, 2, 3};
-  h.learnDns(junk, false, 0);
-  h.learnDns(junk, true, 0);
+  h.learnDns(kClient, junk, false, 0);
+  h.learnDns(kClient, junk, true, 0);
   const HintsCounters c = h.counters();
   EXPECT_EQ(c.dns_responses, 2u);
   EXPECT_EQ(c.dns_unparsed, 2u);
@@ -774,21 +797,21 @@ TEST(Hints, GarbageIsCountedNotLearned) {
 TEST(Hints, LearnedServerAnswersAloneOrAddsTheApplicationForTheSameName) {
   Hints h(HintsConfig{});
   h.learnFlow(classifiedFlow("1.2.3.4", 443, "NetFlix", "www.netflix.com"), 0);
-  auto a = h.lookup(ServerKey{ip("1.2.3.4"), 443, kProtoTcp}, kSec);
+  auto a = h.lookup(kClient, ServerKey{ip("1.2.3.4"), 443, kProtoTcp}, kSec);
   ASSERT_TRUE(a);
   EXPECT_EQ(a->source, Confidence::Cache);
   EXPECT_EQ(a->application, "NetFlix");
   EXPECT_EQ(a->l7_protocol, "TLS");
-  EXPECT_FALSE(h.lookup(ServerKey{ip("1.2.3.4"), 80, kProtoTcp}, kSec)) << "per port";
-  EXPECT_FALSE(h.lookup(ServerKey{ip("1.2.3.4"), 443, kProtoUdp}, kSec)) << "per protocol";
+  EXPECT_FALSE(h.lookup(kClient, ServerKey{ip("1.2.3.4"), 80, kProtoTcp}, kSec)) << "per port";
+  EXPECT_FALSE(h.lookup(kClient, ServerKey{ip("1.2.3.4"), 443, kProtoUdp}, kSec)) << "per protocol";
   // The DNS name wins; the learned application only counts for that name.
-  h.learnDns(cnameChain(), false, kSec);
-  a = h.lookup(ServerKey{ip("1.2.3.4"), 443, kProtoTcp}, 2 * kSec);
+  h.learnDns(kClient, cnameChain(), false, kSec);
+  a = h.lookup(kClient, ServerKey{ip("1.2.3.4"), 443, kProtoTcp}, 2 * kSec);
   ASSERT_TRUE(a);
   EXPECT_EQ(a->source, Confidence::Dns);
   EXPECT_EQ(a->application, "NetFlix");
   h.learnFlow(classifiedFlow("1.2.3.4", 443, "Cloudflare", "cdn.example"), 3 * kSec);
-  a = h.lookup(ServerKey{ip("1.2.3.4"), 443, kProtoTcp}, 4 * kSec);
+  a = h.lookup(kClient, ServerKey{ip("1.2.3.4"), 443, kProtoTcp}, 4 * kSec);
   ASSERT_TRUE(a);
   EXPECT_EQ(a->hostname, "www.netflix.com");
   EXPECT_EQ(a->application, "") << "a shared address: another name's application is not this one's";
@@ -806,30 +829,45 @@ TEST(Hints, OnlyDpiAnswersAreLearnedAndLearnedEntriesExpire) {
   h.learnFlow(lookup, 0);
   EXPECT_EQ(h.counters().learned_entries, 0u);
   h.learnFlow(classifiedFlow("1.2.3.4", 443, "NetFlix", ""), 0);
-  EXPECT_TRUE(h.lookup(ServerKey{ip("1.2.3.4"), 443, kProtoTcp}, 10 * kSec - 1));
-  EXPECT_FALSE(h.lookup(ServerKey{ip("1.2.3.4"), 443, kProtoTcp}, 10 * kSec));
+  EXPECT_TRUE(h.lookup(kClient, ServerKey{ip("1.2.3.4"), 443, kProtoTcp}, 10 * kSec - 1));
+  EXPECT_FALSE(h.lookup(kClient, ServerKey{ip("1.2.3.4"), 443, kProtoTcp}, 10 * kSec));
 }
 
 TEST(Hints, DisabledLearnsAndAnswersNothing) {
   Hints h(HintsConfig{.enabled = false});
-  h.learnDns(cnameChain(), false, 0);
+  h.learnDns(kClient, cnameChain(), false, 0);
   h.learnFlow(classifiedFlow("1.2.3.4", 443, "NetFlix", ""), 0);
-  EXPECT_FALSE(h.lookup(ServerKey{ip("1.2.3.4"), 443, kProtoTcp}, kSec));
+  EXPECT_FALSE(h.lookup(kClient, ServerKey{ip("1.2.3.4"), 443, kProtoTcp}, kSec));
   EXPECT_EQ(h.counters().dns_entries + h.counters().learned_entries, 0u);
 }
 
 TEST(Hints, DescribeListsWhatIsKnownWithoutCountingIt) {
   Hints h(HintsConfig{});
-  h.learnDns(cnameChain(), false, 0);
+  h.learnDns(kClient, cnameChain(), false, 0);
   h.learnFlow(classifiedFlow("1.2.3.4", 443, "NetFlix", "www.netflix.com"), 0);
   h.learnFlow(classifiedFlow("1.2.3.4", 80, "HTTP", "www.netflix.com"), 0);
   const HintInfo info = h.describe(ip("1.2.3.4"), kSec);
-  ASSERT_TRUE(info.dns_hostname);
-  EXPECT_EQ(*info.dns_hostname, "www.netflix.com");
-  EXPECT_GT(info.dns_expires, kSec);
+  ASSERT_EQ(info.dns.size(), 1u);
+  EXPECT_EQ(info.dns[0].hostname, "www.netflix.com");
+  EXPECT_EQ(info.dns[0].client, kClient);
+  EXPECT_GT(info.dns[0].expires, kSec);
   EXPECT_EQ(info.learned.size(), 2u);
   EXPECT_EQ(h.counters().lookups, 0u);
-  EXPECT_FALSE(h.describe(ip("9.9.9.9"), kSec).dns_hostname);
+  EXPECT_TRUE(h.describe(ip("9.9.9.9"), kSec).dns.empty());
+}
+
+TEST(Hints, OneClientsAnswersNeverSpeakForAnother) {
+  // What a client resolved is what it asked for; another client (or anyone
+  // able to send from port 53) must not name servers for its neighbours.
+  Hints h(HintsConfig{});
+  h.learnDns(kClient, test::dnsResponse("ads.blocked.example", {"9.9.9.9"}, 300, {"www.popular.example"}), false, 0);
+  const IpAddress other = ip("10.1.0.3");
+  EXPECT_TRUE(h.lookup(kClient, ServerKey{ip("9.9.9.9"), 443, kProtoTcp}, kSec));
+  EXPECT_FALSE(h.lookup(other, ServerKey{ip("9.9.9.9"), 443, kProtoTcp}, kSec));
+  // The other client's own lookup of the CNAME target stays its own name.
+  h.learnDns(other, test::dnsResponse("www.popular.example", {"9.9.9.9"}), false, kSec);
+  EXPECT_EQ(h.lookup(other, ServerKey{ip("9.9.9.9"), 443, kProtoTcp}, 2 * kSec)->hostname, "www.popular.example");
+  EXPECT_EQ(h.lookup(kClient, ServerKey{ip("9.9.9.9"), 443, kProtoTcp}, 2 * kSec)->hostname, "ads.blocked.example");
 }
 
 }  // namespace

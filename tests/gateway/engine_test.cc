@@ -94,6 +94,14 @@ class EngineTest : public ::testing::Test {
         .payload(payload)
         .build();
   }
+  // Another connection of the same client to the same server.
+  static test::Bytes fromClientPort(uint16_t sport, uint8_t flags, std::string_view payload = "") {
+    return PacketBuilder()
+        .ipv4({.src = "10.1.0.2", .dst = "10.9.9.9"})
+        .tcp({.sport = sport, .dport = 443, .flags = flags})
+        .payload(payload)
+        .build();
+  }
   static test::Bytes fromServer(uint8_t flags, std::string_view payload = "") {
     return PacketBuilder()
         .ipv4({.src = "10.9.9.9", .dst = "10.1.0.2"})
@@ -117,14 +125,29 @@ class EngineTest : public ::testing::Test {
     return c;
   }
 
-  // The client's resolver answer for `name`, from 10.53.0.1:53.
+  // The client's query to its resolver 10.53.0.1:53, and the answer for
+  // `name` (only answers to a query the client sent are learned).
+  static test::Bytes dnsQuery(uint16_t sport = 33333) {
+    return PacketBuilder()
+        .ipv4({.src = "10.1.0.2", .dst = "10.53.0.1"})
+        .udp({.sport = sport, .dport = 53})
+        .payload("query")
+        .build();
+  }
   static test::Bytes dnsAnswer(std::string_view name, const std::vector<std::string>& addrs,
-                               uint32_t ttl = 300) {
+                               uint16_t dport = 33333) {
     return PacketBuilder()
         .ipv4({.src = "10.53.0.1", .dst = "10.1.0.2"})
-        .udp({.sport = 53, .dport = 33333})
-        .payload(test::dnsResponse(name, addrs, ttl))
+        .udp({.sport = 53, .dport = dport})
+        .payload(test::dnsResponse(name, addrs))
         .build();
+  }
+  // The client resolves `name` through the gateway; returns the answer's verdict.
+  PacketVerdict resolve(std::string_view name, const std::vector<std::string>& addrs) {
+    static uint16_t port = 33333;
+    ++port;
+    send(dnsQuery(port));
+    return send(dnsAnswer(name, addrs, port));
   }
 
   // The tracked flow `pkt` belongs to, or nullptr.
@@ -349,13 +372,19 @@ route = "zero"
 class = "video"
 )";
 constexpr uint32_t kZeroRoute = 0x100, kVideo = 0x2000;
+constexpr const char* kNoVideoPolicy = R"(
+[[rule]]
+name = "no-video"
+match = { application = "NetFlix" }
+action = "reject"
+)";
 
 TEST_F(EngineTest, ResolvedHostnameRoutesTheSynProvisionallyAndDpiConfirms) {
   load(kZeroRatePolicy);
   classifier_.hosts["www.netflix.com"] = "NetFlix";
   classifier_.script[3] = {tls("www.netflix.com", 0xC02F, "NetFlix"), true};  // SYN, SYN-ACK, hello
   Engine& e = engine(32, /*hints=*/true);
-  EXPECT_FALSE(send(dnsAnswer("www.netflix.com", {"10.9.9.9"})).mark.has_value());
+  EXPECT_FALSE(resolve("www.netflix.com", {"10.9.9.9"}).mark.has_value());
   PacketVerdict syn = send(fromClient(kTcpSyn));
   ASSERT_TRUE(syn.mark.has_value()) << "the SYN already carries the route";
   EXPECT_EQ(*syn.mark, kZeroRoute | kVideo) << "route and class, not decided: DPI still confirms";
@@ -380,7 +409,7 @@ TEST_F(EngineTest, ResolvedHostnameRoutesTheSynProvisionallyAndDpiConfirms) {
 TEST_F(EngineTest, BlockedHostnameIsRejectedAtTheSyn) {
   load(kZeroRatePolicy);
   Engine& e = engine(32, true);
-  send(dnsAnswer("ads.blocked.example", {"10.9.9.9"}));
+  resolve("ads.blocked.example", {"10.9.9.9"});
   PacketVerdict syn = send(fromClient(kTcpSyn));
   EXPECT_EQ(syn.mark, std::optional<uint32_t>(kDecided | kReject));
   EXPECT_FALSE(syn.rewrite_as_reset) << "the kernel rejects the client's own SYN";
@@ -393,7 +422,7 @@ TEST_F(EngineTest, WithoutHintsAFlowKeepsTheUplinkOfItsSyn) {
   load(kZeroRatePolicy);
   classifier_.script[2] = {tls("www.netflix.com", 0xC02F, "NetFlix"), true};
   Engine& e = engine(32, /*hints=*/false);
-  send(dnsAnswer("www.netflix.com", {"10.9.9.9"}));
+  resolve("www.netflix.com", {"10.9.9.9"});
   EXPECT_FALSE(send(fromClient(kTcpSyn)).mark.has_value()) << "nothing known at the SYN";
   EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "client hello")).mark, std::optional<uint32_t>(kDecided | kVideo))
       << "class applies; the route does not: the SYN (and its NAT) went out the default uplink";
@@ -415,7 +444,7 @@ TEST_F(EngineTest, DpiContradictingTheEarlyAnswerKeepsTheRouteButNotTheClass) {
   classifier_.hosts["www.netflix.com"] = "NetFlix";
   classifier_.script[2] = {tls("www.other.example"), true};
   Engine& e = engine(32, true);
-  send(dnsAnswer("www.netflix.com", {"10.9.9.9"}));
+  resolve("www.netflix.com", {"10.9.9.9"});
   EXPECT_EQ(send(fromClient(kTcpSyn)).mark, std::optional<uint32_t>(kZeroRoute | kVideo));
   PacketVerdict hello = send(fromClient(kTcpAck | kTcpPsh, "client hello"));
   EXPECT_EQ(hello.mark, std::optional<uint32_t>(kDecided | kZeroRoute))
@@ -425,15 +454,15 @@ TEST_F(EngineTest, DpiContradictingTheEarlyAnswerKeepsTheRouteButNotTheClass) {
   ASSERT_TRUE(f->early);
   EXPECT_TRUE(f->early->detection_updated);
   EXPECT_EQ(e.pipeline().counters().detection_updated, 1u);
-  ASSERT_EQ(sink_.decisions.size(), 1u);
-  EXPECT_EQ(sink_.decisions[0].rule, "") << "the default decided";
+  ASSERT_EQ(sink_.decisions.size(), 2u) << "the DNS lookup, then the connection";
+  EXPECT_EQ(sink_.decisions.back().rule, "") << "the default decided";
 }
 
 TEST_F(EngineTest, DpiFindingABlockedNameBlocksAProvisionallyRoutedFlow) {
   load(kZeroRatePolicy);
   classifier_.script[2] = {tls("x.blocked.example"), true};
   engine(32, true);
-  send(dnsAnswer("www.netflix.com", {"10.9.9.9"}));
+  resolve("www.netflix.com", {"10.9.9.9"});
   send(fromClient(kTcpSyn));
   PacketVerdict hello = send(fromClient(kTcpAck | kTcpPsh, "client hello"));
   EXPECT_EQ(hello.mark, std::optional<uint32_t>(kDecided | kReject | kZeroRoute));
@@ -447,7 +476,7 @@ match = { hostname = "bank.example", cipher_strength = "weak" }
 action = "reject"
 )");
   Engine& e = engine(32, true);
-  send(dnsAnswer("bank.example", {"10.9.9.9"}));
+  resolve("bank.example", {"10.9.9.9"});
   EXPECT_FALSE(send(fromClient(kTcpSyn)).mark.has_value()) << "the cipher is still to come";
   EXPECT_EQ(e.counters().early_answers, 1u);
   EXPECT_EQ(e.counters().first_packet_marked + e.counters().first_packet_blocked, 0u);
@@ -465,7 +494,7 @@ action = "reject"
   classifier_.script[2] = {tls("www.netflix.com"), false};
   classifier_.script[3] = {tls("www.netflix.com", 0x002F), true};  // AES128-SHA: weak
   Engine& e = engine(32, true);
-  send(dnsAnswer("www.netflix.com", {"10.9.9.9"}));
+  resolve("www.netflix.com", {"10.9.9.9"});
   EXPECT_EQ(send(fromClient(kTcpSyn)).mark, std::optional<uint32_t>(kZeroRoute | kVideo));
   EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "client hello")).mark, std::optional<uint32_t>(kZeroRoute | kVideo));
   PacketVerdict server = send(fromServer(kTcpAck | kTcpPsh, "server hello"));
@@ -488,10 +517,7 @@ route = "zero"
   EXPECT_FALSE(send(fromClient(kTcpSyn)).mark.has_value());
   EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "hello")).mark, std::optional<uint32_t>(kDecided));
   // A new connection on another client port: answered from the cache.
-  const test::Bytes syn2 = PacketBuilder()
-                               .ipv4({.src = "10.1.0.2", .dst = "10.9.9.9"})
-                               .tcp({.sport = 40001, .dport = 443, .flags = kTcpSyn})
-                               .build();
+  const test::Bytes syn2 = fromClientPort(40001, kTcpSyn);
   EXPECT_EQ(send(syn2).mark, std::optional<uint32_t>(kZeroRoute));
   EXPECT_EQ(hints_.counters().cache_hits, 1u);
   const Flow* f = flowOf(syn2);
@@ -502,20 +528,12 @@ route = "zero"
 }
 
 TEST_F(EngineTest, ALearnedServerNeverBlocksAtTheFirstPacket) {
-  load(R"(
-[[rule]]
-name = "no-video"
-match = { application = "NetFlix" }
-action = "reject"
-)");
+  load(kNoVideoPolicy);
   classifier_.script[2] = {tls("nflx.example", 0xC02F, "NetFlix"), true};
   Engine& e = engine(32, true);
   send(fromClient(kTcpSyn));
   EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "hello")).mark, std::optional<uint32_t>(kDecided | kReject));
-  const test::Bytes syn2 = PacketBuilder()
-                               .ipv4({.src = "10.1.0.2", .dst = "10.9.9.9"})
-                               .tcp({.sport = 40001, .dport = 443, .flags = kTcpSyn})
-                               .build();
+  const test::Bytes syn2 = fromClientPort(40001, kTcpSyn);
   EXPECT_FALSE(send(syn2).mark.has_value()) << "the address may serve other names: DPI decides";
   EXPECT_EQ(e.counters().early_answers, 1u);
   EXPECT_EQ(e.counters().first_packet_blocked, 0u);
@@ -527,12 +545,43 @@ TEST_F(EngineTest, BareProtocolsAreNotLearned) {
   Engine& e = engine(32, true);
   send(fromClient(kTcpSyn));
   EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "hello")).mark, std::optional<uint32_t>(kDecided | kReject));
-  const test::Bytes syn2 = PacketBuilder()
-                               .ipv4({.src = "10.1.0.2", .dst = "10.9.9.9"})
-                               .tcp({.sport = 40001, .dport = 443, .flags = kTcpSyn})
-                               .build();
+  const test::Bytes syn2 = fromClientPort(40001, kTcpSyn);
   EXPECT_FALSE(send(syn2).mark.has_value());
   EXPECT_EQ(e.counters().early_answers, 0u) << "another name on the same address is not blocked by association";
+}
+
+TEST_F(EngineTest, ALearnedAnswerNeverBecomesTheFinalClassification) {
+  load(kNoVideoPolicy);
+  classifier_.script[2] = {tls("nflx.example", 0xC02F, "NetFlix"), true};
+  Engine& e = engine(/*budget=*/3, true);
+  send(fromClient(kTcpSyn));
+  send(fromClient(kTcpAck | kTcpPsh, "hello"));  // learned: NetFlix
+  classifier_.script.clear();                     // the next flow says nothing DPI knows
+  const auto pkt = [](uint8_t flags, std::string_view payload = "") { return fromClientPort(40001, flags, payload); };
+  send(pkt(kTcpSyn));
+  send(pkt(kTcpAck | kTcpPsh, "opaque"));
+  PacketVerdict last = send(pkt(kTcpAck | kTcpPsh, "opaque"));  // budget reached: DPI's guess
+  EXPECT_EQ(last.mark, std::optional<uint32_t>(kDecided)) << "another flow's answer must not block this one";
+  const Flow* f = flowOf(pkt(kTcpSyn));
+  ASSERT_NE(f, nullptr);
+  ASSERT_TRUE(f->early);
+  EXPECT_EQ(f->early->source, Confidence::Cache);
+  EXPECT_NE(f->cls.confidence, Confidence::Cache);
+  EXPECT_EQ(e.counters().decided_reject, 1u) << "only the first flow";
+}
+
+TEST_F(EngineTest, AFlowMetMidConnectionKeepsItsRoute) {
+  // After a restart (or an eviction) flowgate meets connections mid-way:
+  // their earlier packets left by the route their ct mark says.
+  load(kZeroRatePolicy);
+  classifier_.script[1] = {tls("www.netflix.com", 0xC02F, "NetFlix"), true};
+  engine();
+  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "data")).mark, std::optional<uint32_t>(kDecided | kVideo))
+      << "no route mid-connection: it went out the default uplink so far";
+  // Another connection met mid-way that already carries the route.
+  const test::Bytes other = fromClientPort(40002, kTcpAck | kTcpPsh, "data");
+  classifier_.script[1] = {tls("www.example.org"), true};
+  EXPECT_EQ(send(other, kZeroRoute).mark, std::optional<uint32_t>(kDecided | kZeroRoute));
 }
 
 TEST_F(EngineTest, KernelBoundRouteIsPinned) {
@@ -551,15 +600,34 @@ TEST_F(EngineTest, KernelBoundRouteIsPinned) {
 TEST_F(EngineTest, KernelDecidedPacketsAreOnlyObserved) {
   load(kZeroRatePolicy);
   Engine& e = engine(32, true);
-  // The DNS answer of a connection the kernel already decided (queued by the
-  // observation rule with its ct mark): learned, unchanged, no flow.
-  PacketVerdict v = send(dnsAnswer("www.netflix.com", {"10.9.9.9"}), kDecided | 0x42);
+  // An answer from port 53 nobody asked for (no query flow): ignored, and
+  // a packet the kernel queued with the decided bit starts no flow.
+  PacketVerdict v = send(dnsAnswer("www.netflix.com", {"10.9.9.9"}, 40000), kDecided | 0x42);
   EXPECT_TRUE(v.accept);
   EXPECT_FALSE(v.mark.has_value());
   EXPECT_EQ(e.pipeline().table().size(), 0u);
-  EXPECT_EQ(e.counters().observed, 1u);
+  EXPECT_EQ(hints_.counters().dns_responses, 0u);
+  // The answer to the client's query, after the kernel decided the query's
+  // connection (queued by the observation rule with its ct mark): learned,
+  // the mark unchanged.
+  send(dnsQuery(40001));
+  const size_t flows = e.pipeline().table().size();
+  v = send(dnsAnswer("www.netflix.com", {"10.9.9.9"}, 40001), kDecided | 0x42);
+  EXPECT_FALSE(v.mark.has_value());
+  EXPECT_EQ(e.pipeline().table().size(), flows);
+  EXPECT_EQ(e.counters().observed, 2u);
   EXPECT_EQ(hints_.counters().dns_addresses, 1u);
   EXPECT_EQ(send(fromClient(kTcpSyn)).mark, std::optional<uint32_t>(kZeroRoute | kVideo));
+}
+
+TEST_F(EngineTest, UnaskedAnswersFromPort53AreNotLearned) {
+  load(kZeroRatePolicy);
+  engine(32, true);
+  // A client (or an outside host) sending "answers" from its own port 53:
+  // the flow it opens is from port 53, not to it.
+  send(dnsAnswer("ads.blocked.example", {"10.9.9.9"}));
+  EXPECT_EQ(hints_.counters().dns_responses, 0u);
+  EXPECT_FALSE(send(fromClient(kTcpSyn)).mark.has_value()) << "no poisoned block at the SYN";
 }
 
 TEST_F(EngineTest, DnsAnswersOnOtherPortsAreLearnedOnceDpiSaysDns) {

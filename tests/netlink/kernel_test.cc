@@ -155,12 +155,12 @@ TEST(NetlinkKernel, TableInstalledOwnedAndRemovedOnClose) {
     // (stdout only: nft's complaints about the xt target go to stderr.)
     const auto pre = chainLines(sh("{ nft list table inet flowgate 2>/dev/null; }").out, "pre");
     const char* order[] = {
-        "ct direction original ct mark & 0xe000ffff == 0x00000000 ip daddr @bound_route counter packets 0 bytes 0 "
+        "ct state new ct direction original ct mark & 0xe000ffff == 0x00000000 ip daddr @bound_route counter packets 0 bytes 0 "
         "ct mark set ct mark | 0x00000102",
-        "ct direction original ct mark & 0xe000ffff == 0x00000000 ip6 daddr @bound_block6 counter packets 0 "
+        "ct state new ct direction original ct mark & 0xe000ffff == 0x00000000 ip6 daddr @bound_block6 counter packets 0 "
         "bytes 0 ct mark set ct mark | 0xc0000000",
         "ct mark 0xc0000000/2 counter packets 0 bytes 0 drop",
-        "ct mark 0x80000000/1 meta l4proto { tcp, udp } th sport 53 meta mark set ct mark counter packets 0 bytes 0",
+        "ct mark 0x80000000/1 ct direction reply meta l4proto { tcp, udp } th sport 53 meta mark set ct mark counter packets 0 bytes 0",
         "ct mark 0x80000000/1 meta mark set ct mark accept",
         "ct mark & 0x0000ffff != 0x00000000 meta mark set ct mark",
         "iifname \"lo\" accept",
@@ -624,10 +624,11 @@ TEST(NetlinkKernel, DatapathBoundSetsProvisionalMarkAndDnsObservation) {
       if (connect(r, reinterpret_cast<sockaddr*>(&refused), sizeof refused) == 0 || errno != ECONNREFUSED) _exit(11);
       close(r);
       sendByte(toParent[1]);
-      // D: "DNS responses" from source port 53, twice, on one flow.
+      // D: "DNS responses" from source port 53, twice, on one flow: answers
+      // to the query the gateway side sent first (reply direction).
       const int d = socket(AF_INET, SOCK_DGRAM, 0);
       auto src53 = v4addr("10.9.0.2", 53);
-      auto udst = v4addr("10.9.0.5", 5353);
+      auto udst = v4addr("10.9.0.1", 5353);
       if (bind(d, reinterpret_cast<sockaddr*>(&src53), sizeof src53) != 0) _exit(12);
       for (int i = 0; i < 2; ++i) {
         if (!waitByte(toChild[0], 5000)) _exit(13);
@@ -693,6 +694,9 @@ TEST(NetlinkKernel, DatapathBoundSetsProvisionalMarkAndDnsObservation) {
                      "nft add rule inet fgtest c udp sport 53 ct mark set 0x80000007 && "
                      "nft add rule inet fgtest after udp sport 53 meta mark 0x80000007 counter");
     KCHECK(log, decide.status == 0, decide.out);
+    // The query (10.9.0.1:5353 -> 10.9.0.2:53) makes the answers replies.
+    auto resolver = v4addr("10.9.0.2", 53);
+    KCHECK(log, sendto(udp, "q", 1, 0, reinterpret_cast<sockaddr*>(&resolver), sizeof resolver) == 1, "query");
     const long dns0 = pre("th sport 53"), queue0 = queued();
     for (int i = 0; i < 2; ++i) {
       sendByte(toChild[1]);

@@ -5,6 +5,7 @@
 // after netinet/in.h (linux/in.h conflicts otherwise)
 #include <gtest/gtest.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/xt_NFQUEUE.h>
 
 #include <map>
@@ -143,7 +144,7 @@ TEST(NftTableBatch, PreChainRuleShapes) {
   auto pre = p.chainRules("pre");
   ASSERT_EQ(pre.size(), kPreRules);
   EXPECT_EQ(exprNames(pre[kDrop]), "ct bitwise cmp counter immediate");      // decided|drop -> drop
-  EXPECT_EQ(exprNames(pre[kDns]), "ct bitwise cmp meta lookup payload cmp ct meta counter target");  // DNS observe
+  EXPECT_EQ(exprNames(pre[kDns]), "ct bitwise cmp ct cmp meta lookup payload cmp ct meta counter target");  // DNS observe
   EXPECT_EQ(exprNames(pre[kDecided]), "ct bitwise cmp ct meta immediate");  // decided -> restore mark, accept
   EXPECT_EQ(exprNames(pre[kProvisional]), "ct bitwise cmp ct meta");       // value bits -> restore mark
   EXPECT_EQ(exprNames(pre[kLo]), "meta cmp immediate");                    // iifname lo accept
@@ -207,28 +208,32 @@ TEST(NftTableBatch, DnsResponsesOfDecidedFlowsAreQueuedWithTheirMark) {
   Parsed p = build(baseSpec());
   auto pre = p.chainRules("pre");
   ASSERT_EQ(pre.size(), kPreRules);
-  // ct mark & decided == decided, meta l4proto { tcp, udp }, th sport 53,
-  // meta mark set ct mark, counter, the queue of rule 6.
+  // ct mark & decided == decided, ct direction reply (answers to a query
+  // the client sent, never packets a client sends from its port 53), meta
+  // l4proto { tcp, udp }, th sport 53, meta mark set ct mark, counter, the
+  // queue of rule 6.
   auto e = exprs(pre[kDns]);
-  ASSERT_EQ(e.size(), 11u);
+  ASSERT_EQ(e.size(), 13u);
   EXPECT_EQ(dataU32(exprData(e[1], NFTNL_EXPR_BITWISE_MASK)), 0x80000000u);
   EXPECT_EQ(dataU32(exprData(e[2], NFTNL_EXPR_CMP_DATA)), 0x80000000u);
-  EXPECT_EQ(nftnl_expr_get_u32(e[3], NFTNL_EXPR_META_KEY), static_cast<uint32_t>(NFT_META_L4PROTO));
-  EXPECT_FALSE(nftnl_expr_is_set(e[4], NFTNL_EXPR_LOOKUP_FLAGS)) << "not inverted";
-  EXPECT_EQ(nftnl_expr_get_u32(e[5], NFTNL_EXPR_PAYLOAD_BASE), static_cast<uint32_t>(NFT_PAYLOAD_TRANSPORT_HEADER));
-  EXPECT_EQ(nftnl_expr_get_u32(e[5], NFTNL_EXPR_PAYLOAD_OFFSET), 0u);
-  EXPECT_EQ(nftnl_expr_get_u32(e[5], NFTNL_EXPR_PAYLOAD_LEN), 2u);
-  EXPECT_EQ(exprData(e[6], NFTNL_EXPR_CMP_DATA), (std::vector<uint8_t>{0, 53})) << "network order";
-  EXPECT_EQ(nftnl_expr_get_u32(e[7], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_MARK));
-  EXPECT_TRUE(nftnl_expr_is_set(e[8], NFTNL_EXPR_META_SREG)) << "meta mark *set*";
-  EXPECT_EQ(exprData(e[10], NFTNL_EXPR_TG_INFO), exprData(exprs(pre[kQueue])[1], NFTNL_EXPR_TG_INFO))
+  EXPECT_EQ(nftnl_expr_get_u32(e[3], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_DIRECTION));
+  EXPECT_EQ(exprData(e[4], NFTNL_EXPR_CMP_DATA), (std::vector<uint8_t>{1}));  // IP_CT_DIR_REPLY
+  EXPECT_EQ(nftnl_expr_get_u32(e[5], NFTNL_EXPR_META_KEY), static_cast<uint32_t>(NFT_META_L4PROTO));
+  EXPECT_FALSE(nftnl_expr_is_set(e[6], NFTNL_EXPR_LOOKUP_FLAGS)) << "not inverted";
+  EXPECT_EQ(nftnl_expr_get_u32(e[7], NFTNL_EXPR_PAYLOAD_BASE), static_cast<uint32_t>(NFT_PAYLOAD_TRANSPORT_HEADER));
+  EXPECT_EQ(nftnl_expr_get_u32(e[7], NFTNL_EXPR_PAYLOAD_OFFSET), 0u);
+  EXPECT_EQ(nftnl_expr_get_u32(e[7], NFTNL_EXPR_PAYLOAD_LEN), 2u);
+  EXPECT_EQ(exprData(e[8], NFTNL_EXPR_CMP_DATA), (std::vector<uint8_t>{0, 53})) << "network order";
+  EXPECT_EQ(nftnl_expr_get_u32(e[9], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_MARK));
+  EXPECT_TRUE(nftnl_expr_is_set(e[10], NFTNL_EXPR_META_SREG)) << "meta mark *set*";
+  EXPECT_EQ(exprData(e[12], NFTNL_EXPR_TG_INFO), exprData(exprs(pre[kQueue])[1], NFTNL_EXPR_TG_INFO))
       << "same queues and flags (bypass) as rule 6";
 
   const Set* set = dnsProtoSet(p);
   ASSERT_NE(set, nullptr);
   EXPECT_EQ(nftnl_set_get_u32(set->get(), NFTNL_SET_FLAGS), static_cast<uint32_t>(NFT_SET_ANONYMOUS | NFT_SET_CONSTANT));
   EXPECT_EQ(nftnl_set_get_u32(set->get(), NFTNL_SET_KEY_LEN), 1u);
-  EXPECT_EQ(nftnl_expr_get_u32(e[4], NFTNL_EXPR_LOOKUP_SET_ID), nftnl_set_get_u32(set->get(), NFTNL_SET_ID));
+  EXPECT_EQ(nftnl_expr_get_u32(e[6], NFTNL_EXPR_LOOKUP_SET_ID), nftnl_set_get_u32(set->get(), NFTNL_SET_ID));
   EXPECT_TRUE(nftnl_set_is_set(set->get(), NFTNL_SET_USERDATA)) << "typeof meta l4proto, for nft list";
   const SetElemMsg* elems = nullptr;
   for (const auto& se : p.set_elems)
@@ -245,7 +250,7 @@ TEST(NftTableBatch, DnsResponsesOfDecidedFlowsAreQueuedWithTheirMark) {
   Parsed pn = build(native);
   auto pren = pn.chainRules("pre");
   ASSERT_EQ(pren.size(), kPreRules);
-  EXPECT_EQ(exprNames(pren[kDns]), "ct bitwise cmp meta lookup payload cmp ct meta queue");
+  EXPECT_EQ(exprNames(pren[kDns]), "ct bitwise cmp ct cmp meta lookup payload cmp ct meta queue");
   auto q = exprs(pren[kDns]).back();
   EXPECT_EQ(nftnl_expr_get_u16(q, NFTNL_EXPR_QUEUE_NUM), 4);
   EXPECT_EQ(nftnl_expr_get_u16(q, NFTNL_EXPR_QUEUE_TOTAL), 3);
@@ -271,7 +276,7 @@ TEST(NftTableBatch, BoundSetsMarkNewFlowsFirst) {
   Parsed p = build(spec);
   auto pre = p.chainRules("pre");
   ASSERT_EQ(pre.size(), kPreRules + 3);
-  const char* shape = "meta cmp ct cmp ct bitwise cmp payload lookup counter ct bitwise ct";
+  const char* shape = "meta cmp ct bitwise cmp ct cmp ct bitwise cmp payload lookup counter ct bitwise ct";
   for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(exprNames(pre[i]), shape) << i;
   EXPECT_EQ(exprNames(pre[3]), "ct bitwise cmp counter immediate") << "rule 1 (drop) follows the bound sets";
 
@@ -289,29 +294,34 @@ TEST(NftTableBatch, BoundSetsMarkNewFlowsFirst) {
     const Want& w = wants[i];
     SCOPED_TRACE(w.set);
     auto e = exprs(pre[i]);
-    ASSERT_EQ(e.size(), 13u);
+    ASSERT_EQ(e.size(), 16u);
     EXPECT_EQ(nftnl_expr_get_u32(e[0], NFTNL_EXPR_META_KEY), static_cast<uint32_t>(NFT_META_NFPROTO));
     EXPECT_EQ(exprData(e[1], NFTNL_EXPR_CMP_DATA), (std::vector<uint8_t>{w.nfproto}));
-    EXPECT_EQ(nftnl_expr_get_u32(e[2], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_DIRECTION));
-    EXPECT_EQ(exprData(e[3], NFTNL_EXPR_CMP_DATA), (std::vector<uint8_t>{0}));  // IP_CT_DIR_ORIGINAL
+    // ct state new: the connection's opening packet only (never a flow under
+    // way, never an ICMP error, which is "related").
+    EXPECT_EQ(nftnl_expr_get_u32(e[2], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_STATE));
+    EXPECT_EQ(dataU32(exprData(e[3], NFTNL_EXPR_BITWISE_MASK)), 1u << (IP_CT_NEW + 1));
+    EXPECT_EQ(nftnl_expr_get_u32(e[4], NFTNL_EXPR_CMP_OP), static_cast<uint32_t>(NFT_CMP_NEQ));
+    EXPECT_EQ(nftnl_expr_get_u32(e[5], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_DIRECTION));
+    EXPECT_EQ(exprData(e[6], NFTNL_EXPR_CMP_DATA), (std::vector<uint8_t>{0}));  // IP_CT_DIR_ORIGINAL
     // ct mark & (decided|drop|reject|value_mask) == 0: no flowgate bits yet.
-    EXPECT_EQ(nftnl_expr_get_u32(e[4], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_MARK));
-    EXPECT_EQ(dataU32(exprData(e[5], NFTNL_EXPR_BITWISE_MASK)), 0xE000FFFFu);
-    EXPECT_EQ(nftnl_expr_get_u32(e[6], NFTNL_EXPR_CMP_OP), static_cast<uint32_t>(NFT_CMP_EQ));
-    EXPECT_EQ(dataU32(exprData(e[6], NFTNL_EXPR_CMP_DATA)), 0u);
+    EXPECT_EQ(nftnl_expr_get_u32(e[7], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_MARK));
+    EXPECT_EQ(dataU32(exprData(e[8], NFTNL_EXPR_BITWISE_MASK)), 0xE000FFFFu);
+    EXPECT_EQ(nftnl_expr_get_u32(e[9], NFTNL_EXPR_CMP_OP), static_cast<uint32_t>(NFT_CMP_EQ));
+    EXPECT_EQ(dataU32(exprData(e[9], NFTNL_EXPR_CMP_DATA)), 0u);
     // ip daddr / ip6 daddr @set
-    EXPECT_EQ(nftnl_expr_get_u32(e[7], NFTNL_EXPR_PAYLOAD_BASE), static_cast<uint32_t>(NFT_PAYLOAD_NETWORK_HEADER));
-    EXPECT_EQ(nftnl_expr_get_u32(e[7], NFTNL_EXPR_PAYLOAD_OFFSET), w.offset);
-    EXPECT_EQ(nftnl_expr_get_u32(e[7], NFTNL_EXPR_PAYLOAD_LEN), w.len);
-    EXPECT_STREQ(nftnl_expr_get_str(e[8], NFTNL_EXPR_LOOKUP_SET), w.set);
-    EXPECT_EQ(nftnl_expr_get_u32(e[8], NFTNL_EXPR_LOOKUP_SET_ID), w.set_id);
-    EXPECT_FALSE(nftnl_expr_is_set(e[8], NFTNL_EXPR_LOOKUP_FLAGS)) << "not inverted";
+    EXPECT_EQ(nftnl_expr_get_u32(e[10], NFTNL_EXPR_PAYLOAD_BASE), static_cast<uint32_t>(NFT_PAYLOAD_NETWORK_HEADER));
+    EXPECT_EQ(nftnl_expr_get_u32(e[10], NFTNL_EXPR_PAYLOAD_OFFSET), w.offset);
+    EXPECT_EQ(nftnl_expr_get_u32(e[10], NFTNL_EXPR_PAYLOAD_LEN), w.len);
+    EXPECT_STREQ(nftnl_expr_get_str(e[11], NFTNL_EXPR_LOOKUP_SET), w.set);
+    EXPECT_EQ(nftnl_expr_get_u32(e[11], NFTNL_EXPR_LOOKUP_SET_ID), w.set_id);
+    EXPECT_FALSE(nftnl_expr_is_set(e[11], NFTNL_EXPR_LOOKUP_FLAGS)) << "not inverted";
     // ct mark set ct mark | bits, and no verdict: the chain goes on.
-    EXPECT_FALSE(nftnl_expr_is_set(e[10], NFTNL_EXPR_CT_SREG)) << "ct mark *load*";
-    EXPECT_EQ(dataU32(exprData(e[11], NFTNL_EXPR_BITWISE_MASK)), ~w.bits);
-    EXPECT_EQ(dataU32(exprData(e[11], NFTNL_EXPR_BITWISE_XOR)), w.bits);
-    EXPECT_EQ(nftnl_expr_get_u32(e[12], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_MARK));
-    EXPECT_TRUE(nftnl_expr_is_set(e[12], NFTNL_EXPR_CT_SREG)) << "ct mark *set*";
+    EXPECT_FALSE(nftnl_expr_is_set(e[13], NFTNL_EXPR_CT_SREG)) << "ct mark *load*";
+    EXPECT_EQ(dataU32(exprData(e[14], NFTNL_EXPR_BITWISE_MASK)), ~w.bits);
+    EXPECT_EQ(dataU32(exprData(e[14], NFTNL_EXPR_BITWISE_XOR)), w.bits);
+    EXPECT_EQ(nftnl_expr_get_u32(e[15], NFTNL_EXPR_CT_KEY), static_cast<uint32_t>(NFT_CT_MARK));
+    EXPECT_TRUE(nftnl_expr_is_set(e[15], NFTNL_EXPR_CT_SREG)) << "ct mark *set*";
   }
   // The set ids the lookups use are the ones the NEWSET messages carry.
   for (const auto& s : p.sets) {
@@ -326,7 +336,7 @@ TEST(NftTableBatch, BoundSetsMarkNewFlowsFirst) {
 
   spec.counters = false;
   Parsed p2 = build(spec);
-  EXPECT_EQ(exprNames(p2.chainRules("pre")[0]), "meta cmp ct cmp ct bitwise cmp payload lookup ct bitwise ct");
+  EXPECT_EQ(exprNames(p2.chainRules("pre")[0]), "meta cmp ct bitwise cmp ct cmp ct bitwise cmp payload lookup ct bitwise ct");
 
   // Sets without bind_bits get no rule.
   Parsed p3 = build(baseSpec());
