@@ -8,6 +8,7 @@
 #include "gateway/commands.h"
 #include "gateway/core/pipeline.h"
 #include "gateway/dpi/ndpi_classifier.h"
+#include "gateway/output/netify.h"
 #include "gateway/output/record_json.h"
 #include "gateway/pcap/capture_reader.h"
 
@@ -28,21 +29,45 @@ constexpr const char* kUsage =
     "                   known at its first packet (first_answer, dns_hostname,\n"
     "                   detection_updated)\n"
     "  --no-stats       do not print the final stats record\n"
+    "  --format F       json (flowgate's flow record, the default) or netify: Netify\n"
+    "                   agent v5-style records (docs/netify.md): per flow a\n"
+    "                   {\"type\":\"flow\"} record, then its {\"type\":\"flow_purge\"};\n"
+    "                   no stats record in this format\n"
+    "  --local-net CIDR with --format netify: a local network (repeatable); flows\n"
+    "                   are reported from its side (local_ip, local_bytes, ...).\n"
+    "                   Without it the opener (src) is the local side\n"
+    "  --interface NAME with --format netify: the reported interface\n"
+    "                   (default \"pcap\")\n"
     "  -q, --quiet      no summary on stderr\n";
 
 class PrintSink final : public core::FlowEventSink {
  public:
-  explicit PrintSink(const core::Clock& clock) : clock_(clock) {}
+  // `netify`: print Netify records (flow, then flow_purge) instead.
+  PrintSink(const core::Clock& clock, const output::NetifyOptions* netify)
+      : clock_(clock), netify_(netify) {}
   void onClassified(const core::Flow&) override {}
   void onFlowEnd(const core::Flow& flow, core::EndReason reason) override {
-    std::string line = output::encodeLine(output::flowRecord(flow, "flow", flow.last_seen, reason));
-    line += '\n';
-    std::fwrite(line.data(), 1, line.size(), stdout);
+    auto record = output::flowRecord(flow, "flow", flow.last_seen, reason);
     (void)clock_;
+    if (!netify_) {
+      print(record);
+      return;
+    }
+    nlohmann::json plain = record;
+    if (auto r = output::netifyRecord(plain, *netify_)) print(*r);
+    plain["event"] = "flow_end";
+    if (auto r = output::netifyRecord(plain, *netify_)) print(*r);
   }
 
  private:
+  static void print(const nlohmann::ordered_json& record) {
+    std::string line = output::encodeLine(record);
+    line += '\n';
+    std::fwrite(line.data(), 1, line.size(), stdout);
+  }
+
   const core::Clock& clock_;
+  const output::NetifyOptions* netify_;
 };
 
 bool parseNumber(std::string_view s, uint64_t& out) {
@@ -55,7 +80,8 @@ bool parseNumber(std::string_view s, uint64_t& out) {
 int classifyCommand(std::span<const std::string_view> args) {
   core::PipelineConfig config;
   std::vector<std::string> files;
-  bool stats = true, quiet = false, hints_on = false;
+  bool stats = true, quiet = false, hints_on = false, netify = false;
+  output::NetifyOptions netify_options{.local_networks = {}, .lan_interfaces = {}, .interface = "pcap"};
   for (size_t i = 0; i < args.size(); ++i) {
     std::string_view a = args[i];
     auto value = [&](uint64_t& out, uint64_t min, uint64_t max) {
@@ -81,6 +107,27 @@ int classifyCommand(std::span<const std::string_view> args) {
       hints_on = true;
     } else if (a == "--no-stats") {
       stats = false;
+    } else if (a == "--format" || a == "--local-net" || a == "--interface") {
+      if (i + 1 >= args.size()) {
+        std::cerr << "flowgate classify: " << a << " needs a value\n";
+        return 2;
+      }
+      std::string_view v = args[++i];
+      if (a == "--format") {
+        if (v != "json" && v != "netify") {
+          std::cerr << "flowgate classify: --format is json or netify, not " << v << "\n";
+          return 2;
+        }
+        netify = v == "netify";
+      } else if (a == "--local-net") {
+        if (!output::validNetifyCidr(v)) {
+          std::cerr << "flowgate classify: --local-net: not an address or CIDR: " << v << "\n";
+          return 2;
+        }
+        netify_options.local_networks.emplace_back(v);
+      } else {
+        netify_options.interface = std::string(v);
+      }
     } else if (a == "-q" || a == "--quiet") {
       quiet = true;
     } else if (a.starts_with("-") && a != "-") {
@@ -99,7 +146,7 @@ int classifyCommand(std::span<const std::string_view> args) {
   if (hints_on) config.hints = &hints;
   dpi::NdpiClassifier classifier;
   core::ManualClock clock;
-  PrintSink sink(clock);
+  PrintSink sink(clock, netify ? &netify_options : nullptr);
   core::Pipeline pipeline(config, classifier, clock, sink);
   int rc = 0;
   for (const auto& file : files) {
@@ -120,7 +167,7 @@ int classifyCommand(std::span<const std::string_view> args) {
   }
   pipeline.finish(core::EndReason::EndOfInput);
   const auto& c = pipeline.counters();
-  if (stats)
+  if (stats && !netify)
     std::cout << output::encodeLine(output::statsRecord(c, pipeline.table().counters(), clock.now()))
               << "\n";
   std::cout.flush();

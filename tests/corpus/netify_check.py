@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Netify-format test: run `flowgate classify --format netify` over every
+capture of the corpus and validate every record against
+docs/netify-flow.schema.json, plus what a schema cannot say: every flow has
+one `flow` and one `flow_purge` record with the same digest, the totals are
+the sum of the sides, first_seen_at <= last_seen_at, and the ssl members come
+out as hex. The schema must also reject obviously bad records.
+
+Usage: netify_check.py FLOWGATE CORPUS_DIR SCHEMA.json [--local-net CIDR]...
+Exit 77 (skipped) when the corpus is absent.
+"""
+import argparse
+import collections
+import concurrent.futures
+import copy
+import json
+import os
+import subprocess
+import sys
+
+
+def run(flowgate, pcap, local_nets, timeout):
+    cmd = [flowgate, "classify", "-q", "--format", "netify", "--interface", "corpus0"]
+    for n in local_nets:
+        cmd += ["--local-net", n]
+    cmd.append(pcap)
+    try:
+        p = subprocess.run(cmd, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return pcap, None, "timed out after %ds" % timeout
+    # 1: some input could not be read (truncated captures): records still count.
+    if p.returncode not in (0, 1):
+        return pcap, None, "exit %d: %s" % (p.returncode, p.stderr.decode(errors="replace")[-500:])
+    try:
+        records = [json.loads(line) for line in p.stdout.decode("utf-8").splitlines()]
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        return pcap, None, "unparseable output: %s" % e
+    return pcap, records, None
+
+
+def bad_records(good):
+    """Records the schema must reject, derived from a good one."""
+    bad = []
+
+    def variant(fn):
+        r = copy.deepcopy(good)
+        fn(r)
+        bad.append(r)
+
+    bad.append({"type": "flow"})
+    bad.append({"event": "flow", "flow_id": "1"})  # a flowgate record, not a Netify one
+    variant(lambda r: r.pop("flow"))
+    variant(lambda r: r.pop("interface"))
+    variant(lambda r: r.update(type="flow_update"))
+    variant(lambda r: r.update(type="flow_purge"))  # purge without a reason
+    variant(lambda r: r.update(reason="closed"))  # flow with a reason
+    variant(lambda r: r["flow"].pop("digest"))
+    variant(lambda r: r["flow"].update(digest="XYZ"))
+    variant(lambda r: r["flow"].update(local_ip="999.1.1.1"))
+    variant(lambda r: r["flow"].update(local_port=70000))
+    variant(lambda r: r["flow"].update(first_seen_at=1444236900.5))  # seconds, not integer ms
+    variant(lambda r: r["flow"].update(local_bytes=-1))
+    variant(lambda r: r["flow"].update(other_type="elsewhere"))
+    variant(lambda r: r["flow"].update(ssl={"version": "TLSv1.2"}))
+    variant(lambda r: r["flow"].update(ssl={"cipher_suite": 49199}))
+    variant(lambda r: r["flow"].pop("local_origin"))
+    return bad
+
+
+def check_pair(flow, purge):
+    """Invariants across one flow's two records; list of problems."""
+    problems = []
+    f, p = flow["flow"], purge["flow"]
+    if f["digest"] != p["digest"]:
+        problems.append("digest differs between flow and flow_purge")
+    for rec in (f, p):
+        if rec["total_bytes"] != rec["local_bytes"] + rec["other_bytes"]:
+            problems.append("total_bytes != local_bytes + other_bytes")
+        if rec["total_packets"] != rec["local_packets"] + rec["other_packets"]:
+            problems.append("total_packets != local_packets + other_packets")
+        if "first_seen_at" in rec and rec["first_seen_at"] > rec["last_seen_at"]:
+            problems.append("first_seen_at > last_seen_at")
+    return problems
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("flowgate")
+    ap.add_argument("corpus")
+    ap.add_argument("schema")
+    ap.add_argument("--local-net", action="append", default=[])
+    ap.add_argument("--timeout", type=int, default=120)
+    args = ap.parse_args()
+
+    pcap_dir = os.path.join(args.corpus, "pcap")
+    if not os.path.isdir(pcap_dir):
+        print("corpus not found at %s: skipped" % args.corpus)
+        return 77
+    import jsonschema
+
+    with open(args.schema) as f:
+        schema = json.load(f)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+
+    pcaps = sorted(os.listdir(pcap_dir))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as ex:
+        results = list(ex.map(
+            lambda n: run(args.flowgate, os.path.join(pcap_dir, n), args.local_net, args.timeout),
+            pcaps))
+
+    failures = []
+    stats = collections.Counter()
+    sample = None
+    for pcap, records, err in results:
+        name = os.path.basename(pcap)
+        if records is None:
+            failures.append("%s: %s" % (name, err))
+            continue
+        stats["captures"] += 1
+        pending = None
+        for i, r in enumerate(records):
+            stats["records"] += 1
+            errors = sorted(validator.iter_errors(r), key=lambda e: list(e.path))
+            if errors:
+                e = errors[0]
+                failures.append("%s record %d: %s at /%s" % (
+                    name, i, e.message, "/".join(str(x) for x in e.path)))
+                continue
+            stats[r["type"]] += 1
+            if "ssl" in r["flow"]:
+                stats["ssl"] += 1
+            if not r["flow"]["local_origin"]:
+                stats["local_is_dst"] += 1
+            # classify writes each flow's `flow` record, then its `flow_purge`.
+            if r["type"] == "flow":
+                if pending is not None:
+                    failures.append("%s record %d: flow without its flow_purge" % (name, i - 1))
+                pending = r
+                if sample is None and "ssl" in r["flow"]:
+                    sample = r
+            else:
+                if pending is None:
+                    failures.append("%s record %d: flow_purge without its flow" % (name, i))
+                    continue
+                for prob in check_pair(pending, r):
+                    failures.append("%s record %d: %s" % (name, i, prob))
+                pending = None
+        if pending is not None:
+            failures.append("%s: last flow without its flow_purge" % name)
+
+    # The schema must be able to say no.
+    if sample is None:
+        failures.append("no record with an ssl object in the corpus output")
+    else:
+        for bad in bad_records(sample):
+            if validator.is_valid(bad):
+                failures.append("the schema accepts an invalid record: %s" % json.dumps(bad)[:300])
+
+    print("netify: %d captures, %d records (%d flow, %d flow_purge, %d with ssl, %d local=dst)" % (
+        stats["captures"], stats["records"], stats["flow"], stats["flow_purge"], stats["ssl"],
+        stats["local_is_dst"]))
+    if stats["flow"] == 0:
+        failures.append("no flow records at all")
+    for f in failures[:50]:
+        print("FAIL: " + f)
+    if len(failures) > 50:
+        print("... and %d more" % (len(failures) - 50))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
