@@ -107,6 +107,64 @@ class Reader {
   std::vector<ConfigError>& errors_;
 };
 
+void parseMqttSink(Reader& r, const toml::table& t, size_t index, std::vector<mqtt::SinkConfig>& out) {
+  const std::string p = "output.mqtt[" + std::to_string(index) + "].";
+  mqtt::SinkConfig s;
+  s.name = "mqtt" + std::to_string(index);
+  r.unknownKeys(t, p, {"name", "host", "port", "client_id", "username", "password", "ca_file", "ca_path",
+                       "cert_file", "key_file", "topic", "qos", "retain", "keepalive", "events", "applications",
+                       "verdicts", "rules", "format", "queue_events", "spool_file", "spool_max_bytes",
+                       "max_inflight", "reconnect_min", "reconnect_max"});
+  r.string(t, p, "name", s.name);
+  r.string(t, p, "host", s.host);
+  if (s.host.empty()) r.error(t.get("host"), p + "host", "expected the broker's host name or address");
+  r.integer(t, p, "port", s.port, 1, 65535);
+  r.string(t, p, "client_id", s.client_id);
+  r.string(t, p, "username", s.username);
+  r.string(t, p, "password", s.password);
+  r.string(t, p, "ca_file", s.ca_file);
+  r.string(t, p, "ca_path", s.ca_path);
+  r.string(t, p, "cert_file", s.cert_file);
+  r.string(t, p, "key_file", s.key_file);
+  if (s.cert_file.empty() != s.key_file.empty())
+    r.error(t.get(s.cert_file.empty() ? "key_file" : "cert_file"), p + "cert_file",
+            "a client certificate needs both cert_file and key_file");
+  if (!s.cert_file.empty() && s.ca_file.empty() && s.ca_path.empty())
+    r.error(t.get("cert_file"), p + "cert_file", "a client certificate needs TLS: set ca_file or ca_path");
+  r.string(t, p, "topic", s.topic);
+  if (s.topic.empty() || s.topic.find_first_of("+#") != std::string::npos)
+    r.error(t.get("topic"), p + "topic", "expected a topic without MQTT wildcards (+, #)");
+  r.integer(t, p, "qos", s.qos, 0, 1);
+  r.boolean(t, p, "retain", s.retain);
+  r.integer(t, p, "keepalive", s.keepalive_s, 5, 3600);
+  r.strings(t, p, "events", s.events);
+  for (const auto& e : s.events)
+    if (e != "flow" && e != "flow_end" && e != "aggregate")
+      r.error(t.get("events"), p + "events", "unknown event '" + e + "' (flow, flow_end, aggregate)");
+  r.strings(t, p, "applications", s.applications);
+  r.strings(t, p, "verdicts", s.verdicts);
+  for (const auto& v : s.verdicts)
+    if (v != "accept" && v != "drop" && v != "reject")
+      r.error(t.get("verdicts"), p + "verdicts", "unknown verdict '" + v + "' (accept, drop, reject)");
+  r.strings(t, p, "rules", s.rules);
+  r.string(t, p, "format", s.format);
+  if (s.format != "flowgate" && s.format != "netify")
+    r.error(t.get("format"), p + "format", "expected \"flowgate\" or \"netify\"");
+  r.integer(t, p, "queue_events", s.queue_events, 1, 10'000'000);
+  r.string(t, p, "spool_file", s.spool_file);
+  if (!s.spool_file.empty() && s.spool_file[0] != '/')
+    r.error(t.get("spool_file"), p + "spool_file", "expected an absolute path");
+  r.integer(t, p, "spool_max_bytes", s.spool_max_bytes, 4096, int64_t{1} << 40);
+  r.integer(t, p, "max_inflight", s.max_inflight, 1, 65535);
+  r.integer(t, p, "reconnect_min", s.reconnect_min_s, 1, 3600);
+  r.integer(t, p, "reconnect_max", s.reconnect_max_s, 1, 3600);
+  if (s.reconnect_min_s > s.reconnect_max_s)
+    r.error(t.get("reconnect_min"), p + "reconnect_min", "must not exceed reconnect_max");
+  for (const auto& other : out)
+    if (other.name == s.name) r.error(t.get("name"), p + "name", "another sink has the name '" + s.name + "'");
+  out.push_back(std::move(s));
+}
+
 }  // namespace
 
 ConfigLoad parseConfig(std::string_view text, const std::string& name) {
@@ -229,12 +287,21 @@ ConfigLoad parseConfig(std::string_view text, const std::string& name) {
     r.integer(*a, p, "conntrack_dump_interval", c.conntrack_dump_interval, 1, 3600);
   }
   if (const toml::table* o = r.section(root, "output")) {
-    r.unknownKeys(*o, "output.", {"events_file", "events"});
+    r.unknownKeys(*o, "output.", {"events_file", "events", "mqtt", "local_networks"});
     r.string(*o, "output.", "events_file", c.events_file);
     r.strings(*o, "output.", "events", c.events_topics);
     for (const auto& t : c.events_topics)
       if (t != "flow" && t != "flow_end" && t != "aggregate" && t != "log")
         r.error(o->get("events"), "output.events", "unknown topic '" + t + "' (flow, flow_end, aggregate, log)");
+    r.strings(*o, "output.", "local_networks", c.local_networks);
+    if (const toml::node* m = o->get("mqtt")) {
+      const toml::array* sinks = m->as_array();
+      if (!sinks || !sinks->is_array_of_tables()) {
+        r.error(m, "output.mqtt", "expected [[output.mqtt]] tables");
+      } else {
+        for (size_t i = 0; i < sinks->size(); ++i) parseMqttSink(r, *sinks->get(i)->as_table(), i, c.mqtt_sinks);
+      }
+    }
   }
   return out;
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gateway/core/engine.h"
+#include "gateway/mqtt/sink_config.h"
 
 namespace fg::cli {
 
@@ -66,6 +67,8 @@ struct Config {
   // [output]
   std::string events_file;             // JSON lines of events ("" = none); reopened on SIGUSR1
   std::vector<std::string> events_topics = {"flow", "flow_end", "aggregate"};
+  std::vector<mqtt::SinkConfig> mqtt_sinks;  // [[output.mqtt]] (docs/mqtt.md)
+  std::vector<std::string> local_networks;   // output.local_networks: the LAN side (netify records)
 };
 
 struct ConfigError {

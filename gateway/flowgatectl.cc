@@ -51,11 +51,13 @@ commands:
 filters: --app NAME  --address ADDR  --rule NAME
 options: --socket PATH (default /run/flowgate/control.sock)
          --json        raw JSON lines instead of tables
+         --netify      watch: flow records in the Netify agent's format (JSON lines)
 )";
 
 struct Args {
   std::string socket = kDefaultSocket;
   bool json_out = false;
+  bool netify = false;  // watch: Netify-style records (implies --json)
   std::string command;
   std::vector<std::string> positional;
   EventFilter filter;
@@ -84,6 +86,9 @@ Args parseArgs(int argc, char** argv) {
     } else if (s.rfind("--socket=", 0) == 0) {
       a.socket = s.substr(9);
     } else if (s == "--json" || s == "-j") {
+      a.json_out = true;
+    } else if (s == "--netify") {
+      a.netify = true;
       a.json_out = true;
     } else if (s == "--app" || s == "--application") {
       a.filter.application = value("--app");
@@ -443,6 +448,7 @@ int runWatch(Connection& c, const Args& a) {
   }
   if (s.topics.empty()) s.topics = {Topic::Flow, Topic::FlowEnd};
   s.filter = a.filter;
+  s.netify = a.netify;
   (void)request(c, a, s, false);
   std::cout.setf(std::ios::unitbuf);
   while (auto l = c.readLine()) {

@@ -26,6 +26,18 @@ check "BitTorrent in the bulk class" "BitTorrent +accept +bittorrent-bulk +0x800
 check "the zero_rated set holds the Netflix server only" "elements = \{ 10.71.100.2 expires [0-9a-z]+ \}"
 check "fwmark rule installed" "fwmark 0x1000/0xff00 lookup 100"
 check "table removed at exit" "flowgate tables left: 0"
+# The same demo with one flag shows MQTT delivery.
+if command -v mosquitto >/dev/null && command -v mosquitto_sub >/dev/null; then
+  out=$(timeout 180 bash "$src/scripts/lab/inline-demo.sh" "$bin" --mqtt 2>&1)
+  rc=$?
+  echo "$out" | sed -n '/MQTT: what/,/the sink/p'
+  [[ $rc -eq 0 ]] || { echo "FAIL: the --mqtt demo exited with $rc"; fails=$((fails + 1)); }
+  check "--mqtt: the subscriber received flow records" "^ +[0-9]+ flowgate/[^/]+/flow/\\.\\.\\.$"
+  check "--mqtt: a Netflix flow record as published" '"application":"NetFlix","hostname":"www.netflix.com","verdict":"accept","rule":"zero-rate-netflix"'
+  check "--mqtt: the sink delivered everything" '"connected":true,"produced":([0-9]+),"delivered":\1,"dropped":0'
+else
+  echo "mosquitto not installed: the --mqtt demo is not checked"
+fi
 left=$(ip netns list | grep -c "fgt-demo-" || true)
 [[ $left -eq 0 ]] && echo "ok: no demo namespaces left" || { echo "FAIL: $left demo namespaces left"; fails=$((fails + 1)); }
 [[ $fails -eq 0 ]]

@@ -9,8 +9,18 @@
 #      (a blocked handshake, a zero-rated flow on the second uplink, marks in
 #      conntrack, the nft set, the policy routes). Everything is removed at
 #      the end, also on Ctrl-C.
+# With --mqtt the lab also runs an MQTT broker (Debian's mosquitto) and
+# flowgate publishes every event to it (docs/mqtt.md).
 # The offline engine on a recorded capture: scripts/classify-demo.sh.
 set -euo pipefail
+demo_args=()
+for a in "$@"; do
+  case "$a" in
+    --mqtt) demo_args+=(--mqtt) ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    *) printf 'demo.sh: unknown option %s (expected --mqtt)\n' "$a" >&2; exit 2 ;;
+  esac
+done
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 
 die() { printf '\ndemo.sh: error: %s\n' "$*" >&2; exit 1; }
@@ -22,4 +32,4 @@ printf '\n==> Build\n'
 scripts/build.sh || die "the build failed (see above)"
 [[ -x build/gateway/flowgate ]] || die "build/gateway/flowgate was not built"
 
-scripts/lab/inline-demo.sh "$PWD/build/gateway/flowgate"
+scripts/lab/inline-demo.sh "$PWD/build/gateway/flowgate" "${demo_args[@]}"

@@ -8,7 +8,7 @@ set -euo pipefail
 build_pkgs=(
   build-essential cmake pkg-config g++
   libndpi-dev libpcap-dev nlohmann-json3-dev libtomlplusplus-dev
-  libmnl-dev libnftnl-dev libnetfilter-queue-dev libboost-dev
+  libmnl-dev libnftnl-dev libnetfilter-queue-dev libboost-dev libmosquitto-dev
 )
 test_pkgs=(
   libgtest-dev libgmock-dev python3 python3-jsonschema
@@ -18,7 +18,7 @@ fuzz_pkgs=(
 )
 demo_pkgs=(
   python3 iproute2 nftables conntrack tcpdump curl openssl dnsutils
-  dnsmasq-base procps jq util-linux
+  dnsmasq-base procps jq util-linux mosquitto mosquitto-clients
 )
 
 die() { printf 'deps.sh: %s\n' "$*" >&2; exit 1; }

@@ -45,6 +45,7 @@ struct Event {
   std::string src, dst;
   std::string rule;
   std::string json;
+  std::string verdict;  // flow and flow_end: accept, drop, reject; "" otherwise
 };
 
 struct FlowQuery {

@@ -209,8 +209,14 @@ ParseResult parseRequest(std::string_view line) {
   }
 
   if (name == "subscribe") {
-    if (auto e = checkFields(doc, {"request", "id", "topics", "filter"}, "request \"subscribe\"", id)) return *e;
+    if (auto e = checkFields(doc, {"request", "id", "topics", "filter", "format"}, "request \"subscribe\"", id))
+      return *e;
     SubscribeRequest r;
+    if (auto f = doc.find("format"); f != doc.end() && !f->is_null()) {
+      if (!f->is_string() || (*f != "flowgate" && *f != "netify"))
+        return err(ErrorCode::BadField, "\"format\" must be \"flowgate\" or \"netify\"", id);
+      r.netify = *f == "netify";
+    }
     auto t = doc.find("topics");
     if (t == doc.end() || t->is_null()) {
       r.topics = {Topic::Flow, Topic::FlowEnd, Topic::Aggregate, Topic::Log};
@@ -263,6 +269,7 @@ std::string encodeRequest(const Request& r) {
     for (Topic t : s->topics) topics.push_back(std::string(toString(t)));
     j["topics"] = topics;
     put_filter(s->filter);
+    if (s->netify) j["format"] = "netify";
   }
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }

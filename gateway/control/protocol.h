@@ -59,9 +59,10 @@ struct ReloadRequest {
 struct SubscribeRequest {
   std::vector<Topic> topics;  // never empty after parsing; no duplicates
   EventFilter filter;
+  bool netify = false;        // "format":"netify": flow/flow_end as Netify-style records
   bool operator==(const SubscribeRequest& o) const {
     return topics == o.topics && filter.application == o.filter.application &&
-           filter.address == o.filter.address && filter.rule == o.filter.rule;
+           filter.address == o.filter.address && filter.rule == o.filter.rule && netify == o.netify;
   }
 };
 struct MetricsRequest {

@@ -234,6 +234,7 @@ class ControlSession : public std::enable_shared_from_this<ControlSession> {
   void dispatch(const nlohmann::json& id, const SubscribeRequest& r) {
     sub_.topics = r.topics;
     sub_.filter = r.filter;
+    sub_.netify = r.netify;
     nlohmann::json topics = nlohmann::json::array();
     for (Topic t : r.topics) topics.push_back(std::string(toString(t)));
     nlohmann::json filter = nlohmann::json::object();
@@ -242,6 +243,7 @@ class ControlSession : public std::enable_shared_from_this<ControlSession> {
     if (!r.filter.rule.empty()) filter["rule"] = r.filter.rule;
     replies_.push_back(okResponse(id, nlohmann::json{{"topics", topics},
                                                      {"filter", filter},
+                                                     {"format", r.netify ? "netify" : "flowgate"},
                                                      {"queue_events", server_->opt_.subscriber_max_events},
                                                      {"queue_bytes", server_->opt_.subscriber_max_bytes}}));
     subscribed_ = true;
@@ -482,9 +484,16 @@ void ControlServer::countError(ErrorCode c) {
 
 void ControlServer::publish(const Event& e) {
   ++counters_.events_published;
+  std::optional<std::optional<std::string>> netify;  // converted once, for the first netify subscriber
   for (const auto& s : subscribers_) {
     if (!s->subscription().wants(e)) continue;
-    if (s->deliver(e.json)) ++counters_.events_queued;
+    const std::string* line = &e.json;
+    if (s->subscription().netify) {
+      if (!netify) netify = opt_.netify ? opt_.netify(e) : std::nullopt;
+      if (!*netify) continue;
+      line = &**netify;
+    }
+    if (s->deliver(*line)) ++counters_.events_queued;
     else ++counters_.events_dropped;
   }
 }

@@ -44,6 +44,8 @@
 
 #include <array>
 #include <chrono>
+#include <functional>
+#include <optional>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -72,6 +74,10 @@ struct ServerOptions {
   size_t subscriber_max_events = SubscriberQueue::kDefaultMaxEvents;
   size_t subscriber_max_bytes = SubscriberQueue::kDefaultMaxBytes;
   std::chrono::milliseconds request_timeout{std::chrono::minutes(5)};  // 0 = none
+  // The Netify-style form of an event for `"format":"netify"` subscribers
+  // (nullopt: the event has none, e.g. an aggregate, and is not sent to
+  // them). Unset: such subscriptions get nothing.
+  std::function<std::optional<std::string>(const Event&)> netify;
 };
 
 struct ServerCounters {

@@ -28,6 +28,7 @@ namespace fg::ctl {
 struct Subscription {
   std::vector<Topic> topics;
   EventFilter filter;
+  bool netify = false;  // deliver Netify-style records (ServerOptions::netify)
   // True when `e` is on one of the topics and passes the filter. Aggregate
   // rows match the address filter by their "address" row key (Event::src).
   bool wants(const Event& e) const;

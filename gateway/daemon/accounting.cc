@@ -114,12 +114,14 @@ std::optional<ctl::Event> Accounting::onConntrack(const nl::CtEntry& e, int64_t 
   r["counted_by"] = e.has_counters ? "conntrack" : "none";
   r["conntrack_id"] = e.id;
   r.erase("end_reason");
+  const std::string verdict = r.contains("verdict") && r["verdict"].is_string() ? r["verdict"].get<std::string>() : "";
   ctl::Event ev{.topic = ctl::Topic::FlowEnd,
                 .application = f.attrs.application,
                 .src = f.src,
                 .dst = f.dst,
                 .rule = f.attrs.rule,
-                .json = r.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)};
+                .json = r.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace),
+                .verdict = verdict};
   it->second.erase(it->second.begin() + static_cast<std::ptrdiff_t>(index));
   if (it->second.empty()) flows_.erase(it);
   --tracked_;

@@ -18,6 +18,7 @@
 #include "gateway/control/server.h"
 #include "gateway/daemon/accounting.h"
 #include "gateway/daemon/kernel_state.h"
+#include "gateway/daemon/outputs.h"
 #include "gateway/dpi/ndpi_classifier.h"
 #include "gateway/output/record_json.h"
 #include "gateway/sd_notify.h"
@@ -107,6 +108,12 @@ class Daemon final : public ctl::ControlHandler {
   ReloadResult reload() override;
   std::string metrics() override;
   HintResult hint(const std::string& address) override;
+  output::NetifyOptions netifyOptions() const {
+    output::NetifyOptions n;
+    n.local_networks = cfg_.local_networks;
+    n.lan_interfaces = cfg_.interfaces;
+    return n;
+  }
   nlohmann::json hintsStatus(const WorkerTotals& t) const;
 
  private:
@@ -146,6 +153,7 @@ class Daemon final : public ctl::ControlHandler {
   std::unique_ptr<ctl::ControlServer> server_;
   std::unique_ptr<ctl::HttpMetricsListener> http_;
   std::unique_ptr<ctl::JsonLinesFile> events_file_;
+  std::unique_ptr<Outputs> outputs_;  // MQTT sinks
   std::optional<asio::posix::stream_descriptor> ct_fd_;
   asio::steady_timer drain_timer_;
   asio::steady_timer dump_timer_;
@@ -247,6 +255,7 @@ bool Daemon::startControl() {
   ctl::ServerOptions so;
   so.socket_path = cfg_.control_socket;
   so.group = cfg_.control_group;
+  so.netify = [netify = netifyOptions()](const ctl::Event& e) { return netifyPayload(e, netify); };
   server_ = std::make_unique<ctl::ControlServer>(io_, *this, so);
   if (auto r = server_->start(); !r) {
     log::error("start_failed", {{"error", "control socket: " + r.error().message()}});
@@ -290,7 +299,8 @@ void Daemon::onDecided(const core::Flow& f, const policy::Decision& d, const pol
                           .src = f.src.toString(),
                           .dst = f.dst.toString(),
                           .rule = rule,
-                          .json = output::encodeLine(output::decisionRecord(f, d, p, f.last_seen, in_if, ""))};
+                          .json = output::encodeLine(output::decisionRecord(f, d, p, f.last_seen, in_if, "")),
+                          .verdict = std::string(policy::toString(d.verdict))};
   if (auto t = tupleOf(item.event.src, f.src_port, item.event.dst, f.dst_port, f.proto)) {
     item.flow = DecidedFlow{.flow_id = std::to_string(f.id),
                             .tuple = *t,
@@ -307,6 +317,7 @@ void Daemon::onDecided(const core::Flow& f, const policy::Decision& d, const pol
 
 void Daemon::emit(const ctl::Event& e) {
   server_->publish(e);
+  if (outputs_) outputs_->emit(e);
   if (events_file_ && (events_file_topics_ >> static_cast<unsigned>(e.topic) & 1u)) {
     if (auto w = events_file_->write(e.json); !w) {
       static log::RateLimit limit(2);
@@ -338,7 +349,8 @@ void logToEvents(log::Level level, std::string_view line, void* context) {
                    {"level", log::toString(level)},
                    {"message", line}};
   (void)q->tryPush(ctl::Event{.topic = ctl::Topic::Log, .application = {}, .src = {}, .dst = {}, .rule = {},
-                              .json = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
+                              .json = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                              .verdict = {}});
 }
 
 void Daemon::scheduleDrain() {
@@ -476,7 +488,8 @@ nlohmann::json Daemon::status() {
                     {"decode_errors", t.decode_errors},
                     {"events_dropped", events_.dropped()},
                     {"set_elements", {{"written", kernel_->written()}, {"dropped", kernel_->dropped()}, {"failed", kernel_->failed()}}}}},
-      {"hints", hintsStatus(t)}};
+      {"hints", hintsStatus(t)},
+      {"outputs", outputs_ ? outputs_->status() : nlohmann::json{{"mqtt", nlohmann::json::array()}}}};
 }
 
 nlohmann::json Daemon::hintsStatus(const WorkerTotals& t) const {
@@ -695,6 +708,7 @@ std::string Daemon::metrics() {
   out.counter("flowgate_detection_updated_total", "Flows whose early answer DPI contradicted", t.detection_updated);
   out.counter("flowgate_events_dropped_total", "Decision events dropped between workers and the control thread", events_.dropped());
   ctl::appendApplicationTotals(out, accounting_.aggregator().applicationTotals());
+  if (outputs_) outputs_->appendMetrics(out);
   server_->appendMetrics(out);
   return out.take();
 }
@@ -742,6 +756,14 @@ int Daemon::run() {
       ok = false;
     } else {
       log::info("privileges_dropped", {{"user", cfg_.user}, {"capabilities", "CAP_NET_ADMIN"}});
+    }
+  }
+  // The MQTT sinks' threads start after the privilege drop: they need none.
+  if (ok && !cfg_.mqtt_sinks.empty()) {
+    outputs_ = std::make_unique<Outputs>(cfg_.mqtt_sinks, netifyOptions());
+    if (auto o = outputs_->start(); !o) {
+      log::error("start_failed", {{"error", o.error().message()}});
+      ok = false;
     }
   }
   if (!ok) {
@@ -804,6 +826,7 @@ int Daemon::run() {
   io_.stop();
   control.join();
   log::setSink(nullptr, nullptr);
+  if (outputs_) outputs_->stop(2000);
   const WorkerTotals totals = sumWorkers(workers_);
   kernel_->stop();
   log::info("stopped", {{"packets", totals.packets},

@@ -4,12 +4,16 @@
 # zero-rated). Real tools make real traffic; flowgate classifies and
 # enforces; the script shows what it decided and the proof in the kernel.
 #
-# Usage: scripts/lab/inline-demo.sh FLOWGATE_BINARY        (as root)
+# Usage: scripts/lab/inline-demo.sh FLOWGATE_BINARY [--mqtt]   (as root)
+# --mqtt: a broker (mosquitto) in the gateway namespace and an MQTT sink
+# publishing every event to it; a subscriber's view is shown at the end.
 # Everything it creates is removed on exit, on failure and on Ctrl-C.
 set -euo pipefail
 here=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 bin=$1
+mqtt=0
+[[ ${2:-} == --mqtt ]] && mqtt=1
 export FG_TAG="demo-$$"
 # shellcheck source=../../netns-tests/lib.sh
 source "$repo/netns-tests/lib.sh"
@@ -51,6 +55,17 @@ for p in 443 8443 4433 6881; do fg_wait_listen "$FG_S" tcp "$p"; done
 fg_wait_listen "$FG_S" udp 53
 
 say "Starting flowgate run in the gateway namespace (policy: scripts/lab/demo-policy.toml)"
+if [[ $mqtt -eq 1 ]]; then
+  fg_require_root mosquitto mosquitto_sub
+  printf 'listener 18830 127.0.0.1\nallow_anonymous true\npersistence false\n' >"$FG_WORK/mosquitto.conf"
+  fg_bg "$FG_G" mosquitto -c "$FG_WORK/mosquitto.conf"
+  fg_wait_listen "$FG_G" tcp 18830
+  fg_bg "$FG_G" bash -c "exec mosquitto_sub -h 127.0.0.1 -p 18830 -t 'flowgate/#' -v >'$FG_WORK/mqtt.log'"
+  sleep 0.2
+  FG_EXTRA_TABLES=$'[accounting]\ninterval = 1\n\n[[output.mqtt]]\nname = "demo"\nhost = "127.0.0.1"\nport = 18830\nqos = 1\ntopic = "flowgate/{hostname}/{event}/{application}"'
+  export FG_EXTRA_TABLES
+  say "MQTT: a broker in the gateway namespace (127.0.0.1:18830), flowgate publishes every event"
+fi
 fg_start_gateway "$bin" "$FG_WORK/policy.toml"
 grep -E "kernel_queue_mode|nft_table_installed|started" "$FG_WORK/flowgate.log" | sed 's/^/  /'
 
@@ -124,6 +139,18 @@ fg_in "$FG_G" ip route show table 100 | sed 's/^/    table 100: /'
 read -r rej _ < <(fg_nft_counter 'meta l4proto tcp counter packets [0-9]+ bytes [0-9]+ reject with tcp reset')
 echo "  packets rejected by the kernel for blocked flows: $rej"
 echo "  packets queued to flowgate: $(fg_queued_packets) (decided flows bypass userspace)"
+
+if [[ $mqtt -eq 1 ]]; then
+  sleep 1.5  # the last aggregate interval
+  say "MQTT: what a subscriber received (mosquitto_sub -t 'flowgate/#')"
+  total=$(wc -l <"$FG_WORK/mqtt.log")
+  echo "  $total messages; by topic:"
+  cut -d' ' -f1 "$FG_WORK/mqtt.log" | sed -E 's#^(flowgate/[^/]+/[^/]+)/.*#\1/...#' | sort | uniq -c | sed 's/^/    /'
+  echo "  a flow record as published:"
+  grep '^flowgate/[^/]*/flow/NetFlix ' "$FG_WORK/mqtt.log" | grep -m1 '"l7_protocol":"TLS"' | cut -d' ' -f2- | jq -c '{event, flow_id, application, hostname, verdict, rule, mark, first_packet}' | sed 's/^/    /'
+  status=$(timeout 5 "$ctl" --socket "$FG_CONTROL_SOCKET" status --json 2>/dev/null | jq -c '.result.outputs.mqtt[0] | {connected, produced, delivered, dropped}' || true)
+  echo "  the sink's counters: $status"
+fi
 
 say "Stopping flowgate (SIGTERM): table, rules and routes are removed"
 fg_stop_gateway

@@ -42,6 +42,10 @@ TEST(ProtocolParse, EveryRequest) {
        sub_some},
       {R"({"request":"metrics"})", MetricsRequest{}},
       {R"({"request":"hint","address":"10.1.2.3"})", HintRequest{"10.1.2.3"}},
+      {R"({"request":"subscribe","topics":["flow"],"format":"netify"})",
+       SubscribeRequest{.topics = {Topic::Flow}, .filter = {}, .netify = true}},
+      {R"({"request":"subscribe","topics":["flow"],"format":"flowgate"})",
+       SubscribeRequest{.topics = {Topic::Flow}, .filter = {}, .netify = false}},
       {"  {\"request\":\"status\"}\r", StatusRequest{}},
       {R"({"request":"flows","filter":null})", flows_default},
   };
@@ -99,6 +103,8 @@ TEST(ProtocolParse, ErrorPaths) {
       {R"({"request":"reload","force":1})", ErrorCode::UnknownField, "force"},
       {R"({"request":"metrics","limit":1})", ErrorCode::UnknownField, "limit"},
       {R"({"request":"hint"})", ErrorCode::BadField, "missing field \"address\""},
+      {R"({"request":"subscribe","format":"xml"})", ErrorCode::BadField, "\"format\" must be"},
+      {R"({"request":"subscribe","format":1})", ErrorCode::BadField, "\"format\" must be"},
       {R"({"request":"hint","address":""})", ErrorCode::BadField, "non-empty string"},
       {R"({"request":"hint","address":7})", ErrorCode::BadField, "non-empty string"},
       {R"({"request":"hint","address":"::1","port":1})", ErrorCode::UnknownField, "port"},
@@ -162,6 +168,7 @@ TEST(ProtocolEncode, RoundTrip) {
       {nullptr, ReloadRequest{}},
       {nullptr, PolicyRequest{}},
       {json(4), HintRequest{"fd00::1"}},
+      {nullptr, SubscribeRequest{.topics = {Topic::FlowEnd}, .filter = {}, .netify = true}},
   };
   for (const auto& r : requests) {
     const std::string line = encodeRequest(r);

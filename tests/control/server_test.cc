@@ -455,6 +455,29 @@ TEST_F(ServerTest, SubscribeFiltersAndRejectsFurtherRequests) {
   EXPECT_EQ(counters().subscribers, 0u);
 }
 
+TEST_F(ServerTest, NetifySubscribersGetTheConvertedForm) {
+  opts_.netify = [](const Event& e) -> std::optional<std::string> {
+    if (e.topic != Topic::Flow) return std::nullopt;
+    return std::string("{\"type\":\"flow\",\"app\":\"") + e.application + "\"}";
+  };
+  startServer();
+  Client n(path());
+  n.send("{\"request\":\"subscribe\",\"topics\":[\"flow\",\"flow_end\"],\"format\":\"netify\"}\n");
+  EXPECT_EQ(n.response()["result"]["format"], "netify");
+  Client plain(path());
+  plain.send("{\"request\":\"subscribe\",\"topics\":[\"flow\"]}\n");
+  EXPECT_EQ(plain.response()["result"]["format"], "flowgate");
+  onIo([&] {
+    server_->publish(makeEvent(Topic::FlowEnd, "Netflix", 1));  // no netify form: not sent to n
+    server_->publish(makeEvent(Topic::Flow, "Netflix", 2));
+  });
+  json r = n.response();
+  EXPECT_EQ(r["type"], "flow");
+  EXPECT_EQ(r["app"], "Netflix");
+  EXPECT_FALSE(n.line(100ms).has_value());
+  EXPECT_EQ(plain.response()["n"], 2) << "flowgate subscribers get the record itself";
+}
+
 // A subscriber that does not read loses events (counted, then told how
 // many); a subscriber that keeps up gets every event; publishing never
 // waits, and other clients are served meanwhile.

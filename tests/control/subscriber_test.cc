@@ -95,7 +95,7 @@ TEST(SubscriberQueue, NoticeCountsAddUpToDrops) {
 
 TEST(Subscription, TopicsAndFilter) {
   Subscription s{.topics = {Topic::FlowEnd, Topic::Aggregate}, .filter = filt("Netflix")};
-  Event e{.topic = Topic::FlowEnd, .application = "netflix", .src = "a", .dst = "b", .rule = "", .json = "{}"};
+  Event e{.topic = Topic::FlowEnd, .application = "netflix", .src = "a", .dst = "b", .rule = "", .json = "{}", .verdict = ""};
   EXPECT_TRUE(s.wants(e));
   e.topic = Topic::Flow;
   EXPECT_FALSE(s.wants(e));

@@ -83,6 +83,45 @@ observe_dns = false
   EXPECT_FALSE(l.config.observe_dns);
 }
 
+TEST(Config, MqttSinks) {
+  ConfigLoad l = parseConfig(R"(
+[output]
+local_networks = ["10.0.0.0/8"]
+
+[[output.mqtt]]
+host = "broker.lan"
+port = 8883
+ca_file = "/etc/ssl/ca.pem"
+cert_file = "/etc/flowgate/c.pem"
+key_file = "/etc/flowgate/c.key"
+username = "fg"
+password = "secret"
+topic = "net/{hostname}/{event}"
+qos = 1
+events = ["flow"]
+verdicts = ["drop", "reject"]
+format = "netify"
+spool_file = "/var/spool/flowgate/mqtt.jsonl"
+
+[[output.mqtt]]
+name = "all"
+)",
+                             "c.toml");
+  ASSERT_TRUE(l.errors.empty()) << formatConfigError("c.toml", l.errors.front());
+  ASSERT_EQ(l.config.mqtt_sinks.size(), 2u);
+  const mqtt::SinkConfig& a = l.config.mqtt_sinks[0];
+  EXPECT_EQ(a.name, "mqtt0");
+  EXPECT_EQ(a.host, "broker.lan");
+  EXPECT_EQ(a.port, 8883);
+  EXPECT_EQ(a.qos, 1);
+  EXPECT_EQ(a.format, "netify");
+  EXPECT_EQ(a.verdicts, (std::vector<std::string>{"drop", "reject"}));
+  EXPECT_EQ(a.spool_file, "/var/spool/flowgate/mqtt.jsonl");
+  EXPECT_EQ(l.config.mqtt_sinks[1].name, "all");
+  EXPECT_EQ(l.config.mqtt_sinks[1].topic, "flowgate/{hostname}/{event}");
+  EXPECT_EQ(l.config.local_networks, std::vector<std::string>{"10.0.0.0/8"});
+}
+
 TEST(Config, HintsAndRoutingDefaults) {
   ConfigLoad l = parseConfig("", "c.toml");
   ASSERT_TRUE(l.errors.empty());
@@ -132,6 +171,16 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"BadTable", "[nft]\ntable = \"no spaces\"\n", 2, "nft.table", "letters"},
         BadCase{"EmptyPolicyPath", "[policy]\npath = []\n", 2, "policy.path", "at least one"},
         BadCase{"NotATable", "gateway = 3\n", 1, "gateway", "expected a table"},
+        BadCase{"MqttNotArray", "[output]\nmqtt = 3\n", 2, "output.mqtt", "[[output.mqtt]]"},
+        BadCase{"MqttQos", "[[output.mqtt]]\nqos = 2\n", 2, "output.mqtt[0].qos", "from 0 to 1"},
+        BadCase{"MqttWildcardTopic", "[[output.mqtt]]\ntopic = \"a/#\"\n", 2, "output.mqtt[0].topic", "wildcards"},
+        BadCase{"MqttFormat", "[[output.mqtt]]\nformat = \"xml\"\n", 2, "output.mqtt[0].format", "netify"},
+        BadCase{"MqttCertWithoutKey", "[[output.mqtt]]\nca_file = \"/c\"\ncert_file = \"/x\"\n", 3,
+                "output.mqtt[0].cert_file", "both"},
+        BadCase{"MqttRelativeSpool", "[[output.mqtt]]\nspool_file = \"s.jsonl\"\n", 2, "output.mqtt[0].spool_file",
+                "absolute"},
+        BadCase{"MqttUnknownKey", "[[output.mqtt]]\nbroker = \"x\"\n", 2, "output.mqtt[0].broker", "unknown key"},
+        BadCase{"MqttVerdict", "[[output.mqtt]]\nverdicts = [\"block\"]\n", 2, "output.mqtt[0].verdicts", "accept"},
         BadCase{"HintsUnknownKey", "[hints]\nttl = 3\n", 2, "hints.ttl", "unknown key"},
         BadCase{"HintsTtlsCross", "[hints]\nmin_ttl = 100\nmax_ttl = 10\n", 2, "hints.min_ttl", "must not exceed"},
         BadCase{"HintsNegative", "[hints]\ndns_entries = -1\n", 2, "hints.dns_entries", "from 0"},

@@ -1,0 +1,149 @@
+#include "gateway/daemon/outputs.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "common/log.h"
+
+namespace fg::daemon {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+bool listed(const std::vector<std::string>& list, std::string_view v, bool fold_case) {
+  return std::any_of(list.begin(), list.end(),
+                     [&](const std::string& x) { return fold_case ? iequals(x, v) : x == v; });
+}
+
+std::string gatewayHostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') return "flowgate";
+  return buf;
+}
+
+}  // namespace
+
+bool sinkWants(const mqtt::SinkConfig& s, const ctl::Event& e) {
+  if (e.topic == ctl::Topic::Log) return false;
+  if (!listed(s.events, ctl::toString(e.topic), false)) return false;
+  if (e.topic == ctl::Topic::Aggregate)
+    return s.applications.empty() || listed(s.applications, e.application, true);
+  if (!s.applications.empty() && !listed(s.applications, e.application, true)) return false;
+  if (!s.verdicts.empty() && !listed(s.verdicts, e.verdict, false)) return false;
+  if (!s.rules.empty() && !listed(s.rules, e.rule, false)) return false;
+  return true;
+}
+
+std::optional<std::string> sinkPayload(const mqtt::SinkConfig& s, const ctl::Event& e,
+                                       const output::NetifyOptions& netify) {
+  if (s.format != "netify") return e.json;
+  return netifyPayload(e, netify);
+}
+
+std::optional<std::string> netifyPayload(const ctl::Event& e, const output::NetifyOptions& netify) {
+  if (e.topic != ctl::Topic::Flow && e.topic != ctl::Topic::FlowEnd) return std::nullopt;
+  const auto record = nlohmann::json::parse(e.json, nullptr, false);
+  if (record.is_discarded()) return std::nullopt;
+  auto n = output::netifyRecord(record, netify);
+  if (!n) return std::nullopt;
+  return n->dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+Outputs::Outputs(std::vector<mqtt::SinkConfig> sinks, output::NetifyOptions netify)
+    : configs_(std::move(sinks)), netify_(std::move(netify)) {}
+
+Outputs::~Outputs() { stop(0); }
+
+Result<void> Outputs::start() {
+  const std::string host = gatewayHostname();
+  for (const auto& c : configs_) {
+    auto s = mqtt::MqttSink::start(c, host);
+    if (!s) return makeError(s.error().message());
+    log::info("mqtt_sink_started", {{"sink", c.name},
+                                    {"broker", c.host + ":" + std::to_string(c.port)},
+                                    {"topic", c.topic},
+                                    {"format", c.format},
+                                    {"qos", c.qos},
+                                    {"tls", !c.ca_file.empty() || !c.ca_path.empty()},
+                                    {"spool", c.spool_file.empty() ? std::string("off") : c.spool_file}});
+    sinks_.push_back(std::move(*s));
+  }
+  return {};
+}
+
+void Outputs::emit(const ctl::Event& e) {
+  for (auto& s : sinks_) {
+    const mqtt::SinkConfig& c = s->config();
+    if (!sinkWants(c, e)) continue;
+    auto payload = sinkPayload(c, e, netify_);
+    if (!payload) continue;
+    s->offer(ctl::toString(e.topic), e.application, std::move(*payload));
+  }
+}
+
+void Outputs::stop(int drain_ms) {
+  for (auto& s : sinks_) {
+    s->stop(drain_ms);
+    const mqtt::SinkCounters c = s->counters();
+    log::info("mqtt_sink_stopped", {{"sink", s->config().name},
+                                    {"produced", c.produced},
+                                    {"delivered", c.delivered},
+                                    {"dropped", c.dropped},
+                                    {"spooled", c.spooled},
+                                    {"spool_waiting", c.spool_waiting}});
+  }
+  sinks_.clear();
+}
+
+nlohmann::json Outputs::status() const {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& s : sinks_) {
+    const mqtt::SinkConfig& cfg = s->config();
+    const mqtt::SinkCounters c = s->counters();
+    list.push_back({{"name", cfg.name},
+                    {"broker", cfg.host + ":" + std::to_string(cfg.port)},
+                    {"format", cfg.format},
+                    {"connected", c.connected},
+                    {"produced", c.produced},
+                    {"delivered", c.delivered},
+                    {"dropped", c.dropped},
+                    {"spooled", c.spooled},
+                    {"queued", c.queued},
+                    {"spool_waiting", c.spool_waiting},
+                    {"spool_bytes", c.spool_bytes},
+                    {"inflight", c.inflight},
+                    {"connects", c.connects},
+                    {"disconnects", c.disconnects}});
+  }
+  return nlohmann::json{{"mqtt", std::move(list)}};
+}
+
+void Outputs::appendMetrics(ctl::Exposition& out) const {
+  if (sinks_.empty()) return;
+  std::vector<std::pair<std::string, mqtt::SinkCounters>> all;
+  for (const auto& s : sinks_) all.emplace_back(s->config().name, s->counters());
+  auto family = [&](const char* name, ctl::MetricType type, const char* help, auto value) {
+    out.family(name, type, help);
+    for (const auto& [sink, c] : all) out.sample(static_cast<double>(value(c)), {{"sink", sink}});
+  };
+  family("flowgate_mqtt_connected", ctl::MetricType::Gauge, "1 while the sink is connected to its broker",
+         [](const mqtt::SinkCounters& c) { return c.connected ? 1 : 0; });
+  family("flowgate_mqtt_produced_total", ctl::MetricType::Counter, "Events offered to the sink",
+         [](const mqtt::SinkCounters& c) { return c.produced; });
+  family("flowgate_mqtt_delivered_total", ctl::MetricType::Counter,
+         "Events the broker acknowledged (QoS 1) or that were written to it (QoS 0)",
+         [](const mqtt::SinkCounters& c) { return c.delivered; });
+  family("flowgate_mqtt_dropped_total", ctl::MetricType::Counter, "Events dropped (queue and spool full, or stop)",
+         [](const mqtt::SinkCounters& c) { return c.dropped; });
+  family("flowgate_mqtt_spooled_total", ctl::MetricType::Counter, "Events written to the spool file",
+         [](const mqtt::SinkCounters& c) { return c.spooled; });
+  family("flowgate_mqtt_waiting", ctl::MetricType::Gauge, "Events waiting (memory queue, spool, in flight)",
+         [](const mqtt::SinkCounters& c) { return c.queued + c.spool_waiting + c.inflight; });
+}
+
+}  // namespace fg::daemon

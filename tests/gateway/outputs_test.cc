@@ -1,0 +1,166 @@
+// daemon::Outputs helpers (which events a sink wants, in which format) and
+// mqtt::MqttSink's queue/spool accounting without a broker. The sink tests
+// run in a private network namespace (tests/netlink/netns_child.h): the
+// broker address is unreachable there, and nothing leaves the namespace.
+#include "gateway/daemon/outputs.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "tests/netlink/netns_child.h"
+
+namespace fg::daemon {
+namespace {
+
+using nl::testing::inNetns;
+using nl::testing::Log;
+
+ctl::Event flowEvent(std::string app, std::string verdict, std::string rule) {
+  ctl::Event e;
+  e.topic = ctl::Topic::Flow;
+  e.application = std::move(app);
+  e.verdict = std::move(verdict);
+  e.rule = std::move(rule);
+  e.json = R"({"event":"flow","ts":1.5,"flow_id":"7","ip_version":4,"proto":"tcp","src_ip":"10.1.0.2",)"
+           R"("src_port":40000,"dst_ip":"10.9.9.9","dst_port":443,"l7_protocol":"TLS","application":"NetFlix",)"
+           R"("category":"Video","hostname":"www.netflix.com","packets":3,"bytes":2000,"src_packets":2,)"
+           R"("src_bytes":1000,"dst_packets":1,"dst_bytes":1000,"first_seen":1.0,"last_seen":1.5,)"
+           R"("dpi_packets":3,"confidence":"dpi","verdict":"accept","rule":null,"mark":2147483648})";
+  return e;
+}
+
+TEST(SinkWants, EventsAndFilters) {
+  mqtt::SinkConfig all;
+  EXPECT_TRUE(sinkWants(all, flowEvent("NetFlix", "accept", "")));
+  ctl::Event log;
+  log.topic = ctl::Topic::Log;
+  EXPECT_FALSE(sinkWants(all, log)) << "log lines never go to a sink";
+
+  mqtt::SinkConfig blocked;
+  blocked.verdicts = {"drop", "reject"};
+  EXPECT_FALSE(sinkWants(blocked, flowEvent("NetFlix", "accept", "")));
+  EXPECT_TRUE(sinkWants(blocked, flowEvent("NetFlix", "reject", "weak")));
+
+  mqtt::SinkConfig apps;
+  apps.applications = {"netflix", "YouTube"};
+  EXPECT_TRUE(sinkWants(apps, flowEvent("NetFlix", "accept", ""))) << "case-insensitive";
+  EXPECT_FALSE(sinkWants(apps, flowEvent("Zoom", "accept", "")));
+
+  mqtt::SinkConfig rules;
+  rules.rules = {"weak"};
+  EXPECT_TRUE(sinkWants(rules, flowEvent("TLS", "reject", "weak")));
+  EXPECT_FALSE(sinkWants(rules, flowEvent("TLS", "reject", "other")));
+
+  mqtt::SinkConfig flows_only;
+  flows_only.events = {"flow"};
+  ctl::Event end = flowEvent("NetFlix", "accept", "");
+  end.topic = ctl::Topic::FlowEnd;
+  EXPECT_FALSE(sinkWants(flows_only, end));
+
+  ctl::Event agg;
+  agg.topic = ctl::Topic::Aggregate;
+  agg.application = "NetFlix";
+  EXPECT_TRUE(sinkWants(all, agg));
+  EXPECT_TRUE(sinkWants(apps, agg)) << "aggregates pass the applications filter by theirs";
+  agg.application.clear();
+  EXPECT_FALSE(sinkWants(apps, agg)) << "a total has no application";
+  EXPECT_TRUE(sinkWants(blocked, agg)) << "verdict filters are for flows";
+}
+
+TEST(SinkPayload, FlowgateOrNetify) {
+  mqtt::SinkConfig s;
+  const ctl::Event e = flowEvent("NetFlix", "accept", "");
+  EXPECT_EQ(sinkPayload(s, e, {}), e.json) << "flowgate records go out as they are";
+  s.format = "netify";
+  output::NetifyOptions n;
+  n.local_networks = {"10.1.0.0/16"};
+  const auto p = sinkPayload(s, e, n);
+  ASSERT_TRUE(p);
+  const auto j = nlohmann::json::parse(*p);
+  EXPECT_EQ(j["type"], "flow");
+  EXPECT_EQ(j["flow"]["local_ip"], "10.1.0.2");
+  EXPECT_EQ(j["flow"]["host_server_name"], "www.netflix.com");
+  ctl::Event agg;
+  agg.topic = ctl::Topic::Aggregate;
+  agg.json = R"({"event":"aggregate","application":"NetFlix"})";
+  EXPECT_FALSE(sinkPayload(s, agg, n)) << "no netify form for aggregates";
+  agg.json = "not json";
+  EXPECT_FALSE(sinkPayload(s, agg, n));
+}
+
+TEST(MqttSink, TopicTemplate) {
+  inNetns([](Log& log) {
+    mqtt::SinkConfig c;
+    c.name = "s1";
+    c.port = 1;  // nothing listens in this namespace
+    c.topic = "fg/{hostname}/{name}/{event}/{application}";
+    auto s = mqtt::MqttSink::start(c, "gw.lab");
+    KCHECK(log, s.ok(), s.ok() ? "" : s.error().message());
+    if (!s.ok()) return;
+    KCHECK(log, (*s)->topicFor("flow", "NetFlix") == "fg/gw.lab/s1/flow/NetFlix", (*s)->topicFor("flow", "NetFlix"));
+    // Wildcards and separators from the wire never reach the topic.
+    KCHECK(log, (*s)->topicFor("flow", "a/b+#") == "fg/gw.lab/s1/flow/a_b__", (*s)->topicFor("flow", "a/b+#"));
+  });
+}
+
+TEST(MqttSink, QueueDropsAndCountsWithoutABroker) {
+  inNetns([](Log& log) {
+    mqtt::SinkConfig c;
+    c.name = "q";
+    c.port = 1;
+    c.queue_events = 3;
+    auto s = mqtt::MqttSink::start(c, "gw");
+    KCHECK(log, s.ok(), "start");
+    if (!s.ok()) return;
+    for (int i = 0; i < 5; ++i) (*s)->offer("flow", "", "{\"n\":" + std::to_string(i) + "}");
+    mqtt::SinkCounters k = (*s)->counters();
+    KCHECK(log, !k.connected, "connected to nothing?");
+    KCHECK(log, k.produced == 5 && k.queued == 3 && k.dropped == 2, "queue accounting");
+    (*s)->stop(0);
+    k = (*s)->counters();
+    KCHECK(log, k.produced == k.delivered + k.dropped && k.dropped == 5, "stop: what is left is dropped");
+  });
+}
+
+TEST(MqttSink, SpoolKeepsWhatMemoryCannotAndSurvivesARestart) {
+  inNetns([](Log& log) {
+    const std::string spool =
+        (std::filesystem::temp_directory_path() / ("fg-spool-" + std::to_string(getpid()) + ".jsonl")).string();
+    std::filesystem::remove(spool);
+    mqtt::SinkConfig c;
+    c.name = "sp";
+    c.port = 1;
+    c.queue_events = 2;
+    c.spool_file = spool;
+    c.spool_max_bytes = 4096;
+    {
+      auto s = mqtt::MqttSink::start(c, "gw");
+      KCHECK(log, s.ok(), "start");
+      if (!s.ok()) return;
+      for (int i = 0; i < 5; ++i) (*s)->offer("flow", "", "{\"n\":" + std::to_string(i) + "}");
+      // Bigger than what the spool may still take: dropped, counted.
+      (*s)->offer("flow", "", std::string(5000, 'x'));
+      const mqtt::SinkCounters k = (*s)->counters();
+      KCHECK(log, k.queued == 2 && k.spooled == 3 && k.spool_waiting == 3 && k.dropped == 1, "spool accounting");
+      (*s)->stop(0);
+    }
+    std::ifstream in(spool);
+    std::string line;
+    int lines = 0;
+    while (std::getline(in, line)) {
+      KCHECK(log, line.rfind("flowgate/gw/flow\t{\"n\":", 0) == 0, "spool line: " + line);
+      ++lines;
+    }
+    KCHECK(log, lines == 3, "spool lines: " + std::to_string(lines));
+    // The next start picks the spool up to replay it.
+    auto again = mqtt::MqttSink::start(c, "gw");
+    KCHECK(log, again.ok() && (*again)->counters().spool_waiting == 3, "spool not picked up");
+    if (again.ok()) (*again)->stop(0);
+    std::filesystem::remove(spool);
+  });
+}
+
+}  // namespace
+}  // namespace fg::daemon
