@@ -6,7 +6,7 @@
 #     "spool" (flow events, QoS 1, a 2-event queue with a spool file);
 #   - while the broker runs, what a subscriber receives is complete JSON:
 #     flowgate flow records on flowgate/<host>/flow, a Netify record of the
-#     blocked flow on netify/flow;
+#     blocked flow on netify/flow; a TLS sink verifies the broker certificate;
 #   - the broker is stopped mid-run: flowgate keeps forwarding and enforcing
 #     (transfers complete, the blocked name is still refused), the sinks
 #     report disconnected, "all" drops beyond its queue, "spool" spools;
@@ -26,10 +26,20 @@ FG_CTL=$(fg_find_tool "${FLOWGATECTL:-}" "$bindir/control/flowgatectl" "$bindir/
 fg_lab_up
 fg_cert
 PORT=18830
+TLS_PORT=18883
+# The broker's TLS certificate names 127.0.0.1 (the sink verifies it).
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$FG_WORK/broker.key" -out "$FG_WORK/broker.pem" -days 2 \
+  -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" >/dev/null 2>&1 || fg_die "no broker certificate"
+# user root: mosquitto would otherwise switch to its own user, which cannot
+# read the test's private work directory.
 cat >"$FG_WORK/mosquitto.conf" <<CONF
-listener $PORT 127.0.0.1
+user root
 allow_anonymous true
 persistence false
+listener $PORT 127.0.0.1
+listener $TLS_PORT 127.0.0.1
+certfile $FG_WORK/broker.pem
+keyfile $FG_WORK/broker.key
 CONF
 broker_pid="" sub_pid=""
 # Subscribers print "topic payload" lines; we keep them in a file per phase.
@@ -38,7 +48,7 @@ start_broker_logged() {
   fg_bg "$FG_G" mosquitto -c "$FG_WORK/mosquitto.conf"
   broker_pid=$FG_LAST_PID
   fg_wait_listen "$FG_G" tcp "$PORT"
-  fg_bg "$FG_G" bash -c "exec mosquitto_sub -h 127.0.0.1 -p $PORT -q 1 -t 'flowgate/#' -t 'netify/#' -t 'spool/#' -v >'$log'"
+  fg_bg "$FG_G" bash -c "exec mosquitto_sub -h 127.0.0.1 -p $PORT -q 1 -t 'flowgate/#' -t 'netify/#' -t 'spool/#' -t 'tls/#' -v >'$log'"
   sub_pid=$FG_LAST_PID
   sleep 0.3  # subscribed before flowgate (re)connects (its backoff starts at 1-2 s)
 }
@@ -57,8 +67,8 @@ start_broker_logged "$FG_WORK/sub1.log"
 # sink NAME TOPIC [KEY = VALUE lines]: one [[output.mqtt]] table on our broker
 # (a fixed 2 s reconnect delay keeps the phases below predictable).
 sink() {
-  printf '\n[[output.mqtt]]\nname = "%s"\nhost = "127.0.0.1"\nport = %s\ntopic = "%s"\nreconnect_min = 2\nreconnect_max = 2\n' \
-    "$1" "$PORT" "$2"
+  printf '\n[[output.mqtt]]\nname = "%s"\nhost = "127.0.0.1"\ntopic = "%s"\nreconnect_min = 2\nreconnect_max = 2\n' \
+    "$1" "$2"
   shift 2
   printf '%s\n' "$@"
 }
@@ -68,9 +78,11 @@ conntrack_dump_interval = 1
 
 [output]
 local_networks = [\"10.71.1.0/24\"]
-$(sink all 'flowgate/{hostname}/{event}' 'qos = 1' 'queue_events = 10')
-$(sink blocked 'netify/{event}' 'format = "netify"' 'events = ["flow"]' 'verdicts = ["reject", "drop"]')
-$(sink spool 'spool/{event}' 'events = ["flow"]' 'qos = 1' 'queue_events = 2' "spool_file = \"$FG_WORK/spool.jsonl\"")
+$(sink all 'flowgate/{hostname}/{event}' "port = $PORT" 'qos = 1' 'queue_events = 10')
+$(sink blocked 'netify/{event}' "port = $PORT" 'format = "netify"' 'events = ["flow"]' 'verdicts = ["reject", "drop"]')
+$(sink spool 'spool/{event}' "port = $PORT" 'events = ["flow"]' 'qos = 1' 'queue_events = 2' \
+  "spool_file = \"$FG_WORK/spool.jsonl\"")
+$(sink tls 'tls/{event}' "port = $TLS_PORT" "ca_file = \"$FG_WORK/broker.pem\"" 'qos = 1' 'events = ["flow"]')
 " FG_LOG_LEVEL=info fg_start_gateway "$bin" "$policy"
 
 get() {  # get NAME: HTTP code of https://NAME/ through the gateway
@@ -100,7 +112,7 @@ fg_check "all events delivered and acknowledged" wait_sinks '.queued == 0 and .i
 sleep 0.5
 python3 - "$FG_WORK/sub1.log" >"$FG_WORK/check1.txt" <<'PY' || true
 import json, sys
-flows = netify = spool = 0
+flows = netify = spool = tls = 0
 for line in open(sys.argv[1], encoding="utf-8"):
     topic, _, payload = line.rstrip("\n").partition(" ")
     r = json.loads(payload)  # every message is complete JSON
@@ -113,13 +125,17 @@ for line in open(sys.argv[1], encoding="utf-8"):
     elif topic == "spool/flow":
         assert r["event"] == "flow", r
         spool += 1
-print(flows, netify, spool)
+    elif topic == "tls/flow":
+        assert r["event"] == "flow", r
+        tls += 1
+print(flows, netify, spool, tls)
 PY
-read -r flows1 netify1 spool1 <"$FG_WORK/check1.txt" || true
+read -r flows1 netify1 spool1 tls1 <"$FG_WORK/check1.txt" || true
 fg_log "phase 1 received: $flows1 flowgate flow records, $netify1 netify, $spool1 spool"
 fg_check "the subscriber got the 4 flow records, complete JSON" test "${flows1:-0}" -ge 4
 fg_check "the netify sink sent exactly the blocked flow" test "${netify1:-x}" = "1"
 fg_check "the spool sink sent the 4 flow records" test "${spool1:-0}" -ge 4
+fg_check "the TLS sink (verified broker certificate) sent the 4 flow records" test "${tls1:-0}" -ge 4
 
 fg_check "flowgatectl watch --netify prints Netify flow records" \
   bash -c "head -1 '$FG_WORK/watch.jsonl' | jq -e '.type == \"flow\" and (.flow.digest | length) == 40' >/dev/null"
