@@ -10,6 +10,10 @@
 // one). SIGUSR1 reopens the events file. SIGTERM/SIGINT: delete the table
 // (no new packets are queued), let the workers answer what is still queued,
 // remove rules/routes, exit 0.
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 
 #include "common/log.h"
@@ -76,6 +80,21 @@ int runCommand(std::span<const std::string_view> args) {
   if (!policyIsValid(cfg, options)) {
     std::cerr << "flowgate run: the policy is invalid (see above); nothing was changed\n";
     return 1;
+  }
+  // MQTT TLS files are read by the sinks' network threads, after the
+  // privilege drop: check them now, before the kernel is touched.
+  int unreadable = 0;
+  for (const auto& s : cfg.mqtt_sinks) {
+    for (const std::string* f : {&s.ca_file, &s.cert_file, &s.key_file}) {
+      if (f->empty() || ::access(f->c_str(), R_OK) == 0) continue;
+      std::cerr << config_path << ": output.mqtt " << s.name << ": cannot read " << *f << ": "
+                << std::strerror(errno) << "\n";
+      ++unreadable;
+    }
+  }
+  if (unreadable) {
+    std::cerr << "flowgate run: " << unreadable << " unreadable TLS file(s); nothing was changed\n";
+    return 2;
   }
   if (check_only) {
     std::cout << "configuration and policy are valid\n";

@@ -1,11 +1,13 @@
 #include "gateway/config.h"
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include "common/log.h"
+#include "gateway/output/netify.h"
 
 #include <toml++/toml.h>
 
@@ -122,6 +124,8 @@ void parseMqttSink(Reader& r, const toml::table& t, size_t index, std::vector<mq
   r.string(t, p, "client_id", s.client_id);
   r.string(t, p, "username", s.username);
   r.string(t, p, "password", s.password);
+  if (!s.password.empty() && s.username.empty())
+    r.error(t.get("password"), p + "password", "a password needs a username");
   r.string(t, p, "ca_file", s.ca_file);
   r.string(t, p, "ca_path", s.ca_path);
   r.string(t, p, "cert_file", s.cert_file);
@@ -132,8 +136,12 @@ void parseMqttSink(Reader& r, const toml::table& t, size_t index, std::vector<mq
   if (!s.cert_file.empty() && s.ca_file.empty() && s.ca_path.empty())
     r.error(t.get("cert_file"), p + "cert_file", "a client certificate needs TLS: set ca_file or ca_path");
   r.string(t, p, "topic", s.topic);
-  if (s.topic.empty() || s.topic.find_first_of("+#") != std::string::npos)
-    r.error(t.get("topic"), p + "topic", "expected a topic without MQTT wildcards (+, #)");
+  const bool control_chars = std::any_of(s.topic.begin(), s.topic.end(),
+                                         [](char ch) { return static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f; });
+  if (s.topic.empty() || s.topic.find_first_of("+#") != std::string::npos || control_chars ||
+      s.topic.size() > 1024 || s.topic[0] == '$')
+    r.error(t.get("topic"), p + "topic",
+            "expected a topic of printable characters without MQTT wildcards (+, #), not starting with $");
   r.integer(t, p, "qos", s.qos, 0, 1);
   r.boolean(t, p, "retain", s.retain);
   r.integer(t, p, "keepalive", s.keepalive_s, 5, 3600);
@@ -150,6 +158,9 @@ void parseMqttSink(Reader& r, const toml::table& t, size_t index, std::vector<mq
   r.string(t, p, "format", s.format);
   if (s.format != "flowgate" && s.format != "netify")
     r.error(t.get("format"), p + "format", "expected \"flowgate\" or \"netify\"");
+  else if (s.format == "netify" &&
+           std::none_of(s.events.begin(), s.events.end(), [](const std::string& e) { return e != "aggregate"; }))
+    r.error(t.get("events"), p + "events", "a netify sink sends flow and flow_end events only; list one of them");
   r.integer(t, p, "queue_events", s.queue_events, 1, 10'000'000);
   r.string(t, p, "spool_file", s.spool_file);
   if (!s.spool_file.empty() && s.spool_file[0] != '/')
@@ -160,8 +171,14 @@ void parseMqttSink(Reader& r, const toml::table& t, size_t index, std::vector<mq
   r.integer(t, p, "reconnect_max", s.reconnect_max_s, 1, 3600);
   if (s.reconnect_min_s > s.reconnect_max_s)
     r.error(t.get("reconnect_min"), p + "reconnect_min", "must not exceed reconnect_max");
-  for (const auto& other : out)
+  for (const auto& other : out) {
     if (other.name == s.name) r.error(t.get("name"), p + "name", "another sink has the name '" + s.name + "'");
+    if (!s.spool_file.empty() && other.spool_file == s.spool_file)
+      r.error(t.get("spool_file"), p + "spool_file", "sink '" + other.name + "' spools to the same file");
+    if (!s.client_id.empty() && other.client_id == s.client_id && other.host == s.host && other.port == s.port)
+      r.error(t.get("client_id"), p + "client_id",
+              "sink '" + other.name + "' uses the same client_id on the same broker (they would kick each other off)");
+  }
   out.push_back(std::move(s));
 }
 
@@ -294,6 +311,9 @@ ConfigLoad parseConfig(std::string_view text, const std::string& name) {
       if (t != "flow" && t != "flow_end" && t != "aggregate" && t != "log")
         r.error(o->get("events"), "output.events", "unknown topic '" + t + "' (flow, flow_end, aggregate, log)");
     r.strings(*o, "output.", "local_networks", c.local_networks);
+    for (const auto& n : c.local_networks)
+      if (!output::validNetifyCidr(n))
+        r.error(o->get("local_networks"), "output.local_networks", "'" + n + "' is not an address or CIDR");
     if (const toml::node* m = o->get("mqtt")) {
       const toml::array* sinks = m->as_array();
       if (!sinks || !sinks->is_array_of_tables()) {

@@ -214,11 +214,16 @@ fg_nft_counter() {
     { read -r p b || true; echo "${p:-0} ${b:-0}"; }
 }
 
-# Packets queued to userspace so far (the queue rule's counter).
+# Packets queued to userspace so far: the queue rule's counter plus the DNS
+# observation rule's (answers of decided flows, docs/kernel.md rule 1b).
 fg_queued_packets() {
-  fg_in "$FG_G" nft list chain inet flowgate pre 2>/dev/null |
-    grep -E "^\s*counter packets [0-9]+ bytes [0-9]+\s*$" | tail -1 |
-    sed -nE 's/.*counter packets ([0-9]+).*/\1/p'
+  local chain q dns
+  chain=$(fg_in "$FG_G" nft list chain inet flowgate pre 2>/dev/null)
+  q=$(grep -E "^\s*counter packets [0-9]+ bytes [0-9]+\s*$" <<<"$chain" | tail -1 |
+    sed -nE 's/.*counter packets ([0-9]+).*/\1/p')
+  dns=$(grep -E "th sport 53 .*counter packets [0-9]+" <<<"$chain" | head -1 |
+    sed -nE 's/.*counter packets ([0-9]+).*/\1/p')
+  echo $(( ${q:-0} + ${dns:-0} ))
 }
 
 # TX packet/byte counters of an interface in a namespace: "packets bytes".

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # netns test: MQTT output sinks against a real broker (Debian's mosquitto,
 # inside the gateway namespace on its own loopback).
-#   - three sinks: "all" (flowgate records, QoS 1, a 10-event queue, every
-#     event), "blocked" (Netify-style records of blocked flows only) and
-#     "spool" (flow events, QoS 1, a 2-event queue with a spool file);
+#   - four sinks: "all" (flowgate records, QoS 1, a 10-event queue, every
+#     event), "blocked" (Netify-style records of blocked flows only),
+#     "spool" (flow events, QoS 1, a 2-event queue with a spool file) and
+#     "tls" (flow events over TLS, the broker's certificate verified);
 #   - while the broker runs, what a subscriber receives is complete JSON:
 #     flowgate flow records on flowgate/<host>/flow, a Netify record of the
 #     blocked flow on netify/flow; a TLS sink verifies the broker certificate;

@@ -112,6 +112,7 @@ class Daemon final : public ctl::ControlHandler {
     output::NetifyOptions n;
     n.local_networks = cfg_.local_networks;
     n.lan_interfaces = cfg_.interfaces;
+    n.interface = cfg_.interfaces.empty() ? "any" : cfg_.interfaces.front();
     return n;
   }
   nlohmann::json hintsStatus(const WorkerTotals& t) const;
@@ -758,7 +759,8 @@ int Daemon::run() {
       log::info("privileges_dropped", {{"user", cfg_.user}, {"capabilities", "CAP_NET_ADMIN"}});
     }
   }
-  // The MQTT sinks' threads start after the privilege drop: they need none.
+  // The MQTT sinks' threads start after the privilege drop (they keep only
+  // CAP_NET_ADMIN, like every thread after it; they use none).
   if (ok && !cfg_.mqtt_sinks.empty()) {
     outputs_ = std::make_unique<Outputs>(cfg_.mqtt_sinks, netifyOptions());
     if (auto o = outputs_->start(); !o) {

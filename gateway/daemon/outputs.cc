@@ -118,7 +118,8 @@ nlohmann::json Outputs::status() const {
                     {"spool_bytes", c.spool_bytes},
                     {"inflight", c.inflight},
                     {"connects", c.connects},
-                    {"disconnects", c.disconnects}});
+                    {"disconnects", c.disconnects},
+                    {"publish_errors", c.publish_errors}});
   }
   return nlohmann::json{{"mqtt", std::move(list)}};
 }
@@ -144,6 +145,9 @@ void Outputs::appendMetrics(ctl::Exposition& out) const {
          [](const mqtt::SinkCounters& c) { return c.spooled; });
   family("flowgate_mqtt_waiting", ctl::MetricType::Gauge, "Events waiting (memory queue, spool, in flight)",
          [](const mqtt::SinkCounters& c) { return c.queued + c.spool_waiting + c.inflight; });
+  family("flowgate_mqtt_publish_errors_total", ctl::MetricType::Counter,
+         "Publishes libmosquitto refused (requeued after a lost connection, else dropped)",
+         [](const mqtt::SinkCounters& c) { return c.publish_errors; });
 }
 
 }  // namespace fg::daemon

@@ -27,6 +27,13 @@ std::string topicLevel(std::string_view s) {
   return out;
 }
 
+// Spools hold flow metadata: readable by flowgate's user only.
+void ownerOnly(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::replace, ec);
+}
+
 void replaceAll(std::string& s, std::string_view from, std::string_view to) {
   for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
     s.replace(at, from.size(), to);
@@ -66,16 +73,34 @@ Result<std::unique_ptr<MqttSink>> MqttSink::start(SinkConfig config, std::string
 
   if (!c.spool_file.empty()) {
     // A spool left by an earlier run is replayed first.
+    // A last line without its newline (a crash or a full disk while
+    // writing) is cut off: it could not be replayed, and the next append
+    // would glue onto it.
     std::error_code ec;
     const auto size = std::filesystem::file_size(c.spool_file, ec);
     if (!ec && size > 0) {
-      std::ifstream in(c.spool_file);
+      std::ifstream in(c.spool_file, std::ios::binary);
       std::string line;
-      while (std::getline(in, line)) ++s->spool_waiting_;
-      s->spool_bytes_ = size;
+      uint64_t complete = 0, lines = 0;
+      while (std::getline(in, line)) {
+        if (in.eof()) break;  // no newline after it
+        complete += line.size() + 1;
+        ++lines;
+      }
+      in.close();
+      if (complete < size) {
+        std::filesystem::resize_file(c.spool_file, complete, ec);
+        log::warn("mqtt_spool_truncated", {{"sink", c.name}, {"file", c.spool_file},
+                                           {"partial_bytes", static_cast<uint64_t>(size - complete)}});
+      }
+      s->spool_waiting_ = lines;
+      s->spool_bytes_ = complete;
+      // Picked up from the last run: they count as produced by this one.
+      s->c_.produced = lines;
     }
     s->spool_out_.open(c.spool_file, std::ios::app | std::ios::binary);
     if (!s->spool_out_) return makeError("mqtt " + c.name + ": cannot open the spool file " + c.spool_file);
+    ownerOnly(c.spool_file);
     s->spool_in_.open(c.spool_file, std::ios::binary);
   }
 
@@ -104,7 +129,7 @@ void MqttSink::offer(std::string_view event, std::string_view application, std::
   Message m{topicFor(event, application), std::move(payload)};
   std::lock_guard lock(mu_);
   ++c_.produced;
-  if (stopping_) {
+  if (stopping_ || m.topic.empty()) {  // an empty topic cannot be published
     ++c_.dropped;
     return;
   }
@@ -162,6 +187,43 @@ void MqttSink::spoolReset() {
   spool_bytes_ = 0;
 }
 
+// Rewrites the spool as: the memory queue, then the spool lines not read
+// yet (what was sent is not replayed again). Atomic by rename.
+void MqttSink::spoolPersist() {
+  const std::string tmp = config_.spool_file + ".tmp";
+  std::ofstream out(tmp, std::ios::trunc | std::ios::binary);
+  ownerOnly(tmp);
+  uint64_t lines = 0, bytes = 0;
+  for (const Message& m : queue_) {
+    out << m.topic << '\t' << m.payload << '\n';
+    ++lines;
+    bytes += m.topic.size() + m.payload.size() + 2;
+  }
+  std::string line;
+  for (uint64_t i = 0; i < spool_waiting_ && std::getline(spool_in_, line); ++i) {
+    out << line << '\n';
+    ++lines;
+    bytes += line.size() + 1;
+  }
+  out.flush();
+  if (!out) {
+    log::warn("mqtt_spool_persist_failed", {{"sink", config_.name}, {"file", tmp}});
+    return;
+  }
+  out.close();
+  std::error_code ec;
+  std::filesystem::rename(tmp, config_.spool_file, ec);
+  if (ec) {
+    log::warn("mqtt_spool_persist_failed", {{"sink", config_.name}, {"error", ec.message()}});
+    return;
+  }
+  queue_.clear();  // kept, not dropped
+  spool_waiting_ = lines;
+  spool_bytes_ = bytes;
+  spool_in_.close();
+  spool_out_.close();
+}
+
 void MqttSink::run() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
@@ -176,19 +238,36 @@ void MqttSink::run() {
       m = std::move(queue_.front());
       queue_.pop_front();
     } else if (!spoolRead(m)) {
+      // The file holds fewer lines than counted (it was changed behind our
+      // back): resynchronise instead of spinning on it.
+      log::warn("mqtt_spool_lost", {{"sink", config_.name}, {"messages", spool_waiting_}});
+      c_.dropped += spool_waiting_;
+      spool_waiting_ = 0;
+      spoolReset();
       continue;
     }
     ++c_.inflight;
+    const uint64_t epoch = epoch_;
     lock.unlock();
     const int rc = mosquitto_publish(mosq_, nullptr, m.topic.c_str(), static_cast<int>(m.payload.size()),
                                      m.payload.data(), config_.qos, config_.retain);
     lock.lock();
     if (rc != MOSQ_ERR_SUCCESS) {
-      // Not taken (the connection went away in between): it stays ours.
-      --c_.inflight;
+      // Not taken. If the connection went down meanwhile, onDisconnect
+      // already counted a QoS 0 message in flight as dropped: take that back.
+      if (config_.qos == 0 && epoch != epoch_) --c_.dropped;
+      else --c_.inflight;
       ++c_.publish_errors;
-      queue_.push_front(std::move(m));
-      if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST) connected_ = false;
+      if (rc == MOSQ_ERR_NO_CONN || rc == MOSQ_ERR_CONN_LOST) {
+        queue_.push_front(std::move(m));  // the connection went away: it stays ours
+      } else {
+        ++c_.dropped;  // the message itself is refused (e.g. topic or size): retrying cannot help
+        static log::RateLimit limit(1);
+        uint64_t suppressed = 0;
+        if (limit.allow(suppressed))
+          log::warn("mqtt_publish_refused", {{"sink", config_.name}, {"error", mosquitto_strerror(rc)},
+                                             {"suppressed", suppressed}});
+      }
     }
   }
 }
@@ -197,7 +276,7 @@ void MqttSink::stop(int drain_ms) {
   {
     std::unique_lock lock(mu_);
     if (!mosq_) return;
-    if (!stopping_ && drain_ms > 0) {
+    if (!stopping_ && drain_ms > 0 && connected_.load()) {
       cv_.wait_for(lock, std::chrono::milliseconds(drain_ms),
                    [&] { return queue_.empty() && spool_waiting_ == 0 && c_.inflight == 0; });
     }
@@ -206,11 +285,15 @@ void MqttSink::stop(int drain_ms) {
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   mosquitto_disconnect(mosq_);
-  mosquitto_loop_stop(mosq_, false);
+  // force: a network thread stuck in a blocking reconnect would otherwise
+  // never notice the disconnect request (libmosquitto 2.0).
+  mosquitto_loop_stop(mosq_, true);
   {
     std::lock_guard lock(mu_);
-    // Still in memory or unacknowledged: lost with this process. The spool
-    // file keeps its messages for the next start.
+    // With a spool, what waits in memory is kept for the next start, in
+    // front of the unread spool lines (oldest first). Without one, it is
+    // lost with this process; so are unacknowledged messages.
+    if (spool_out_.is_open()) spoolPersist();
     c_.dropped += queue_.size() + c_.inflight;
     queue_.clear();
     c_.inflight = 0;
@@ -250,6 +333,7 @@ void MqttSink::onDisconnect(struct mosquitto*, void* self, int rc) {
   {
     std::lock_guard lock(s->mu_);
     ++s->c_.disconnects;
+    ++s->epoch_;
     s->connected_ = false;
     // QoS 0 messages libmosquitto had not written yet are discarded with the
     // connection, without a publish callback: count them as dropped. QoS 1

@@ -10,11 +10,19 @@
 // newer one goes behind it, and the spool is replayed in order before the
 // memory queue takes new messages again.
 //
-// Accounting: every offered message is counted once as produced, and ends
-// up as delivered (QoS 1: PUBACK received; QoS 0: written to the socket),
-// dropped (queue and spool full, or stop), or still waiting (queued,
-// spooled, in flight):
-//   produced == delivered + dropped + queued + spooled_waiting + inflight.
+// Accounting: every offered message (and every line a previous run left in
+// the spool) is counted once as produced, and ends up as delivered (QoS 1:
+// PUBACK received; QoS 0: written to the socket), dropped (queue and spool
+// full, refused by libmosquitto, lost with a connection at QoS 0, or left in
+// memory at stop without a spool), or still waiting (queued, spooled, in
+// flight):
+//   produced == delivered + dropped + queued + spool_waiting + inflight.
+// At stop with a spool, the memory queue and the unsent spool lines are
+// written back to the spool (oldest first) for the next start: delivery is
+// at least once across a crash (lines already sent may be replayed), exactly
+// once across a clean stop.
+// The spool is written by offer() (a buffered line write and flush, no
+// fsync) and read by the publisher thread, both under the sink's mutex.
 //
 // What it must never do: block offer() (it takes one mutex for a deque
 // push), grow beyond queue_events messages in memory or spool_max_bytes on
@@ -54,7 +62,8 @@ struct SinkCounters {
   uint64_t inflight = 0;
   uint64_t connects = 0;         // successful connections (1 + reconnects)
   uint64_t disconnects = 0;
-  uint64_t publish_errors = 0;   // mosquitto_publish refused (requeued)
+  uint64_t publish_errors = 0;   // mosquitto_publish refused (requeued when the connection
+                                 // went away, dropped otherwise)
 };
 
 class MqttSink {
@@ -90,6 +99,7 @@ class MqttSink {
   bool spoolAppend(const Message& m);           // mu_ held
   bool spoolRead(Message& m);                   // mu_ held
   void spoolReset();                            // mu_ held
+  void spoolPersist();                          // mu_ held, publisher stopped
 
   static void onConnect(struct mosquitto*, void* self, int rc);
   static void onDisconnect(struct mosquitto*, void* self, int rc);
@@ -108,6 +118,7 @@ class MqttSink {
   uint64_t spool_waiting_ = 0;
   SinkCounters c_;
   bool stopping_ = false;
+  uint64_t epoch_ = 0;  // connections lost so far (QoS 0 in-flight accounting)
   std::atomic<bool> connected_{false};
   std::thread thread_;
 };

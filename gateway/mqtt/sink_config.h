@@ -20,7 +20,8 @@ struct SinkConfig {
   // client certificate.
   std::string ca_file, ca_path, cert_file, key_file;
   // {hostname} (the gateway's), {event} (flow, flow_end, aggregate),
-  // {application} (the flow's, "" for aggregates), {name} (this sink's).
+  // {application} (the flow's; an aggregate row's by application, else ""),
+  // {name} (this sink's).
   std::string topic = "flowgate/{hostname}/{event}";
   int qos = 0;                      // 0 or 1
   bool retain = false;
@@ -31,14 +32,18 @@ struct SinkConfig {
   std::vector<std::string> verdicts;      // "accept", "drop", "reject"
   std::vector<std::string> rules;
   std::string format = "flowgate";  // or "netify" (flow and flow_end only)
-  // Backpressure: at most queue_events wait in memory; beyond that (or while
-  // the broker is away, when a spool is set) events go to the spool file, at
-  // most spool_max_bytes; whatever does not fit is dropped and counted.
+  // Backpressure: at most queue_events wait in memory; beyond that events go
+  // to the spool file when one is set (and keep going there until it is
+  // replayed, to keep the order), at most spool_max_bytes (freed only when
+  // the spool has been replayed completely); whatever does not fit is
+  // dropped and counted.
   uint32_t queue_events = 10'000;
   std::string spool_file;           // "" = no spool: drop when the queue is full
   uint64_t spool_max_bytes = 64ull << 20;
   uint32_t max_inflight = 100;      // published, not yet acknowledged (QoS 1) / written (QoS 0)
-  uint32_t reconnect_min_s = 1, reconnect_max_s = 30;  // exponential backoff
+  // Reconnect delays: libmosquitto's growing backoff (reconnect_min x n^2 for
+  // the n-th attempt, capped at reconnect_max).
+  uint32_t reconnect_min_s = 1, reconnect_max_s = 30;
 };
 
 }  // namespace fg::mqtt

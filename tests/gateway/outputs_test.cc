@@ -145,6 +145,10 @@ TEST(MqttSink, SpoolKeepsWhatMemoryCannotAndSurvivesARestart) {
       const mqtt::SinkCounters k = (*s)->counters();
       KCHECK(log, k.queued == 2 && k.spooled == 3 && k.spool_waiting == 3 && k.dropped == 1, "spool accounting");
       (*s)->stop(0);
+      // The memory queue is kept in the spool too, in front (oldest first).
+      const mqtt::SinkCounters after = (*s)->counters();
+      KCHECK(log, after.spool_waiting == 5 && after.dropped == 1 && after.queued == 0, "stop accounting");
+      KCHECK(log, after.produced == after.delivered + after.dropped + after.spool_waiting, "identity");
     }
     std::ifstream in(spool);
     std::string line;
@@ -153,12 +157,61 @@ TEST(MqttSink, SpoolKeepsWhatMemoryCannotAndSurvivesARestart) {
       KCHECK(log, line.rfind("flowgate/gw/flow\t{\"n\":", 0) == 0, "spool line: " + line);
       ++lines;
     }
-    KCHECK(log, lines == 3, "spool lines: " + std::to_string(lines));
+    KCHECK(log, lines == 5, "spool lines: " + std::to_string(lines));
     // The next start picks the spool up to replay it.
     auto again = mqtt::MqttSink::start(c, "gw");
-    KCHECK(log, again.ok() && (*again)->counters().spool_waiting == 3, "spool not picked up");
+    KCHECK(log, again.ok() && (*again)->counters().spool_waiting == 5, "spool not picked up");
     if (again.ok()) (*again)->stop(0);
     std::filesystem::remove(spool);
+  });
+}
+
+TEST(MqttSink, StopKeepsTheQueueInTheSpoolAndAPartialLineIsCutOff) {
+  inNetns([](Log& log) {
+    const std::string spool =
+        (std::filesystem::temp_directory_path() / ("fg-spool2-" + std::to_string(getpid()) + ".jsonl")).string();
+    {  // a spool a crash left: two lines and half a third
+      std::ofstream f(spool, std::ios::trunc);
+      f << "t/flow\t{\"n\":1}\nt/flow\t{\"n\":2}\nt/flow\t{\"n\":";
+    }
+    mqtt::SinkConfig c;
+    c.name = "sp2";
+    c.port = 1;
+    c.queue_events = 4;
+    c.spool_file = spool;
+    auto s = mqtt::MqttSink::start(c, "gw");
+    KCHECK(log, s.ok(), "start");
+    if (!s.ok()) return;
+    mqtt::SinkCounters k = (*s)->counters();
+    KCHECK(log, k.spool_waiting == 2 && k.produced == 2, "picked up " + std::to_string(k.spool_waiting));
+    // Behind the spool (order): these go to the spool too.
+    for (int i = 3; i <= 4; ++i) (*s)->offer("flow", "", "{\"n\":" + std::to_string(i) + "}");
+    (*s)->stop(0);
+    k = (*s)->counters();
+    KCHECK(log, k.produced == 4 && k.dropped == 0 && k.spool_waiting == 4, "nothing lost at stop");
+    KCHECK(log, std::filesystem::status(spool).permissions() ==
+                    (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write),
+           "spool readable by others");
+    std::ifstream in(spool);
+    std::string line, all;
+    while (std::getline(in, line)) all += line.substr(line.find('\t') + 1) + ";";
+    KCHECK(log, all == "{\"n\":1};{\"n\":2};{\"n\":3};{\"n\":4};", "spool after stop: " + all);
+    std::filesystem::remove(spool);
+  });
+}
+
+TEST(MqttSink, AnEmptyTopicIsDroppedNotRetried) {
+  inNetns([](Log& log) {
+    mqtt::SinkConfig c;
+    c.name = "t";
+    c.port = 1;
+    c.topic = "{application}";
+    auto s = mqtt::MqttSink::start(c, "gw");
+    KCHECK(log, s.ok(), "start");
+    if (!s.ok()) return;
+    (*s)->offer("aggregate", "", "{}");
+    const mqtt::SinkCounters k = (*s)->counters();
+    KCHECK(log, k.produced == 1 && k.dropped == 1 && k.queued == 0, "empty topic");
   });
 }
 
