@@ -28,6 +28,7 @@ fg_lab_up
 fg_cert
 PORT=18830
 TLS_PORT=18883
+SUB_PORT=18831  # the test's subscriber: a listener of its own (see phase 3)
 # The broker's TLS certificate names 127.0.0.1 (the sink verifies it).
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$FG_WORK/broker.key" -out "$FG_WORK/broker.pem" -days 2 \
   -subj "/CN=127.0.0.1" -addext "subjectAltName=IP:127.0.0.1" >/dev/null 2>&1 || fg_die "no broker certificate"
@@ -38,6 +39,7 @@ user root
 allow_anonymous true
 persistence false
 listener $PORT 127.0.0.1
+listener $SUB_PORT 127.0.0.1
 listener $TLS_PORT 127.0.0.1
 certfile $FG_WORK/broker.pem
 keyfile $FG_WORK/broker.key
@@ -49,9 +51,16 @@ start_broker_logged() {
   fg_bg "$FG_G" mosquitto -c "$FG_WORK/mosquitto.conf"
   broker_pid=$FG_LAST_PID
   fg_wait_listen "$FG_G" tcp "$PORT"
-  fg_bg "$FG_G" bash -c "exec mosquitto_sub -h 127.0.0.1 -p $PORT -q 1 -t 'flowgate/#' -t 'netify/#' -t 'spool/#' -t 'tls/#' -v >'$log'"
+  fg_bg "$FG_G" bash -c "exec mosquitto_sub -h 127.0.0.1 -p $SUB_PORT -q 1 -t 'flowgate/#' -t 'netify/#' -t 'spool/#' -t 'tls/#' -v >'$log'"
   sub_pid=$FG_LAST_PID
-  sleep 0.3  # subscribed before flowgate (re)connects (its backoff starts at 1-2 s)
+  # Subscribed before flowgate can (re)connect: the broker keeps nothing for
+  # subscribers that are not there yet.
+  local i
+  for ((i = 0; i < 50; i++)); do
+    fg_in "$FG_G" ss -tnH state established "( dport = :$SUB_PORT )" | grep -q . && break
+    sleep 0.1
+  done
+  sleep 0.2
 }
 
 fg_bg "$FG_S" openssl s_server -accept "$FG_SERVICE4:443" -cert "$FG_WORK/cert.pem" -key "$FG_WORK/key.pem" -www -quiet
@@ -158,7 +167,18 @@ fg_check "\"spool\" spooled instead of dropping" bash -c "jq -e '.[] | select(.n
 spooled=$(jq '.[] | select(.name == "spool") | .spooled' <<<"$st")
 
 # --- phase 3: broker back ------------------------------------------------------
+# flowgate's ports stay closed until the subscriber is in (flowgate retries
+# every 2 s), so it sees every replayed message.
+fg_in "$FG_G" nft -f - <<NFT
+table inet fgt_hold {
+  chain out {
+    type filter hook output priority 0;
+    tcp dport { $PORT, $TLS_PORT } drop
+  }
+}
+NFT
 start_broker_logged "$FG_WORK/sub2.log"
+fg_in "$FG_G" nft delete table inet fgt_hold
 fg_check "every sink reconnects" wait_sinks '.connected and .connects >= 2' 15
 fg_check "queues, spool and in-flight messages drain" \
   wait_sinks '.queued == 0 and .spool_waiting == 0 and .inflight == 0' 15
@@ -183,6 +203,8 @@ fg_check "the spooled flow events arrived, in order ($order)" \
 fg_check "mqtt metrics are exported" \
   bash -c "timeout 5 '$FG_CTL' --socket '$FG_CONTROL_SOCKET' metrics | grep -q 'flowgate_mqtt_delivered_total{sink=\"spool\"}'"
 
+fg_check "no spool resynchronisation or refused publish was needed" \
+  bash -c "! grep -Eq 'mqtt_spool_lost|mqtt_publish_refused' '$FG_WORK/flowgate.log'"
 fg_stop_gateway
 fg_check "stopped: each sink reports its totals" grep -q '^INFO mqtt_sink_stopped sink=spool ' "$FG_WORK/flowgate.log"
 fg_finish

@@ -233,6 +233,7 @@ void MqttSink::run() {
     });
     if (stopping_) break;
     if (!connected_.load() || c_.inflight >= config_.max_inflight) continue;
+    if (queue_.empty() && spool_waiting_ == 0) continue;  // woken by the timeout: nothing to send
     Message m;
     if (!queue_.empty()) {  // the memory queue is older than anything spooled
       m = std::move(queue_.front());
