@@ -490,12 +490,14 @@ TEST(NetlinkKernel, DatapathFailsOpenSkipsBareTcpAndHonoursCtMark) {
     KCHECK(log, readable(udp, 2000) && recv(udp, &d, 1, 0) == 1, "undecided datagram not delivered");
     long queued1 = preCounter(kQueue);
     KCHECK(log, queued1 >= queued0 + 1, "undecided datagram did not pass the queue rule");
-    // Let stragglers of the TCP phase (its FINs are queued too) settle, so
-    // the comparison below sees only the decided datagram.
-    for (int i = 0; i < 20; ++i) {
+    // Let stragglers of the TCP phase (its FINs are queued too, and may be
+    // retransmitted) settle, so the comparison below sees only the decided
+    // datagram: the counter must stay put for 900 ms (at most ~6 s; slower
+    // under the sanitizers).
+    for (int i = 0, still = 0; i < 40 && still < 6; ++i) {
       usleep(150 * 1000);
       const long now = preCounter(kQueue);
-      if (now == queued1) break;
+      still = now == queued1 ? still + 1 : 0;
       queued1 = now;
     }
 
