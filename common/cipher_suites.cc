@@ -1,5 +1,7 @@
 #include "common/cipher_suites.h"
 
+#include "common/ascii.h"
+
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -16,10 +18,6 @@ constexpr CipherStrength kUnknown = CipherStrength::Unknown;
 constexpr CipherStrength kInsecure = CipherStrength::Insecure;
 constexpr CipherStrength kWeak = CipherStrength::Weak;
 constexpr CipherStrength kStrong = CipherStrength::Strong;
-
-constexpr char lowerAscii(char c) {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
 
 // <0, 0, >0 like strcmp, ignoring ASCII case.
 constexpr int compareNoCase(std::string_view a, std::string_view b) {

@@ -1,5 +1,7 @@
 #include "common/tls_version.h"
 
+#include "common/ascii.h"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -26,14 +28,6 @@ constexpr std::array<VersionName, 9> kVersions{{
     {0xfefc, "DTLSv1.3", 6},
 }};
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 }  // namespace
 
 std::string tlsVersionName(uint16_t wire) {
@@ -46,9 +40,9 @@ std::string tlsVersionName(uint16_t wire) {
 
 std::optional<uint16_t> parseTlsVersion(std::string_view name) {
   for (const auto& v : kVersions)
-    if (iequals(v.name, name)) return v.wire;
-  if (iequals(name, "TLSv1.0")) return 0x0301;
-  if (iequals(name, "SSLv3.0")) return 0x0300;
+    if (iequalsAscii(v.name, name)) return v.wire;
+  if (iequalsAscii(name, "TLSv1.0")) return 0x0301;
+  if (iequalsAscii(name, "SSLv3.0")) return 0x0300;
   return std::nullopt;
 }
 

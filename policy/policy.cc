@@ -15,12 +15,7 @@ std::string toLower(std::string_view s) {
   return out;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (lowerAscii(a[i]) != lowerAscii(b[i])) return false;
-  return true;
-}
+bool iequals(std::string_view a, std::string_view b) { return iequalsAscii(a, b); }
 
 uint8_t pendingGroupOf(Key k) {
   switch (k) {

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/ascii.h"
 #include "policy/policy.h"
 #include "policy/timezone.h"
 
@@ -20,7 +21,7 @@ namespace fg::policy {
 
 // ---- case-insensitive helpers ----------------------------------------------
 
-inline char lowerAscii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+using fg::lowerAscii;  // common/ascii.h
 std::string toLower(std::string_view s);
 bool iequals(std::string_view a, std::string_view b);
 

@@ -1,21 +1,11 @@
 #include "gateway/control/handler.h"
 
+#include "common/ascii.h"
+
 #include <algorithm>
 #include <cctype>
 
 namespace fg::ctl {
-
-namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
-}  // namespace
 
 std::string_view toString(Topic t) {
   switch (t) {
@@ -36,7 +26,7 @@ std::optional<Topic> parseTopic(std::string_view s) {
 
 bool EventFilter::matches(std::string_view application_v, std::string_view src,
                           std::string_view dst, std::string_view rule_v) const {
-  if (!application.empty() && !iequals(application, application_v)) return false;
+  if (!application.empty() && !iequalsAscii(application, application_v)) return false;
   if (!address.empty() && address != src && address != dst) return false;
   if (!rule.empty() && rule != rule_v) return false;
   return true;

@@ -1,5 +1,7 @@
 #include "gateway/core/pipeline.h"
 
+#include "common/ascii.h"
+
 namespace fg::core {
 
 Pipeline::Pipeline(PipelineConfig config, Classifier& classifier, const Clock& clock,
@@ -8,20 +10,6 @@ Pipeline::Pipeline(PipelineConfig config, Classifier& classifier, const Clock& c
       table_(config.table) {}
 
 Pipeline::~Pipeline() = default;
-
-namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const auto la = static_cast<char>(a[i] >= 'A' && a[i] <= 'Z' ? a[i] + 32 : a[i]);
-    const auto lb = static_cast<char>(b[i] >= 'A' && b[i] <= 'Z' ? b[i] + 32 : b[i]);
-    if (la != lb) return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 StepResult Pipeline::step(LinkType link, std::span<const uint8_t> frame, Timestamp ts, bool create) {
   DecodeResult d = decode(link, frame, ts);
@@ -229,7 +217,7 @@ void Pipeline::endInspection(Flow& f, bool final_answer) {
       // hostname alone is no contradiction (the name a client resolved and
       // the SNI it sends often differ: CNAMEs, shared front ends), and the
       // record shows both (dns_hostname, hostname).
-      e.detection_updated = !e.application.empty() && !iequals(e.application, f.cls.application);
+      e.detection_updated = !e.application.empty() && !iequalsAscii(e.application, f.cls.application);
       if (e.detection_updated) ++counters_.detection_updated;
     } else if (e.source == Confidence::Dns) {
       applyEarly(f);  // the name this client resolved beats a port guess

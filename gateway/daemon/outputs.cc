@@ -4,20 +4,15 @@
 
 #include <algorithm>
 
+#include "common/ascii.h"
 #include "common/log.h"
 
 namespace fg::daemon {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 bool listed(const std::vector<std::string>& list, std::string_view v, bool fold_case) {
   return std::any_of(list.begin(), list.end(),
-                     [&](const std::string& x) { return fold_case ? iequals(x, v) : x == v; });
+                     [&](const std::string& x) { return fold_case ? iequalsAscii(x, v) : x == v; });
 }
 
 std::string gatewayHostname() {
@@ -77,12 +72,17 @@ Result<void> Outputs::start() {
 }
 
 void Outputs::emit(const ctl::Event& e) {
+  // The Netify form is made once per event, for the first sink that wants it.
+  std::optional<std::optional<std::string>> netify;
   for (auto& s : sinks_) {
     const mqtt::SinkConfig& c = s->config();
     if (!sinkWants(c, e)) continue;
-    auto payload = sinkPayload(c, e, netify_);
-    if (!payload) continue;
-    s->offer(ctl::toString(e.topic), e.application, std::move(*payload));
+    if (c.format != "netify") {
+      s->offer(ctl::toString(e.topic), e.application, e.json);
+      continue;
+    }
+    if (!netify) netify = netifyPayload(e, netify_);
+    if (*netify) s->offer(ctl::toString(e.topic), e.application, **netify);
   }
 }
 
