@@ -87,7 +87,7 @@ void Engine::decide(Flow& f, const policy::Decision& d, const policy::PolicySet&
   uint32_t bits = markBits(d);
   // The route the flow's first packet took stays: its source address was
   // translated for that uplink (docs/first-packet.md).
-  if (f.decision.route_pinned) bits = policy.keepRoute(bits, f.decision.pinned_route, config_.marks.value_mask);
+  if (f.decision.route_pinned) bits = policy.keepRoute(bits, f.decision.provisional_bits, config_.marks.value_mask);
   const FlowDecision before = f.decision;
   f.decision = FlowDecision{.decided = true,
                             .verdict = static_cast<uint8_t>(d.verdict),
@@ -97,8 +97,7 @@ void Engine::decide(Flow& f, const policy::Decision& d, const policy::PolicySet&
                             .generation = d.generation,
                             .first_packet = before.first_packet,
                             .route_pinned = before.route_pinned,
-                            .provisional_bits = before.provisional_bits,
-                            .pinned_route = before.pinned_route};
+                            .provisional_bits = before.provisional_bits};
   ++counters_.decided;
   if (!f.classified) ++counters_.decided_early;
   switch (d.verdict) {
@@ -117,7 +116,7 @@ void Engine::decide(Flow& f, const policy::Decision& d, const policy::PolicySet&
 // Whether the flow keeps the route its first packet took: always with
 // keep_first_route (NAT), else only when that packet had a route.
 bool Engine::pinRoute(const Flow& f, const policy::PolicySet& policy) const {
-  return config_.keep_first_route || policy.routeForMark(f.decision.pinned_route) != policy::Decision::kNone;
+  return config_.keep_first_route || policy.routeForMark(f.decision.provisional_bits) != policy::Decision::kNone;
 }
 
 std::optional<PacketVerdict> Engine::firstPacket(Flow& f, const PacketContext& ctx,
@@ -152,7 +151,6 @@ std::optional<PacketVerdict> Engine::firstPacket(Flow& f, const PacketContext& c
   if (f.decision.provisional_bits != 0)
     value = policy.keepRoute(value, f.decision.provisional_bits, config_.marks.value_mask);
   f.decision.provisional_bits = value;
-  f.decision.pinned_route = value;
   ++counters_.first_packet_marked;
   return verdictFor(f, ctx);
 }
@@ -192,9 +190,8 @@ PacketVerdict Engine::process(std::span<const uint8_t> ip_packet, Timestamp ts,
     // A kernel-bound set already gave this flow's first packet a route
     // (and maybe a class): keep them until the engine decides.
     const uint32_t kernel_bits = ctx.mark & config_.marks.value_mask;
-    if (kernel_bits != 0 && !(ctx.mark & config_.marks.decided)) {
+    if (kernel_bits != 0) {  // (packets with the decided bit were only observed, above)
       f.decision.provisional_bits = kernel_bits;
-      f.decision.pinned_route = kernel_bits;
       ++counters_.kernel_bound;
     }
     // A connection whose route is already fixed: the kernel gave it route

@@ -26,7 +26,7 @@
 // then. A final accept marks the packet with the decision's route/class
 // value bits *without* the decided bit ("provisional"): the flow stays in
 // userspace, DPI confirms or corrects, and the final decision keeps the
-// route the first packet took (FlowDecision::pinned_route). A first packet
+// route the first packet took (FlowDecision::provisional_bits, route_pinned). A first packet
 // that a kernel-bound set already marked (value bits in the queued mark)
 // is pinned the same way. Packets queued with the decided bit (DNS answers
 // of kernel-decided connections) are only observed: mark unchanged, no new

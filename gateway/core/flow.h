@@ -94,15 +94,14 @@ struct FlowDecision {
   uint64_t generation = 0;
   // First-packet decisions (docs/first-packet.md). `first_packet`: the flow
   // was decided, or provisionally marked, at its first packet from an early
-  // answer. `provisional_bits`: value bits (route/class) applied while the
-  // flow is still inspected (no decided bit: DPI confirms). `pinned_route`:
-  // route bits the flow's first packet left with (set by an early answer or
-  // by a kernel-bound set); an established (NATed) flow cannot change
-  // uplink, so the final decision keeps them.
+  // answer. `provisional_bits`: value bits (route/class) the flow's first
+  // packet left with, applied while the flow is still inspected (no decided
+  // bit: DPI confirms); with `route_pinned` the final decision keeps the
+  // route they select (set by an early answer or by a kernel-bound set; an
+  // established, NATed flow cannot change uplink).
   bool first_packet = false;
-  bool route_pinned = false;  // pinned_route applies (even when 0: no route)
+  bool route_pinned = false;  // the first packet's route stands (even when it had none)
   uint32_t provisional_bits = 0;
-  uint32_t pinned_route = 0;
 };
 
 struct Flow {

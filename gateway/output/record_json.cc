@@ -150,7 +150,7 @@ nlohmann::ordered_json decisionRecord(const core::Flow& f, const policy::Decisio
   else r["rule"] = std::string(policy.ruleName(d.rule));
   r["mark"] = f.decision.mark_bits;
   // The route the flow takes: the decision's, unless the flow kept the route
-  // of its first packet (FlowDecision::pinned_route); read off the mark.
+  // of its first packet (FlowDecision::provisional_bits, route_pinned); read off the mark.
   const uint32_t route_id = policy.routeForMark(f.decision.mark_bits);
   const policy::RouteInfo* route = route_id == policy::Decision::kNone ? nullptr : &policy.routes()[route_id];
   if (!route) r["route"] = nullptr;
