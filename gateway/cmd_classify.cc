@@ -7,6 +7,7 @@
 
 #include "gateway/commands.h"
 #include "gateway/core/pipeline.h"
+#include "gateway/dissect/dissecting_classifier.h"
 #include "gateway/dpi/ndpi_classifier.h"
 #include "gateway/output/netify.h"
 #include "gateway/output/record_json.h"
@@ -144,7 +145,7 @@ int classifyCommand(std::span<const std::string_view> args) {
 
   core::Hints hints{core::HintsConfig{}};
   if (hints_on) config.hints = &hints;
-  dpi::NdpiClassifier classifier;
+  dissect::DissectingClassifier classifier(std::make_unique<dpi::NdpiClassifier>());
   core::ManualClock clock;
   PrintSink sink(clock, netify ? &netify_options : nullptr);
   core::Pipeline pipeline(config, classifier, clock, sink);

@@ -8,7 +8,7 @@ set -euo pipefail
 build_pkgs=(
   build-essential cmake pkg-config g++
   libndpi-dev libpcap-dev nlohmann-json3-dev libtomlplusplus-dev
-  libmnl-dev libnftnl-dev libnetfilter-queue-dev libboost-dev libmosquitto-dev
+  libmnl-dev libnftnl-dev libnetfilter-queue-dev libboost-dev libmosquitto-dev libssl-dev
 )
 test_pkgs=(
   libgtest-dev libgmock-dev python3 python3-jsonschema

@@ -19,6 +19,7 @@
 #include "gateway/daemon/accounting.h"
 #include "gateway/daemon/kernel_state.h"
 #include "gateway/daemon/outputs.h"
+#include "gateway/dissect/dissecting_classifier.h"
 #include "gateway/dpi/ndpi_classifier.h"
 #include "gateway/output/record_json.h"
 #include "gateway/sd_notify.h"
@@ -245,7 +246,7 @@ bool Daemon::startWorkers() {
     };
     workers_.push_back(std::make_unique<nfq::Worker>(
         index, nfq::WorkerConfig{.queue = qc, .engine = ec, .max_round = 256}, std::move(*qs),
-        std::make_unique<dpi::NdpiClassifier>(), holder_,
+        std::make_unique<dissect::DissectingClassifier>(std::make_unique<dpi::NdpiClassifier>()), holder_,
         [this](const std::vector<nfq::SetElementRequest>& r) { kernel_->addElements(r); },
         std::move(obs)));
   }
