@@ -71,6 +71,14 @@ bool isMicrosoftAttribute(uint16_t type) {
   }
 }
 
+bool isHostname(std::string_view s) {
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '-' || c == '_'))
+      return false;
+  return !s.empty();
+}
+
 // The message at the start of `s` (or after an RFC 4571 length over TCP),
 // or an empty span.
 std::span<const uint8_t> stunMessage(const PacketInfo& p) {
@@ -112,12 +120,12 @@ Outcome dissectStun(const PacketInfo& p, Answer& out) {
     }
     if (type == 0x0014 && len > 0 && len <= 253) {  // REALM
       std::string_view realm(reinterpret_cast<const char*>(m.data() + o + 4), len);
+      if (out.hostname.empty() && isHostname(realm)) out.hostname.assign(realm);  // the relay's domain
       for (const auto& r : kRealmApps) {
         if (iendsWith(realm, r.suffix) &&
             (realm.size() == r.suffix.size() || realm[realm.size() - r.suffix.size() - 1] == '.')) {
           out.application = r.app;
           out.category = "VoIP";
-          out.hostname.assign(realm);
           return Outcome::Match;
         }
       }
@@ -189,6 +197,15 @@ std::string_view toString(Id id) {
     case Id::SourceEngine: return "source_engine";
     case Id::WhatsApp: return "whatsapp";
     case Id::Quic: return "quic";
+    case Id::OpenVpn: return "openvpn";
+    case Id::RakNet: return "raknet";
+    case Id::Utp: return "utp";
+    case Id::DiscordIpDiscovery: return "discord_ip_discovery";
+    case Id::Rtp: return "rtp";
+    case Id::Tailscale: return "tailscale";
+    case Id::Dtls: return "dtls";
+    case Id::Softether: return "softether";
+    case Id::DnsCrypt: return "dnscrypt";
     case Id::Count: break;
   }
   return "?";
@@ -196,6 +213,7 @@ std::string_view toString(Id id) {
 
 Outcome dissect(const PacketInfo& p, FlowState& st, Answer& out, Id* who) {
   if (p.payload.empty()) return st.allExcluded() ? Outcome::NoMatch : Outcome::NeedMore;
+  if (st.payloads == 0) st.first_dir = static_cast<uint8_t>(p.dir) + 1;
   ++st.payloads;
   Answer tentative;
   for (unsigned i = 0; i < static_cast<unsigned>(Id::Count); ++i) {
@@ -208,6 +226,15 @@ Outcome dissect(const PacketInfo& p, FlowState& st, Answer& out, Id* who) {
       case Id::SourceEngine: o = dissectSourceEngine(p, a); break;
       case Id::WhatsApp: o = dissectWhatsApp(p, a); break;
       case Id::Quic: o = dissectQuic(p, st, a); break;
+      case Id::OpenVpn: o = dissectOpenVpn(p, st, a); break;
+      case Id::RakNet: o = dissectRakNet(p, a); break;
+      case Id::Utp: o = dissectUtp(p, st, a); break;
+      case Id::DiscordIpDiscovery: o = dissectDiscordIpDiscovery(p, a); break;
+      case Id::Rtp: o = dissectRtp(p, st, a); break;
+      case Id::Tailscale: o = dissectTailscale(p, a); break;
+      case Id::Dtls: o = dissectDtls(p, a); break;
+      case Id::Softether: o = dissectSoftether(p, a); break;
+      case Id::DnsCrypt: o = dissectDnsCrypt(p, a); break;
       case Id::Count: break;
     }
     if (o == Outcome::Match) {

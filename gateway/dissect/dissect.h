@@ -53,6 +53,15 @@ enum class Id : uint8_t {
   SourceEngine,
   WhatsApp,
   Quic,
+  OpenVpn,
+  RakNet,
+  Utp,
+  DiscordIpDiscovery,
+  Rtp,
+  Tailscale,
+  Dtls,
+  Softether,
+  DnsCrypt,
   Count
 };
 std::string_view toString(Id id);
@@ -68,6 +77,13 @@ struct FlowState {
   uint32_t excluded = 0;   // bit per Id: said NoMatch
   uint16_t payloads = 0;   // packets with payload seen so far
   std::unique_ptr<QuicState, QuicStateDeleter> quic;
+  // Two-packet protocols: what the first packet promised, checked by a later one.
+  uint64_t openvpn_session = 0;  // OpenVPN: the first sender's session id
+  uint32_t rtp_ssrc = 0;         // RTP: SSRC and sequence number of the last packet seen
+  uint16_t rtp_seq = 0;
+  uint16_t utp_connection = 0;   // uTP: the SYN's connection id
+  uint8_t first_dir = 0;         // direction of the first payload (OpenVPN, RTP, uTP), + 1
+  uint8_t rtp_payload_type = 0;
 
   bool isExcluded(Id id) const { return excluded & (1u << static_cast<unsigned>(id)); }
   void exclude(Id id) { excluded |= 1u << static_cast<unsigned>(id); }
@@ -89,5 +105,14 @@ Outcome dissectStun(const PacketInfo& p, Answer& out);
 Outcome dissectSourceEngine(const PacketInfo& p, Answer& out);
 Outcome dissectWhatsApp(const PacketInfo& p, Answer& out);
 Outcome dissectQuic(const PacketInfo& p, FlowState& st, Answer& out);
+Outcome dissectOpenVpn(const PacketInfo& p, FlowState& st, Answer& out);
+Outcome dissectRakNet(const PacketInfo& p, Answer& out);
+Outcome dissectUtp(const PacketInfo& p, FlowState& st, Answer& out);
+Outcome dissectDiscordIpDiscovery(const PacketInfo& p, Answer& out);
+Outcome dissectRtp(const PacketInfo& p, FlowState& st, Answer& out);
+Outcome dissectTailscale(const PacketInfo& p, Answer& out);
+Outcome dissectDtls(const PacketInfo& p, Answer& out);
+Outcome dissectSoftether(const PacketInfo& p, Answer& out);
+Outcome dissectDnsCrypt(const PacketInfo& p, Answer& out);
 
 }  // namespace fg::dissect

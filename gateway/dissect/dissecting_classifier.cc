@@ -43,8 +43,9 @@ bool dissectionWanted(const core::Classification& c) {
 }  // namespace
 
 bool isGenericProtocol(std::string_view name) {
-  static constexpr std::array<std::string_view, 12> kGeneric{
-      "", "Unknown", "TLS", "DTLS", "QUIC", "HTTP", "DNS", "STUN", "RTP", "RTCP", "SRTP", "HTTP2"};
+  // MDNS and LLMNR: nDPI 4.2 says so of any datagram to their ports.
+  static constexpr std::array<std::string_view, 14> kGeneric{
+      "", "Unknown", "TLS", "DTLS", "QUIC", "HTTP", "DNS", "MDNS", "LLMNR", "STUN", "RTP", "RTCP", "SRTP", "HTTP2"};
   for (auto g : kGeneric)
     if (g == name) return true;
   return false;
@@ -135,12 +136,18 @@ bool DissectingClassifier::inspect(core::Flow& flow, const core::Packet& packet,
       if (w.done) w.st.quic.reset();  // free the reassembly buffer early
     }
   }
+  // The inner classifier's answer as it stands, before a dissector's goes over it.
+  const bool inner_knows = flow.cls.confidence == core::Confidence::Dpi &&
+                           !flow.cls.l7_protocol.empty() && flow.cls.l7_protocol != "Unknown";
   if (w.have_answer) {
     apply(flow, w.answer, false);
   } else if (w.done && !w.tentative.l7_protocol.empty()) {
     apply(flow, w.tentative, true);
   }
-  return w.done && (w.inner_final || w.have_answer);
+  // A dissector's answer ends inspection only where the inner classifier
+  // knew nothing: one that recognised the protocol itself keeps reading its
+  // metadata (a DTLS or TLS server hello) until it is final.
+  return w.done && (w.inner_final || (w.have_answer && !inner_knows));
 }
 
 void DissectingClassifier::giveUp(core::Flow& flow) {
