@@ -36,11 +36,20 @@ auto withInner(core::Flow& flow, DissectInspection& w, F&& f) {
 }
 
 // Whether the dissectors can still add to what the inner classifier said.
+// Checked on every packet while the inner answer is not final: an nDPI
+// application inside a generic protocol (QUIC/YouTube) stops the dissectors
+// (no second QUIC decryption), unless a dissector can name the application
+// inside that protocol from the messages themselves (rule 3).
 bool dissectionWanted(const core::Classification& c) {
-  return c.confidence != core::Confidence::Dpi || isGenericProtocol(c.l7_protocol);
+  if (c.confidence != core::Confidence::Dpi) return true;
+  if (!isGenericProtocol(c.l7_protocol)) return false;
+  return c.application == c.l7_protocol || isGenericProtocol(c.application) ||
+         refinesApplications(c.l7_protocol);
 }
 
 }  // namespace
+
+bool refinesApplications(std::string_view master) { return master == "STUN"; }
 
 bool isGenericProtocol(std::string_view name) {
   // MDNS and LLMNR: nDPI 4.2 says so of any datagram to their ports.
@@ -105,8 +114,8 @@ bool DissectingClassifier::inspect(core::Flow& flow, const core::Packet& packet,
   if (!w.inner_final)
     w.inner_final = withInner(flow, w, [&] { return inner_->inspect(flow, packet, dir); });
   if (!w.done) {
-    if (w.inner_final && !dissectionWanted(flow.cls)) {
-      w.done = true;  // a specific, final answer: nothing for the dissectors to add
+    if (!dissectionWanted(flow.cls)) {
+      w.done = true;  // a specific answer: nothing for the dissectors to add
     } else {
       const PacketInfo pi{
           .payload = {packet.payload, packet.payload_len},

@@ -60,5 +60,8 @@ class DissectingClassifier final : public core::Classifier {
 // Whether `name` (an nDPI protocol name) says only how the bytes travel,
 // not which application sent them (rule 2 above).
 bool isGenericProtocol(std::string_view name);
+// Whether a dissector names applications inside protocol `master` from its
+// messages (rule 3): STUN (realms, Microsoft's attributes).
+bool refinesApplications(std::string_view master);
 
 }  // namespace fg::dissect
