@@ -11,8 +11,7 @@ class DissectInspection final : public core::FlowInspection {
  public:
   std::unique_ptr<core::FlowInspection> inner;
   FlowState st;
-  Answer answer;     // a dissector's Match
-  Answer tentative;  // the latest tentative answer
+  Answer answer;  // a dissector's Match (have_answer), else the latest tentative answer
   Id who = Id::Count;
   bool have_answer = false;
   bool inner_final = false;
@@ -138,7 +137,7 @@ bool DissectingClassifier::inspect(core::Flow& flow, const core::Packet& packet,
           w.done = true;
           break;
         case Outcome::NeedMore:
-          if (!a.l7_protocol.empty()) w.tentative = std::move(a);
+          if (!a.l7_protocol.empty()) w.answer = std::move(a);  // tentative
           if (w.st.payloads >= kDissectWindow) w.done = true;
           break;
       }
@@ -150,8 +149,8 @@ bool DissectingClassifier::inspect(core::Flow& flow, const core::Packet& packet,
                            !flow.cls.l7_protocol.empty() && flow.cls.l7_protocol != "Unknown";
   if (w.have_answer) {
     apply(flow, w.answer, false);
-  } else if (w.done && !w.tentative.l7_protocol.empty()) {
-    apply(flow, w.tentative, true);
+  } else if (w.done && !w.answer.l7_protocol.empty()) {
+    apply(flow, w.answer, true);
   }
   // A dissector's answer ends inspection only where the inner classifier
   // knew nothing: one that recognised the protocol itself keeps reading its
@@ -171,7 +170,7 @@ void DissectingClassifier::giveUp(core::Flow& flow) {
       return true;
     });
   if (w.have_answer) apply(flow, w.answer, false);
-  else if (!w.tentative.l7_protocol.empty()) apply(flow, w.tentative, true);
+  else if (!w.answer.l7_protocol.empty()) apply(flow, w.answer, true);
 }
 
 bool DissectingClassifier::matchHostname(std::string_view hostname, core::Classification& out) {
