@@ -191,6 +191,17 @@ Outcome dissectWhatsApp(const PacketInfo& p, Answer& out) {
   return Outcome::Match;
 }
 
+// ---- HTTP/2 with prior knowledge (RFC 9113 section 3.4): the client's
+// connection preface, without a TLS handshake or an HTTP/1.1 upgrade first.
+Outcome dissectHttp2(const PacketInfo& p, Answer& out) {
+  if (p.transport != Transport::Tcp || p.dir != core::Direction::SrcToDst || p.payload_index > 0 ||
+      !startsWith(p.payload, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))
+    return Outcome::NoMatch;
+  out.l7_protocol = out.application = "HTTP2";
+  out.category = "Web";
+  return Outcome::Match;
+}
+
 std::string_view toString(Id id) {
   switch (id) {
     case Id::Stun: return "stun";
@@ -206,6 +217,7 @@ std::string_view toString(Id id) {
     case Id::Dtls: return "dtls";
     case Id::Softether: return "softether";
     case Id::DnsCrypt: return "dnscrypt";
+    case Id::Http2: return "http2";
     case Id::Count: break;
   }
   return "?";
@@ -235,6 +247,7 @@ Outcome dissect(const PacketInfo& p, FlowState& st, Answer& out, Id* who) {
       case Id::Dtls: o = dissectDtls(p, a); break;
       case Id::Softether: o = dissectSoftether(p, a); break;
       case Id::DnsCrypt: o = dissectDnsCrypt(p, a); break;
+      case Id::Http2: o = dissectHttp2(p, a); break;
       case Id::Count: break;
     }
     if (o == Outcome::Match) {

@@ -62,6 +62,7 @@ enum class Id : uint8_t {
   Dtls,
   Softether,
   DnsCrypt,
+  Http2,
   Count
 };
 std::string_view toString(Id id);
@@ -114,5 +115,6 @@ Outcome dissectTailscale(const PacketInfo& p, Answer& out);
 Outcome dissectDtls(const PacketInfo& p, Answer& out);
 Outcome dissectSoftether(const PacketInfo& p, Answer& out);
 Outcome dissectDnsCrypt(const PacketInfo& p, Answer& out);
+Outcome dissectHttp2(const PacketInfo& p, Answer& out);
 
 }  // namespace fg::dissect

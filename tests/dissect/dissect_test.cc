@@ -314,6 +314,14 @@ TEST(DnsCrypt, PaddedQueryThenResolverMagic) {
   EXPECT_EQ(dissectDnsCrypt(udp(cat({bytesOf("r6fnvWj9"), fill(100)}), Direction::DstToSrc, 1), a), Outcome::NoMatch);
 }
 
+TEST(Http2, PriorKnowledgePreface) {
+  Answer a;
+  EXPECT_EQ(dissectHttp2(tcp(cat({bytesOf("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Bytes{0, 0, 18, 4}})), a), Outcome::Match);
+  EXPECT_EQ(a.l7_protocol, "HTTP2");
+  EXPECT_EQ(dissectHttp2(tcp(bytesOf("PRI * HTTP/2.0\r\n\r\n")), a), Outcome::NoMatch);  // cut short
+  EXPECT_EQ(dissectHttp2(tcp(bytesOf("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Direction::DstToSrc), a), Outcome::NoMatch);
+}
+
 // ---- The dispatcher
 
 TEST(Dissect, ExcludesEveryDissectorOnAPlainPayload) {
