@@ -43,7 +43,7 @@ if [[ -z $ctl ]]; then
     [[ -n $c && -x $c ]] && { ctl=$c; break; }
   done
 fi
-[[ -n $ctl && -x $ctl ]] || { echo "flowgatectl not found (pass it as the third argument): skipped"; exit 77; }
+[[ -n $ctl && -x $ctl ]] || fg_die "flowgatectl not found (pass it as the third argument)"
 fgload=${FGLOAD:-}
 if [[ -z $fgload ]]; then
   for c in "$bindir/../bench/fgload" "$bindir/fgload"; do

@@ -34,10 +34,10 @@ fg_require_root openssl curl ss nft python3 jq nstat
 bin=$1 src=$2
 bindir=$(cd "$(dirname "$bin")" && pwd)
 ctl=$(fg_find_tool "${FLOWGATECTL:-}" "$bindir/control/flowgatectl" "$bindir/flowgatectl") ||
-  { echo "flowgatectl not found: skipped"; exit 77; }
+  fg_die "flowgatectl not found (build target flowgatectl, or set FLOWGATECTL)"
 FG_CTL=$ctl
 fgflood=$(fg_find_tool "${FGFLOOD:-}" "$bindir/../bench/fgflood" "$bindir/fgflood") ||
-  { echo "fgflood not found (build target fgflood): skipped"; exit 77; }
+  fg_die "fgflood not found (build target fgflood, or set FGFLOOD)"
 
 status() { fg_status; }
 # Kernel SNMP counters of the gateway (absolute values).

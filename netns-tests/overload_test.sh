@@ -21,8 +21,9 @@
 #     failed open at a full queue, id_sequence delta - received = failed open
 #     at a full socket (+ ENOBUFS, which flowgate counts as queue_enobufs);
 #   - recovery: once the flood stops the queue drains (kernel_waiting 0), and
-#     a new TLS connection is decided (flow_decided in the log) within 1 s of
-#     the connection's start; status still answers.
+#     a new TLS connection is decided (flow_decided in the log); status still
+#     answers. How fast it recovers is logged (and belongs to benchmarks), not
+#     asserted. ctest runs this test alone (RUN_SERIAL).
 # Usage: overload_test.sh FLOWGATE_BINARY SOURCE_DIR
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,10 +32,10 @@ fg_require_root openssl curl ss nft python3 jq
 bin=$1 src=$2
 bindir=$(cd "$(dirname "$bin")" && pwd)
 ctl=$(fg_find_tool "${FLOWGATECTL:-}" "$bindir/control/flowgatectl" "$bindir/flowgatectl") ||
-  { echo "flowgatectl not found: skipped"; exit 77; }
+  fg_die "flowgatectl not found (build target flowgatectl, or set FLOWGATECTL)"
 FG_CTL=$ctl
 fgflood=$(fg_find_tool "${FGFLOOD:-}" "$bindir/../bench/fgflood" "$bindir/fgflood") ||
-  { echo "fgflood not found (build target fgflood): skipped"; exit 77; }
+  fg_die "fgflood not found (build target fgflood, or set FGFLOOD)"
 seconds=${FGO_SECONDS:-15}
 upload=$((100 * 1000 * 1000))
 
@@ -104,7 +105,7 @@ flood_end=$(date +%s%N)
 touch "$FG_WORK/flood.done"
 fg_log "flood: $(cat "$FG_WORK/flood.json")"
 
-# Recovery: the queue drains, then a new connection is decided within 1 s.
+# Recovery: the queue drains, then a new connection is decided.
 drain_ms=-1
 for ((i = 0; i < 100; i++)); do
   w=$(status | jq '.queues[0].kernel_waiting') || w=-1
@@ -116,7 +117,7 @@ before=$(grep -c 'flow_decided .*rule=probe-client' "$FG_WORK/flowgate.log" || t
 pt0=$(date +%s%N)
 read -r code probe_ms < <(probe)
 dec_ms=-1
-for ((i = 0; i < 100; i++)); do
+for ((i = 0; i < 1000; i++)); do
   now=$(grep -c 'flow_decided .*rule=probe-client' "$FG_WORK/flowgate.log" || true)
   [[ $now -gt $before ]] && { dec_ms=$(fg_ms_since "$pt0"); break; }
   sleep 0.01
@@ -124,7 +125,7 @@ done
 recovery_ms=$(fg_ms_since "$flood_end")
 fg_log "recovery: queue empty ${drain_ms} ms after the flood; new connection answered in ${probe_ms} ms, decided within ${dec_ms} ms of its start"
 fg_check "a new connection after the load answers ($code)" test "$code" = "200"
-fg_check "it is decided within 1 s of its start (${dec_ms} ms)" test "$dec_ms" -ge 0 -a "$dec_ms" -lt 1000
+fg_check "it is decided (after ${dec_ms} ms; -1 = not within 10 s)" test "$dec_ms" -ge 0
 
 wait "$probe_pid" 2>/dev/null || true
 up_rc=0

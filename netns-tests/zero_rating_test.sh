@@ -113,15 +113,18 @@ fg_check "the other flow was accepted without the route" \
   grep -Eq 'flow_decided .*dst=10\.71\.100\.1:4433 .*hostname=www\.example\.org .*verdict=accept rule=\(default\) mark=2147483648 ' \
   "$FG_WORK/flowgate.log"
 
-ct=$(fg_in "$FG_G" conntrack -L -p tcp -d "$FG_SERVICE4" 2>/dev/null || true)
-fg_check "conntrack: Netflix flows carry decided|0x100 (mark=2147483904)" \
-  bash -c "grep 'dport=443 ' <<<'$ct' | grep -q 'mark=2147483904' && ! grep 'dport=443 ' <<<'$ct' | grep -vq 'mark=2147483904'"
-fg_check "conntrack: the other flow is decided without route bits (mark=2147483648)" \
-  grep -q 'dport=4433 .*mark=2147483648' <<<"$ct"
-set_out=$(fg_in "$FG_G" nft list set inet flowgate zero_rated 2>&1 || true)
-fg_log "set: $(tr -s ' \t\n' ' ' <<<"$set_out")"
-fg_check "set zero_rated holds 10.71.100.1 with a timeout and expiry" \
-  bash -c "grep -q 'timeout 1h' <<<'$set_out' && grep -Eq '10\.71\.100\.1( timeout [0-9a-z]+)? expires [0-9]' <<<'$set_out'"
+ct=$(fg_conntrack "$FG_G" -p tcp -d "$FG_SERVICE4")
+marks_to() { awk -v dp="$1" '$5 == dp {print $6}' <<<"$ct" | sort -u | paste -sd,; }
+fg_check "conntrack: Netflix flows carry decided|0x100 (mark=2147483904; got $(marks_to 443))" \
+  test "$(marks_to 443)" = 2147483904
+fg_check "conntrack: the other flow is decided without route bits (mark=2147483648; got $(marks_to 4433))" \
+  test "$(marks_to 4433)" = 2147483648
+set_json=$(fg_in "$FG_G" nft -j list set inet flowgate zero_rated)
+fg_log "set: $(jq -c '.nftables[1].set | {timeout, elem}' <<<"$set_json")"
+fg_check "set zero_rated holds 10.71.100.1 (and only it)" \
+  test "$(fg_set_elements "$FG_G" flowgate zero_rated | paste -sd' ')" = "10.71.100.1"
+fg_check "set zero_rated has a 1 h timeout and its element an expiry" \
+  jq -e '.nftables[] | .set? // empty | .timeout == 3600 and (.elem[0].elem.expires > 0)' <<<"$set_json"
 fg_check "no set update was refused" bash -c "! grep -E 'set_update_failed' '$FG_WORK/flowgate.log'"
 
 fg_stop_gateway
