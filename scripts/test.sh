@@ -46,8 +46,13 @@ def reason(case):
 passed, failed, skipped = [], [], []
 for c in cases:
     name, status = c.get("name"), c.get("status")
-    if c.find("skipped") is not None or status in ("notrun", "disabled"):
+    sk = c.find("skipped")
+    # ctest marks a test that said "skip" (exit 77, GTEST_SKIP) with a SKIP_*
+    # message; "Not Run" for any other reason (no executable) is a failure.
+    if status == "disabled" or (sk is not None and (sk.get("message") or "").startswith("SKIP_")):
         skipped.append((name, reason(c)))
+    elif sk is not None or status == "notrun":
+        failed.append(f"{name} (not run: {sk.get('message') if sk is not None else 'notrun'})")
     elif c.find("failure") is not None or status == "fail":
         failed.append(name)
     else:
