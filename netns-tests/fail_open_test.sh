@@ -85,5 +85,5 @@ small=$(fg_in "$FG_C" timeout 10 python3 "$FG_TRAFFIC" upload "$FG_SERVICE4" 401
 fg_check "plain TCP still passes ($small bytes)" test "$small" = "1000000"
 
 fg_stop_gateway
-fg_check "the table is gone after SIGTERM" bash -c "! ip netns exec '$FG_G' nft list table inet flowgate >/dev/null 2>&1"
+fg_check "the table is gone after SIGTERM" fg_no_table "$FG_G" flowgate
 fg_finish

@@ -58,5 +58,5 @@ fg_check "conntrack -f ipv6 marks the weak flow decided+reject (mark=$((0xa00000
 fg_check "conntrack -f ipv6 marks the strong flow decided (mark=$((0x80000000)))" \
   grep -Eq "^tcp fd71:1::2 [0-9]+ fd71:100::1 443 $((0x80000000)) " <<<"$ct"
 fg_stop_gateway
-fg_check "the table is gone after SIGTERM" bash -c "! ip netns exec '$FG_G' nft list table inet flowgate >/dev/null 2>&1"
+fg_check "the table is gone after SIGTERM" fg_no_table "$FG_G" flowgate
 fg_finish

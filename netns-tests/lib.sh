@@ -299,6 +299,14 @@ fg_nft_tables() {
   fg_in "$1" nft -j list tables | jq -r '.nftables[] | .table? // empty | "\(.family) \(.name)"'
 }
 
+# fg_no_table NS NAME: true when the namespace has no table inet NAME (and
+# nft could list the tables: an nft failure is not "gone").
+fg_no_table() {
+  local t
+  t=$(fg_nft_tables "$1") || return 1
+  ! grep -qx "inet $2" <<<"$t"
+}
+
 # fg_ms_since START_NS: milliseconds since a `date +%s%N` value.
 fg_ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 

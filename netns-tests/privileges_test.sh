@@ -68,5 +68,5 @@ fg_check "set elements are still written (zero_rated holds the server)" \
 rl=$("$ctl" --socket "$sock" reload 2>&1 || true)
 fg_check "reload works without root ($rl)" grep -qi "generation" <<<"$rl"
 fg_stop_gateway
-fg_check "the table is gone after SIGTERM" bash -c "! ip netns exec '$FG_G' nft list table inet flowgate >/dev/null 2>&1"
+fg_check "the table is gone after SIGTERM" fg_no_table "$FG_G" flowgate
 fg_finish

@@ -80,5 +80,5 @@ fg_check "the class bits stay inside mark_mask 0xf0" \
   bash -c "for m in \$(awk '{print \$6}' <<<'$ct'); do (( (m & 0xffff) & ~0xf0 )) && exit 1; done; exit 0"
 
 fg_stop_gateway
-fg_check "the table is gone after SIGTERM" bash -c "! ip netns exec '$FG_G' nft list table inet flowgate >/dev/null 2>&1"
+fg_check "the table is gone after SIGTERM" fg_no_table "$FG_G" flowgate
 fg_finish

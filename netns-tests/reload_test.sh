@@ -96,5 +96,5 @@ fg_check "both blocked.example flows after the first reload were rejected" \
   test "$(grep -Ec 'flow_decided .*hostname=blocked\.example verdict=reject rule=sni-blocked-example ' "$FG_WORK/flowgate.log")" -eq 2
 
 fg_stop_gateway
-fg_check "the table is gone after SIGTERM" bash -c "! ip netns exec '$FG_G' nft list table inet flowgate >/dev/null 2>&1"
+fg_check "the table is gone after SIGTERM" fg_no_table "$FG_G" flowgate
 fg_finish

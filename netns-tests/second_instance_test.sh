@@ -99,5 +99,5 @@ fg_log "broken policy (rc $rc): $(tr '\n' ' ' <"$FG_WORK/badpolicy.log")"
 fg_check "a broken policy exits 1 (rc $rc)" test "$rc" -eq 1
 fg_check "... naming file:line" grep -Eq 'broken-policy\.toml:3:[0-9]+' "$FG_WORK/badpolicy.log"
 fg_check "... and creates no table ($(tables))" test -z "$(tables)"
-fg_check "no fwmark rule was left behind" bash -c "! ip netns exec '$FG_G' ip rule show | grep -q fwmark"
+fg_check "no fwmark rule was left behind" jq -e 'all(.[]; has("fwmark") | not)' <<<"$(fg_in "$FG_G" ip -j rule show)"
 fg_finish

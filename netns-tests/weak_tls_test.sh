@@ -57,5 +57,5 @@ ct=$(fg_conntrack "$FG_G" -p tcp --dport 8443)
 fg_check "conntrack marks the weak flow decided+reject (mark=$((0xa0000000)))" \
   test "$(awk '{print $6}' <<<"$ct" | sort -u)" = "$((0xa0000000))"
 fg_stop_gateway
-fg_check "the table is gone after SIGTERM" bash -c "! ip netns exec '$FG_G' nft list table inet flowgate >/dev/null 2>&1"
+fg_check "the table is gone after SIGTERM" fg_no_table "$FG_G" flowgate
 fg_finish
