@@ -41,8 +41,14 @@ upload=$((100 * 1000 * 1000))
 
 status() { fg_status; }
 # Queue 0's line of /proc/net/netfilter/nfnetlink_queue in the gateway:
-# "queue_dropped user_dropped id_sequence".
-kqueue() { fg_in "$FG_G" awk '$1 == 0 {print $6, $7, $8}' /proc/net/netfilter/nfnetlink_queue; }
+# "queue_dropped user_dropped id_sequence" (the kernel's fixed columns, no
+# netlink equivalent). No such line is an error, not zeros.
+kqueue() {
+  local l
+  l=$(fg_in "$FG_G" awk '$1 == 0 {print $6, $7, $8}' /proc/net/netfilter/nfnetlink_queue)
+  [[ $l =~ ^[0-9]+\ [0-9]+\ [0-9]+$ ]] || fg_die "no queue 0 line in /proc/net/netfilter/nfnetlink_queue ('$l')"
+  echo "$l"
+}
 
 fg_lab_up
 fg_cert
@@ -86,7 +92,8 @@ fg_check "a TLS connection passes before the load ($code)" test "$code" = "200"
 
 q0=$(fg_queued_packets)
 rx0=$(status | jq '.queues[0].received')
-read -r kd0 kud0 kid0 < <(kqueue)
+kq=$(kqueue)
+read -r kd0 kud0 kid0 <<<"$kq"
 enob0=$(status | jq '.counters.queue_enobufs')
 
 # The load: the upload and the probing client run while fgflood floods.
@@ -138,7 +145,8 @@ fg_check "the 100 MB upload completed during/after the load (got '$got', rc $up_
 q1=$(fg_queued_packets)
 st=$(status) || fg_die "flowgate does not answer status after the load"
 rx1=$(jq '.queues[0].received' <<<"$st")
-read -r kd1 kud1 kid1 < <(kqueue)
+kq=$(kqueue)
+read -r kd1 kud1 kid1 <<<"$kq"
 enob1=$(jq '.counters.queue_enobufs' <<<"$st")
 queued=$((q1 - q0)) received=$((rx1 - rx0)) ids=$((kid1 - kid0))
 failed_open=$((queued - received))
