@@ -41,11 +41,19 @@ fgflood=$(fg_find_tool "${FGFLOOD:-}" "$bindir/../bench/fgflood" "$bindir/fgfloo
 
 status() { fg_status; }
 # Kernel SNMP counters of the gateway (absolute values).
-snmp() { fg_in "$FG_G" nstat -az 2>/dev/null | awk '{print $1, $2}'; }
+# The gateway's kernel SNMP counters as JSON (nstat --json: data, zeros included).
+snmp() { fg_in "$FG_G" nstat -az --json 2>/dev/null; }
 snmp_delta() {  # snmp_delta BEFORE_FILE AFTER_FILE: the counters that moved
-  awk 'NR == FNR {b[$1] = $2; next} ($2 - b[$1]) != 0 {printf "%s+%d ", $1, $2 - b[$1]}' "$1" "$2"
+  jq -rn --slurpfile a "$1" --slurpfile b "$2" \
+    '$b[0].kernel | to_entries | map(select(.value != ($a[0].kernel[.key] // 0))) | map("\(.key)+\(.value - ($a[0].kernel[.key] // 0))") | join(" ")'
 }
-snmp_get() { awk -v k="$2" 'NR == FNR {b[$1] = $2; next} $1 == k {print $2 - b[$1]; f = 1} END {if (!f) print 0}' "$1" "$3"; }
+# Some counters appear only once they first move: absent before = 0, absent
+# after = an error.
+snmp_get() {  # snmp_get BEFORE_FILE NAME AFTER_FILE: how much NAME grew
+  jq -en --slurpfile a "$1" --slurpfile b "$3" --arg k "$2" \
+    '($b[0].kernel[$k] // error("no counter " + $k)) - ($a[0].kernel[$k] // 0)' ||
+    fg_die "nstat has no counter $2"
+}
 
 fg_lab_up
 fg_wait_ipv6
