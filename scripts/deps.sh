@@ -17,7 +17,7 @@ build_pkgs=(
 # tests must give the same answers either way.
 test_pkgs=(
   libgtest-dev libgmock-dev python3 python3-jsonschema
-  iproute2 nftables conntrack curl openssl dnsutils dnsmasq-base procps jq util-linux
+  iproute2 nftables conntrack curl openssl dnsutils dnsmasq-base procps jq util-linux tcpdump coreutils
   mosquitto mosquitto-clients systemd iptables
 )
 fuzz_pkgs=(
