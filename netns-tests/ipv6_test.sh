@@ -50,7 +50,7 @@ for _ in $(seq 30); do
   sleep 0.1
 done
 fg_check "the kernel reset the IPv6 server at its next packet ($rej)" test "$rej" -ge 1
-fg_check "the weak server received no application data" bash -c "! grep -q 'GET /' '$FG_WORK/weak-server.out'"
+fg_check "the weak server received no application data" fg_absent 'GET /' "$FG_WORK/weak-server.out"
 ct=$(fg_conntrack "$FG_G" -f ipv6 -p tcp)
 fg_log "conntrack -f ipv6 (proto src sport dst dport mark ...):"$'\n'"$ct"
 fg_check "conntrack -f ipv6 marks the weak flow decided+reject (mark=$((0xa0000000)))" \

@@ -299,6 +299,14 @@ fg_nft_tables() {
   fg_in "$1" nft -j list tables | jq -r '.nftables[] | .table? // empty | "\(.family) \(.name)"'
 }
 
+# fg_absent REGEX FILE: FILE exists and no line matches REGEX (grep's "no
+# match", exit 1; a missing or unreadable file, exit 2, is not "absent").
+fg_absent() {
+  local rc=0
+  grep -Eq -- "$1" "$2" || rc=$?
+  [[ $rc -eq 1 ]]
+}
+
 # fg_no_table NS NAME: true when the namespace has no table inet NAME (and
 # nft could list the tables: an nft failure is not "gone").
 fg_no_table() {

@@ -209,7 +209,7 @@ fg_check "a normal TLS connection afterwards passes ($code)" test "$code" = "200
 fg_check "and is decided (flow_decided rule=after-battery)" \
   fg_wait_log 'flow_decided .*dst=10\.71\.100\.1:443 .*hostname=after\.flowgate\.test .*verdict=accept rule=after-battery' 3
 fg_check "flowgate answers status at the end" fg_status
-fg_check "flowgate logged no error" bash -c "! grep -E '^(ERROR|FATAL)' '$FG_WORK/flowgate.log'"
+fg_check "flowgate logged no error" fg_absent '^(ERROR|FATAL)' "$FG_WORK/flowgate.log"
 fg_log "battery (last round):"$'\n'"$(cat "$FG_WORK/battery-again.txt")"
 fg_stop_gateway
 fg_finish

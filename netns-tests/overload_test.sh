@@ -166,7 +166,7 @@ fg_log "TLS connections during the load: $ok_probe of $total_probe answered, slo
 fg_check "TLS connections were made during the load ($total_probe >= 5)" test "$total_probe" -ge 5
 fg_check "every TLS connection during the load answered ($ok_probe of $total_probe)" test "$ok_probe" -eq "$total_probe"
 fg_check "flowgate is still running" kill -0 "$FG_GATEWAY_PID"
-fg_check "flowgate logged no error" bash -c "! grep -E '^(ERROR|FATAL)' '$FG_WORK/flowgate.log'"
+fg_check "flowgate logged no error" fg_absent '^(ERROR|FATAL)' "$FG_WORK/flowgate.log"
 fg_stop_gateway
 fg_log "stopped: $(grep -E '^INFO stopped' "$FG_WORK/flowgate.log" || true)"
 fg_finish

@@ -50,7 +50,7 @@ for _ in $(seq 30); do
   sleep 0.1
 done
 fg_check "the kernel reset the server at its next packet ($rej)" test "$rej" -ge 1
-fg_check "the weak server received no application data" bash -c "! grep -q 'GET /' '$FG_WORK/weak-server.out'"
+fg_check "the weak server received no application data" fg_absent 'GET /' "$FG_WORK/weak-server.out"
 # No application data: the weak server's www page was never requested; its
 # conntrack entry carries the decided+reject mark.
 ct=$(fg_conntrack "$FG_G" -p tcp --dport 8443)
