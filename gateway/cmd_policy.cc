@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/commands.h"
+#include "gateway/dissect/dissect.h"
 #include "gateway/dpi/ndpi_catalog.h"
 #include "policy/policy.h"
 
@@ -108,7 +109,7 @@ policy::LoadResult<std::shared_ptr<const policy::PolicySet>> load(const Options&
                                                                   policy::NameCatalog& catalog) {
   policy::LoadOptions lo;
   if (o.catalog) {
-    catalog = dpi::ndpiNameCatalog();
+    catalog = dissect::withDissectorNames(dpi::ndpiNameCatalog());
     lo.catalog = &catalog;
   }
   return policy::loadPolicy(o.paths, lo, 1);

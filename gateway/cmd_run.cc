@@ -21,6 +21,7 @@
 #include "gateway/config.h"
 #include "gateway/daemon/daemon.h"
 #include "gateway/daemon/kernel_state.h"
+#include "gateway/dissect/dissect.h"
 #include "gateway/dpi/ndpi_catalog.h"
 
 namespace fg::cli {
@@ -75,7 +76,7 @@ int runCommand(std::span<const std::string_view> args) {
   log::Level level;
   if (log::parseLevel(cfg.log_level, level)) log::setLevel(level);
 
-  static const policy::NameCatalog catalog = dpi::ndpiNameCatalog();
+  static const policy::NameCatalog catalog = dissect::withDissectorNames(dpi::ndpiNameCatalog());
   const policy::LoadOptions options{.catalog = &catalog, .zoneinfo_dir = "/usr/share/zoneinfo"};
   if (!policyIsValid(cfg, options)) {
     std::cerr << "flowgate run: the policy is invalid (see above); nothing was changed\n";

@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "gateway/core/flow.h"
+#include "policy/name_catalog.h"
 
 namespace fg::dissect {
 
@@ -99,6 +100,11 @@ struct FlowState {
 // a later packet may still name the application (a STUN flow before its
 // realm); the caller keeps the latest one.
 Outcome dissect(const PacketInfo& p, FlowState& st, Answer& out, Id* who = nullptr);
+
+// `names` plus every protocol, application and category name a dissector can
+// report that it lacks (compared case-insensitively), so policies may name
+// them (Source_Engine, TelegramVoip, ...) even where libndpi 4.2 does not.
+policy::NameCatalog withDissectorNames(policy::NameCatalog names);
 
 // The dissectors themselves (each a pure function over the packet and its
 // share of the state), exposed for the unit tests.

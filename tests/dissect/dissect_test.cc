@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -320,6 +321,23 @@ TEST(Http2, PriorKnowledgePreface) {
   EXPECT_EQ(a.l7_protocol, "HTTP2");
   EXPECT_EQ(dissectHttp2(tcp(bytesOf("PRI * HTTP/2.0\r\n\r\n")), a), Outcome::NoMatch);  // cut short
   EXPECT_EQ(dissectHttp2(tcp(bytesOf("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Direction::DstToSrc), a), Outcome::NoMatch);
+}
+
+TEST(Names, PoliciesMayNameWhatTheDissectorsReport) {
+  policy::NameCatalog base;
+  base.protocols = {"TLS", "source_engine"};
+  base.categories = {"Web"};
+  const policy::NameCatalog n = withDissectorNames(base);
+  auto has = [](const std::vector<std::string>& v, std::string_view s) {
+    return std::count(v.begin(), v.end(), std::string(s));
+  };
+  EXPECT_EQ(has(n.protocols, "TLS"), 1);
+  EXPECT_EQ(has(n.protocols, "source_engine"), 1);  // already there in another case
+  EXPECT_EQ(has(n.protocols, "Source_Engine"), 0);
+  EXPECT_EQ(has(n.protocols, "TelegramVoip"), 1);
+  EXPECT_EQ(has(n.protocols, "Skype_TeamsCall"), 1);
+  EXPECT_EQ(has(n.categories, "Web"), 1);
+  EXPECT_EQ(has(n.categories, "VoIP"), 1);
 }
 
 // ---- The dispatcher
