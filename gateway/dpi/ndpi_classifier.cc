@@ -117,6 +117,10 @@ void extract(ndpi_detection_module_struct* m, core::Flow& flow, const NdpiInspec
   c.application = ndpi_get_proto_name(m, app);
   c.category = ndpi_category_get_name(m, p.category);
   c.confidence = confidenceOf(f, p);
+  // A port (or an owner's address block) alone is a guess, whatever else.
+  c.app_source = f.confidence == NDPI_CONFIDENCE_MATCH_BY_PORT || f.confidence == NDPI_CONFIDENCE_MATCH_BY_IP
+                     ? core::AppSource::Port
+                     : core::AppSource::Ndpi;
 
   c.hostname = boundedString(f.host_server_name, sizeof f.host_server_name);
   if (c.hostname.empty() && isProto(p, NDPI_PROTOCOL_SSH))
