@@ -151,10 +151,6 @@ void Pipeline::classify(Flow& f, const Packet& p, Direction dir, StepResult& r) 
   ++counters_.inspected_packets;
   const bool final_answer = classifier_.inspect(f, p, dir);
   applyEarly(f);
-  const bool last = final_answer || f.dpi_packets >= config_.packet_budget;
-  // Mid-inspection, only a name can change the catalog's answer (the
-  // address lookup waits for the end: no cost on nameless packets).
-  if (!last && !f.cls.hostname.empty()) refine(f, false);
   if (final_answer) {
     endInspection(f, true);
     r.classified_now = true;
@@ -231,6 +227,9 @@ const catalog::Catalog* Pipeline::currentCatalog() {
   return catalog_.get();
 }
 
+// Once per flow, when inspection ends (endInspection): the policy reads an
+// application only once its classification is final (policy/flow_facts.h,
+// kPendingClassification), so refining mid-inspection would only cost.
 void Pipeline::refine(Flow& f, bool final) {
   // An early answer went through the catalog already (earlyAnswer()).
   if (f.cls.confidence == Confidence::Dns || f.cls.confidence == Confidence::Cache) return;

@@ -43,8 +43,8 @@ struct PipelineConfig {
   Hints* hints = nullptr;
   // The application catalog (docs/catalog.md), or nullptr for the
   // classifier's answers alone. The pipeline refines each flow's answer with
-  // it (core/app_refine.h) after every inspected packet that has a name, when
-  // inspection ends, and for early answers from a resolved name. Its
+  // it (core/app_refine.h) once, when inspection ends, and the early answers
+  // from a resolved name. Its
   // snapshot is taken anew when the holder's generation changes (reload).
   // Not owned; must outlive the pipeline.
   const catalog::CatalogHolder* catalog = nullptr;
