@@ -163,3 +163,95 @@ TEST(AppRefine, GenericAnswers) {
 
 }  // namespace
 }  // namespace fg::core
+
+// ---- the pipeline's wiring ---------------------------------------------------
+
+#include "gateway/core/clock.h"
+#include "gateway/core/pipeline.h"
+#include "tests/gateway/packet_builder.h"
+
+namespace fg::core {
+namespace {
+
+// Says TLS with the SNI "play.fortnite.com" at a flow's first packet, final
+// at its second; nothing for UDP.
+class SniClassifier final : public Classifier {
+ public:
+  std::unique_ptr<FlowInspection> begin(const Flow&) override { return std::make_unique<FlowInspection>(); }
+  bool inspect(Flow& f, const Packet& p, Direction) override {
+    if (p.proto != kProtoTcp) return false;
+    f.cls.l7_protocol = f.cls.application = "TLS";
+    f.cls.hostname = "play.fortnite.com";
+    f.cls.confidence = Confidence::Dpi;
+    return f.dpi_packets >= 2;
+  }
+  void giveUp(Flow& f) override {
+    if (f.cls.application.empty()) f.cls.application = f.cls.l7_protocol = "Unknown";
+  }
+};
+
+class Collect final : public FlowEventSink {
+ public:
+  void onClassified(const Flow& f) override { apps.push_back(f.cls.application + "/" + std::string(toString(f.cls.app_source))); }
+  void onFlowEnd(const Flow&, EndReason) override {}
+  std::vector<std::string> apps;
+};
+
+test::Bytes tcpTo(const char* dst, uint16_t sport, uint8_t flags) {
+  return test::PacketBuilder().eth().ipv4({.src = "10.0.0.1", .dst = dst})
+      .tcp({.sport = sport, .dport = 443, .flags = flags}).payload("x").build();
+}
+
+TEST(PipelineCatalog, RefinesWhenInspectionEndsAndFollowsReload) {
+  catalog::CatalogHolder holder(cat());
+  SniClassifier classifier;
+  ManualClock clock;
+  Collect sink;
+  PipelineConfig config;
+  config.catalog = &holder;
+  Pipeline pipe(config, classifier, clock, sink);
+  auto send = [&](const test::Bytes& b) { pipe.step(LinkType::Ethernet, b, clock.now()); };
+  send(tcpTo("192.0.2.1", 40001, kTcpSyn));
+  send(tcpTo("192.0.2.1", 40001, kTcpAck));
+  ASSERT_EQ(sink.apps.size(), 1u);
+  EXPECT_EQ(sink.apps[0], "Fortnite/catalog");
+  EXPECT_EQ(pipe.counters().catalog_refined, 1u);
+
+  // A reloaded catalog without Fortnite: the next flow keeps nDPI's answer.
+  auto r = catalog::loadCatalog({{.name = "empty.toml", .text = ""}});
+  ASSERT_TRUE(r.ok());
+  holder.set(r.value());
+  send(tcpTo("192.0.2.1", 40002, kTcpSyn));
+  send(tcpTo("192.0.2.1", 40002, kTcpAck));
+  ASSERT_EQ(sink.apps.size(), 2u);
+  EXPECT_EQ(sink.apps[1], "TLS/ndpi");
+}
+
+TEST(PipelineCatalog, TheResolvedNameIsNamedByTheCatalogAtTheFirstPacket) {
+  catalog::CatalogHolder holder(cat());
+  SniClassifier classifier;
+  ManualClock clock;
+  Collect sink;
+  Hints hints{HintsConfig{}};
+  PipelineConfig config;
+  config.catalog = &holder;
+  config.hints = &hints;
+  Pipeline pipe(config, classifier, clock, sink);
+  // The client's DNS query and the answer: x.epicgames.com -> 198.18.0.9.
+  pipe.step(LinkType::Ethernet,
+            test::PacketBuilder().eth().ipv4({.src = "10.0.0.1", .dst = "10.0.0.53"}).udp({.sport = 5353, .dport = 53})
+                .payload("q").build(), clock.now());
+  pipe.step(LinkType::Ethernet,
+            test::PacketBuilder().eth().ipv4({.src = "10.0.0.53", .dst = "10.0.0.1"}).udp({.sport = 53, .dport = 5353})
+                .payload(test::dnsResponse("x.epicgames.com", {"198.18.0.9"})).build(), clock.now());
+  const StepResult r = pipe.step(LinkType::Ethernet,
+                                 test::PacketBuilder().eth().ipv4({.src = "10.0.0.1", .dst = "198.18.0.9"})
+                                     .udp({.sport = 41000, .dport = 7777}).payload("move").build(), clock.now());
+  ASSERT_NE(r.flow, nullptr);
+  EXPECT_EQ(r.flow->cls.application, "EpicGames");
+  EXPECT_EQ(r.flow->cls.category, "Game");
+  EXPECT_EQ(r.flow->cls.app_source, AppSource::Dns);
+}
+
+}  // namespace
+}  // namespace fg::core
