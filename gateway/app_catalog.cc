@@ -27,22 +27,31 @@ policy::NameCatalog namesWithCatalog(const catalog::Catalog* c) {
   return names;
 }
 
-std::vector<std::string> AppCatalogState::load(bool enabled, const std::string& shipped,
-                                               const std::string& local) {
+std::vector<std::string> AppCatalogState::prepare(bool enabled, const std::string& shipped,
+                                                  const std::string& local) {
   std::vector<std::string> errors;
-  if (!enabled) {
-    holder_.set(nullptr);
-    names_ = namesWithCatalog(nullptr);
-    return errors;
+  pending_.reset();
+  if (enabled) {
+    auto loaded = loadAppCatalog(shipped, local);
+    if (!loaded.ok()) {
+      for (const auto& e : loaded.errors()) errors.push_back(policy::formatError(e));
+      return errors;
+    }
+    pending_ = loaded.value();
   }
-  auto loaded = loadAppCatalog(shipped, local);
-  if (!loaded.ok()) {
-    for (const auto& e : loaded.errors()) errors.push_back(policy::formatError(e));
-    return errors;
-  }
-  names_ = namesWithCatalog(loaded.value().get());
-  holder_.set(loaded.value());
+  previous_names_ = std::move(names_);
+  names_ = namesWithCatalog(pending_.get());
   return errors;
+}
+
+void AppCatalogState::commit() {
+  holder_.set(std::move(pending_));
+  pending_.reset();
+}
+
+void AppCatalogState::rollback() {
+  names_ = std::move(previous_names_);
+  pending_.reset();
 }
 
 AppCatalogState& appCatalogState() {

@@ -35,13 +35,26 @@ class AppCatalogState {
   // Loads the configured directories (nothing when `enabled` is false).
   // All-or-nothing: on errors the running catalog and names stay, and every
   // error is returned formatted (file:line:col: key: message).
-  std::vector<std::string> load(bool enabled, const std::string& shipped, const std::string& local);
+  std::vector<std::string> load(bool enabled, const std::string& shipped, const std::string& local) {
+    auto errors = prepare(enabled, shipped, local);
+    if (errors.empty()) commit();
+    return errors;
+  }
+  // The two halves of load() for an all-or-nothing reload with the policy:
+  // prepare() reads the files and, when they are valid, makes their names
+  // the ones policies are validated against; then either commit() (the
+  // pipelines take the new catalog) or rollback() (the old names return).
+  std::vector<std::string> prepare(bool enabled, const std::string& shipped, const std::string& local);
+  void commit();
+  void rollback();
   const catalog::CatalogHolder& holder() const { return holder_; }
   const policy::NameCatalog* names() const { return &names_; }
 
  private:
   catalog::CatalogHolder holder_;
   policy::NameCatalog names_ = namesWithCatalog(nullptr);
+  std::shared_ptr<const catalog::Catalog> pending_;
+  policy::NameCatalog previous_names_;
 };
 AppCatalogState& appCatalogState();
 

@@ -15,7 +15,10 @@
 #     packet budget is spent, keeping the name it resolved; both end with
 #     the realtime class in their conntrack mark (0x80000001);
 #   - an HTTPS flow to a server the client did not resolve through the
-#     gateway (no name) does not get the realtime class.
+#     gateway (no name) does not get the realtime class;
+#   - SIGHUP with a broken operator catalog file fails the reload (located
+#     error) and keeps the running catalog; once fixed, its operator entry
+#     (same name pattern, another application) names the next flow.
 # Usage: fortnite_test.sh FLOWGATE_BINARY SOURCE_DIR
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -90,6 +93,38 @@ other_mark=$(ct_mark "dst=$OTHER sport=[0-9]+ dport=443 ")
 fg_check "conntrack: the TLS flow carries the realtime class ($tls_mark)" test "$tls_mark" = "$mark"
 fg_check "conntrack: the UDP flow carries the realtime class ($udp_mark)" test "$udp_mark" = "$mark"
 fg_check "conntrack: the unnamed flow is not realtime ($other_mark)" test "$((other_mark & 0xff))" != "1"
+
+# --- the catalog reloads with the policy (SIGHUP), all or nothing ------------
+mkdir -p "$FG_WORK/apps.d"
+printf '[[app]]\ncategory = "Game"\n' >"$FG_WORK/apps.d/broken.toml"
+kill -HUP "$FG_GATEWAY_PID"
+fg_check "a broken operator catalog fails the reload, located" fg_wait_log "policy_error .*broken\.toml:1:1: name: missing"
+fg_check "... and the running catalog and policy stay" fg_wait_log "reload_failed"
+tls_fortnite='flow_decided .*dst=10\.71\.100\.1:443 .*app=Fortnite .*rule=fortnite .*first_packet=1 early=dns'
+n0=$(grep -c "$tls_fortnite" "$FG_WORK/flowgate.log" || true)
+body=$(fg_in "$FG_C" timeout 10 curl -sk --resolve "$NAME:443:$GAME" "https://$NAME/index.html" || true)
+more_fortnite() {
+  local i
+  for ((i = 0; i < 50; i++)); do
+    (( $(grep -c "$tls_fortnite" "$FG_WORK/flowgate.log" || true) > n0 )) && return 0
+    sleep 0.1
+  done
+  return 1
+}
+fg_check "after the failed reload the next flow is still Fortnite (realtime)" more_fortnite
+n_before=$(grep -c "app=Fortnite" "$FG_WORK/flowgate.log" || true)
+cat >"$FG_WORK/apps.d/broken.toml" <<'TOML'
+[[app]]
+name = "LabGame"
+category = "Game"
+hosts = ["fortnite-public-service-prod11.ol.epicgames.com"]   # an operator entry beats the shipped pattern
+TOML
+kill -HUP "$FG_GATEWAY_PID"
+fg_check "the fixed catalog reloads" fg_wait_log "policy_reloaded"
+body=$(fg_in "$FG_C" timeout 10 curl -sk --resolve "$NAME:443:$GAME" "https://$NAME/index.html" || true)
+fg_check "the operator's entry names the next flow (LabGame, not the realtime rule)" \
+  fg_wait_log "flow_decided .*dst=10\.71\.100\.1:443 .*app=LabGame "
+fg_check "no further Fortnite flow" test "$(grep -c "app=Fortnite" "$FG_WORK/flowgate.log" || true)" = "$n_before"
 
 fg_stop_gateway
 fg_finish

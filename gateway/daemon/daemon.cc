@@ -631,9 +631,11 @@ ctl::ControlHandler::ReloadResult Daemon::reload() {
   std::lock_guard lock(reload_mu_);
   ReloadResult result;
   const auto old = holder_.current();
-  // The application catalog reloads first (the policy may name its
-  // applications); a broken catalog fails the reload and keeps both.
-  result.errors = cli::appCatalogState().load(cfg_.apps_enabled, cfg_.apps_shipped, cfg_.apps_local);
+  // The application catalog reloads with the policy, first (the policy may
+  // name its applications): a broken catalog or policy keeps both old ones.
+  cli::AppCatalogState& apps = cli::appCatalogState();
+  result.errors = apps.prepare(cfg_.apps_enabled, cfg_.apps_shipped, cfg_.apps_local);
+  const bool apps_prepared = result.errors.empty();
   auto loaded = policy::loadPolicy(cfg_.policy_paths, options_, old->generation() + 1);
   if (!result.errors.empty()) {
     // (the catalog's errors are reported; the policy is not swapped)
@@ -648,11 +650,13 @@ ctl::ControlHandler::ReloadResult Daemon::reload() {
     }
   }
   if (!result.errors.empty()) {
+    if (apps_prepared) apps.rollback();
     ++reloads_failed_;
     for (const auto& e : result.errors) log::error("policy_error", {{"error", e}});
     log::error("reload_failed", {{"kept_generation", old->generation()}});
     return result;
   }
+  apps.commit();
   const auto now = holder_.current();
   policy_loaded_at_ = std::chrono::system_clock::now();
   // Bring sets and routes in line with the new policy.
