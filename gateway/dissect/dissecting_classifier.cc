@@ -40,7 +40,7 @@ auto withInner(core::Flow& flow, DissectInspection& w, F&& f) {
 // (no second QUIC decryption), unless a dissector can name the application
 // inside that protocol from the messages themselves (rule 3).
 bool dissectionWanted(const core::Classification& c) {
-  if (c.confidence != core::Confidence::Dpi) return true;
+  if (c.confidence != core::Confidence::Dpi || c.app_source == core::AppSource::Port) return true;
   if (!isGenericProtocol(c.l7_protocol)) return false;
   return c.application == c.l7_protocol || isGenericProtocol(c.application) ||
          refinesApplications(c.l7_protocol);
@@ -75,7 +75,7 @@ std::unique_ptr<core::FlowInspection> DissectingClassifier::begin(const core::Fl
 void DissectingClassifier::apply(core::Flow& flow, const Answer& a, bool tentative) {
   core::Classification& c = flow.cls;
   const bool unknown = c.l7_protocol.empty() || c.l7_protocol == "Unknown";
-  const bool guessed = unknown || c.confidence != core::Confidence::Dpi;
+  const bool guessed = unknown || c.confidence != core::Confidence::Dpi || c.app_source == core::AppSource::Port;
   bool take = false;
   if (tentative) {
     take = guessed;  // rule 5
@@ -92,6 +92,7 @@ void DissectingClassifier::apply(core::Flow& flow, const Answer& a, bool tentati
   c.application.assign(a.application);
   c.category.assign(a.category);
   c.confidence = core::Confidence::Dpi;
+  c.app_source = core::AppSource::Dissector;
   if (c.hostname.empty() && !a.hostname.empty()) c.hostname = a.hostname;
   // Rule 4: the protocol's name alone; the inner host rules may know the server.
   if (a.application == a.l7_protocol && !c.hostname.empty()) {

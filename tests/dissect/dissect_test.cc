@@ -458,6 +458,7 @@ TEST(DissectingClassifier, AnswersWhereTheInnerKnowsNothing) {
   EXPECT_EQ(r.cls->application, "Source_Engine");
   EXPECT_EQ(r.cls->category, "Game");
   EXPECT_EQ(r.cls->confidence, core::Confidence::Dpi);
+  EXPECT_EQ(r.cls->app_source, core::AppSource::Dissector);
   EXPECT_EQ(r.packets_at_final, 1);  // final at once: nothing left for the inner to find
   EXPECT_EQ(r.answers, 1u);
 }
@@ -474,6 +475,7 @@ TEST(DissectingClassifier, ASpecificInnerAnswerStays) {
   const FlowRun r = runFlow({.master = "TLS", .app = "NetFlix", .category = "Video"}, {{Direction::SrcToDst, kA2sInfo}});
   ASSERT_TRUE(r.cls);
   EXPECT_EQ(r.cls->application, "NetFlix");
+  EXPECT_EQ(r.cls->app_source, core::AppSource::Ndpi);
   EXPECT_EQ(r.answers, 0u);
   const FlowRun g = runFlow({.master = "Steam", .app = "Steam"}, {{Direction::SrcToDst, kA2sInfo}});
   EXPECT_EQ(g.cls->l7_protocol, "Steam");
