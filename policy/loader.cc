@@ -201,6 +201,7 @@ class Compiler {
       });
       return std::move(errors_);
     }
+    routeFamilyWarnings();
     buildIndex(*data_);
     return std::shared_ptr<const PolicySet>(std::make_shared<const PolicySet>(std::move(data_)));
   }
@@ -540,16 +541,21 @@ class Compiler {
             have_table = true;
           }
         } else if (rname == "via") {
-          if (auto s = str(d.file, rv, rkey)) {
-            if (auto a = IpAddress::parse(*s)) {
-              r.via = *a;
+          // One next hop, or one per family: via = ["10.0.3.1", "fd00:3::1"].
+          const size_t before = errors_.size();
+          strings(d.file, rv, rkey, [&](const std::string& s, const toml::node& el) {
+            auto a = IpAddress::parse(s);
+            if (!a) {
+              error(d.file, el, rkey, "expected an IPv4 or IPv6 next-hop address, got " + quote(s));
+            } else if (r.viaFor(a->family) != nullptr) {
+              error(d.file, el, rkey,
+                    std::string("a second ") + (a->family == IpFamily::V4 ? "IPv4" : "IPv6") + " next hop " +
+                        quote(s) + ": a route class takes one next hop per address family");
             } else {
-              error(d.file, rv, rkey, "expected an IPv4 or IPv6 next-hop address, got " + quote(*s));
-              ok = false;
+              r.via.push_back(*a);
             }
-          } else {
-            ok = false;
-          }
+          });
+          if (errors_.size() != before) ok = false;
         } else if (rname == "dev") {
           if (auto s = str(d.file, rv, rkey)) {
             if (s->empty() || s->size() > 15 || s->find_first_of("/ \t") != std::string::npos) {
@@ -745,6 +751,10 @@ class Compiler {
         ok = false;
       }
       if (!bindSet(d, key, route_node, class_node, verdict_node, s)) ok = false;
+      if (ok && s.bind_route != Decision::kNone)
+        set_route_uses_.push_back(RouteUse{.file = d.file, .src = route_node->source(), .key = key + ".route",
+                                           .route = s.bind_route,
+                                           .rule = static_cast<uint32_t>(data_->sets.size())});
       set_index_[name] = ok ? static_cast<int>(data_->sets.size()) : -1;
       if (ok) data_->sets.push_back(std::move(s));
     }
@@ -986,7 +996,63 @@ class Compiler {
       r.mark |= ri.fwmark;
       r.mark_mask = data_->mark_mask;
     }
+    if (ok && r.route >= 0 && r.info.enabled && !r.info.shadow)
+      route_uses_.push_back(RouteUse{.file = d.file, .src = route_node->source(), .key = label + ".route",
+                                     .route = static_cast<uint32_t>(r.route),
+                                     .rule = static_cast<uint32_t>(data_->rules.size())});
     if (ok) data_->rules.push_back(std::move(r));
+  }
+
+  // The address families a rule can match: both, unless a positive `src` or
+  // `dst` key lists addresses of one family only.
+  static std::pair<bool, bool> ruleFamilies(const Rule& r) {
+    bool v4 = true, v6 = true;
+    for (const auto& c : r.conds) {
+      if (c.negate || (c.key != Key::Src && c.key != Key::Dst)) continue;
+      bool c4 = false, c6 = false;
+      for (const auto& cidr : c.cidr_list) {
+        c4 |= cidr.network.family == IpFamily::V4;
+        c6 |= cidr.network.family == IpFamily::V6;
+      }
+      v4 &= c4;
+      v6 &= c6;
+    }
+    return {v4, v6};
+  }
+
+  // Warnings: rules and kernel-bound sets that would route flows of a family
+  // their route class does not cover (they would leave by the main table).
+  void routeFamilyWarnings() {
+    auto familyName = [](IpFamily f) { return f == IpFamily::V4 ? std::string("IPv4") : std::string("IPv6"); };
+    auto advice = [&](const RouteInfo& ri, IpFamily f) {
+      return "route " + quote(ri.name) + " covers " + std::string(familiesName(ri)) + " only (via = " +
+             (ri.via.empty() ? std::string("none") : ri.via.front().toString()) + "): such flows find no " +
+             familyName(f) + " route in table " + std::to_string(ri.table) +
+             " and leave by the main table's default route; add an " + familyName(f) +
+             " next hop (via = [\"...\", \"...\"])";
+    };
+    for (const auto& u : route_uses_) {
+      const RouteInfo& ri = data_->routes[u.route];
+      const Rule& rule = data_->rules[u.rule];
+      const auto [v4, v6] = ruleFamilies(rule);
+      for (auto [f, can] : {std::pair{IpFamily::V4, v4}, std::pair{IpFamily::V6, v6}}) {
+        if (!can || ri.covers(f)) continue;
+        data_->warnings.push_back(LoadError{
+            u.file, static_cast<int>(u.src.begin.line), static_cast<int>(u.src.begin.column), u.key,
+            "rule " + quote(rule.info.name) + " routes " + familyName(f) + " flows, but " + advice(ri, f) +
+                ", or restrict the rule with dst"});
+      }
+    }
+    for (const auto& u : set_route_uses_) {
+      const SetInfo& si = data_->sets[u.rule];
+      const RouteInfo& ri = data_->routes[u.route];
+      if (ri.covers(si.family)) continue;
+      data_->warnings.push_back(LoadError{
+          u.file, static_cast<int>(u.src.begin.line), static_cast<int>(u.src.begin.column), u.key,
+          "set " + quote(si.name) + " (" + (si.family == IpFamily::V4 ? "ipv4" : "ipv6") +
+              ") is bound to route " + quote(ri.name) + ", which has no " + familyName(si.family) +
+              " next hop: " + advice(ri, si.family)});
+    }
   }
 
   bool loadMatch(const Doc& d, const toml::table& mt, const std::string& prefix, Rule& r) {
@@ -1369,6 +1435,15 @@ class Compiler {
   std::vector<MarkUse> class_nodes_;
   std::map<std::string, int> route_index_;  // -1: defined but invalid
   std::vector<MarkUse> route_nodes_;
+  // Where a rule (or a set) names a route: for routeFamilyWarnings().
+  struct RouteUse {
+    std::string file;
+    toml::source_region src;
+    std::string key;
+    uint32_t route = 0;
+    uint32_t rule = 0;  // rule id, or set index in set_route_uses_
+  };
+  std::vector<RouteUse> route_uses_, set_route_uses_;
   std::map<std::string, int> set_index_;
   std::map<std::string, Where> rule_where_;
   size_t rule_number_ = 0;

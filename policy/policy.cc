@@ -466,6 +466,31 @@ uint64_t PolicySet::ruleHits(uint32_t rule) const {
   return rule < data_->rules.size() ? data_->hits[rule].load(std::memory_order_relaxed) : 0;
 }
 
+bool PolicySet::countRoutedFlow(uint32_t route, IpFamily family) const {
+  if (route >= data_->routes.size()) return true;
+  std::atomic<uint64_t>* c = &data_->route_flows[3 * route];
+  if (family == IpFamily::V4) c[0].fetch_add(1, std::memory_order_relaxed);
+  if (family == IpFamily::V6) c[1].fetch_add(1, std::memory_order_relaxed);
+  if (data_->routes[route].covers(family)) return true;
+  c[2].fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+PolicySet::RouteCounters PolicySet::routeCounters(uint32_t route) const {
+  if (route >= data_->routes.size()) return {};
+  const std::atomic<uint64_t>* c = &data_->route_flows[3 * route];
+  return {.flows_v4 = c[0].load(std::memory_order_relaxed),
+          .flows_v6 = c[1].load(std::memory_order_relaxed),
+          .uncovered = c[2].load(std::memory_order_relaxed)};
+}
+
+std::span<const LoadError> PolicySet::warnings() const { return data_->warnings; }
+
+std::string_view familiesName(const RouteInfo& r) {
+  const bool v4 = r.covers(IpFamily::V4), v6 = r.covers(IpFamily::V6);
+  return v4 && v6 ? "ipv4+ipv6" : v4 ? "ipv4" : v6 ? "ipv6" : "none";
+}
+
 size_t PolicySet::ruleCount() const { return data_->rules.size(); }
 const RuleInfo& PolicySet::rule(uint32_t id) const { return data_->rules.at(id).info; }
 std::string_view PolicySet::ruleName(uint32_t id) const {
@@ -596,6 +621,7 @@ void buildIndex(PolicyData& d) {
     }
   }
   d.hits = std::make_unique<std::atomic<uint64_t>[]>(std::max<size_t>(1, d.rules.size()));
+  d.route_flows = std::make_unique<std::atomic<uint64_t>[]>(std::max<size_t>(1, 3 * d.routes.size()));
 }
 
 // ---- holder --------------------------------------------------------------------

@@ -130,14 +130,40 @@ struct ClassInfo {
   uint32_t mark = 0;   // value << mark_shift
 };
 
+// A route class: `fwmark & fwmark_mask -> table`, and the table's default
+// route. The next hops (`via`, one per address family at most) and `dev` say
+// which families the class carries (covers()):
+//   via only        the families of the next hops;
+//   dev only        both (a point-to-point uplink: ppp, wg, tun);
+//   via and dev     the families of the next hops, through that device;
+//   neither         both: the table is managed outside flowgate.
+// A flow of a family its route class does not cover finds no route in the
+// table and leaves by the main table's default route: `policy check` warns
+// about rules and sets that would route such flows (PolicySet::warnings())
+// and the daemon counts them (countRoutedFlow()).
 struct RouteInfo {
   std::string name;
   uint32_t table = 0;
-  std::optional<IpAddress> via;
+  std::vector<IpAddress> via;  // at most one per family, in file order
   std::string dev;
   uint32_t fwmark = 0;       // shifted into the policy's mark field
   uint32_t fwmark_mask = 0;  // shifted; the bits the fwmark rule compares
+
+  // The next hop of `family`, nullptr when none.
+  const IpAddress* viaFor(IpFamily family) const {
+    for (const auto& a : via)
+      if (a.family == family) return &a;
+    return nullptr;
+  }
+  bool managed() const { return !via.empty() || !dev.empty(); }  // false: admin's table
+  bool covers(IpFamily family) const {
+    if (family != IpFamily::V4 && family != IpFamily::V6) return false;
+    return via.empty() || viaFor(family) != nullptr;
+  }
 };
+
+// "ipv4", "ipv6", "ipv4+ipv6" or "none": the families a route covers.
+std::string_view familiesName(const RouteInfo& r);
 
 // A set with a kernel binding (`route`, `class`, `verdict` in [set.NAME];
 // only on `address = "dst"` sets): the kernel itself handles the first packet
@@ -237,6 +263,25 @@ class PolicySet {
   // is the whole policy-owned field.
   uint32_t keepRoute(uint32_t bits, uint32_t pinned, uint32_t value_mask) const;
   PolicySummary summary() const;
+
+  // Findings that are not errors: the policy loads and runs, but does
+  // something an operator would not want (a rule routing IPv6 flows through a
+  // route class with only an IPv4 next hop). `policy check` prints them, the
+  // daemon logs them at start and reload. line/column point at the rule's or
+  // set's `route` key.
+  std::span<const LoadError> warnings() const;
+
+  // Counts one flow of `family` routed by route class `route` (an index into
+  // routes(); kNone is ignored), per route and family. Returns false when the
+  // route does not cover the family: that flow leaves by the main table, and
+  // the route's `uncovered` counter grows. Thread-safe (relaxed atomics).
+  bool countRoutedFlow(uint32_t route, IpFamily family) const;
+  struct RouteCounters {
+    uint64_t flows_v4 = 0;
+    uint64_t flows_v6 = 0;
+    uint64_t uncovered = 0;  // flows of a family the route does not cover
+  };
+  RouteCounters routeCounters(uint32_t route) const;
 
  private:
   template <bool kIndexed>

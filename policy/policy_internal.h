@@ -213,6 +213,9 @@ struct PolicyData {
   RuleList pending_readers[2];
 
   std::unique_ptr<std::atomic<uint64_t>[]> hits;
+  // Per route: flows routed, IPv4, IPv6, uncovered family (3 per route).
+  std::unique_ptr<std::atomic<uint64_t>[]> route_flows;
+  LoadErrors warnings;
 };
 
 // Builds the indices and counters from `rules`; called by the loader.

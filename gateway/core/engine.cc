@@ -106,6 +106,11 @@ void Engine::decide(Flow& f, const policy::Decision& d, const policy::PolicySet&
     case policy::Verdict::Reject: ++counters_.decided_reject; break;
   }
   policy.count(d);
+  // The route the kernel will use for the flow (its mark's route bits). A
+  // route class without a next hop of the flow's family sends it out by the
+  // main table: counted per route, never silent (docs/policy.md).
+  if (d.verdict == policy::Verdict::Accept)
+    (void)policy.countRoutedFlow(policy.routeForMark(bits & config_.marks.value_mask), toPolicy(f.src).family);
   // Later packets bypass userspace: no further inspection is possible, and
   // the entry only has to outlive the packets already queued.
   pipeline_.stopInspection(f);

@@ -118,6 +118,8 @@ class Daemon final : public ctl::ControlHandler {
     return n;
   }
   nlohmann::json hintsStatus(const WorkerTotals& t) const;
+  static nlohmann::json routesStatus(const policy::PolicySet& p);
+  static void logPolicyWarnings(const policy::PolicySet& p);
 
  private:
   bool startKernel();
@@ -484,7 +486,9 @@ nlohmann::json Daemon::status() {
                   {"loaded_at", std::chrono::duration_cast<std::chrono::seconds>(policy_loaded_at_.time_since_epoch()).count()},
                   {"rules", policy->ruleCount()},
                   {"reloads_ok", reloads_ok_},
-                  {"reloads_failed", reloads_failed_}}},
+                  {"reloads_failed", reloads_failed_},
+                  {"warnings", policy->warnings().size()},
+                  {"routes", routesStatus(*policy)}}},
       {"counters", {{"packets", t.packets},
                     {"verdicts", {{"accept", t.accept}, {"drop", t.drop}, {"reject", t.reject}}},
                     {"flows", {{"active", t.active}, {"decided", t.decided}, {"evicted", t.evicted}, {"tracked", ac.tracked}, {"ended", ac.ended}}},
@@ -625,7 +629,28 @@ nlohmann::json Daemon::policy() {
                      {"action", policy::toString(r.verdict)},
                      {"hits", p->ruleHits(i)}});
   }
-  return {{"generation", p->generation()}, {"paths", cfg_.policy_paths}, {"rules", rules}};
+  return {{"generation", p->generation()}, {"paths", cfg_.policy_paths}, {"rules", rules}, {"routes", routesStatus(*p)}};
+}
+
+// Route classes with the families they cover and the flows they routed, per
+// family; `uncovered` counts flows of a family without a next hop (they left
+// by the main table).
+nlohmann::json Daemon::routesStatus(const policy::PolicySet& p) {
+  nlohmann::json routes = nlohmann::json::array();
+  for (uint32_t i = 0; i < p.routes().size(); ++i) {
+    const auto& r = p.routes()[i];
+    const auto c = p.routeCounters(i);
+    routes.push_back({{"name", r.name},
+                      {"table", r.table},
+                      {"families", policy::familiesName(r)},
+                      {"flows", {{"ipv4", c.flows_v4}, {"ipv6", c.flows_v6}}},
+                      {"uncovered", c.uncovered}});
+  }
+  return routes;
+}
+
+void Daemon::logPolicyWarnings(const policy::PolicySet& p) {
+  for (const auto& w : p.warnings()) log::warn("policy_warning", {{"warning", policy::formatError(w)}});
 }
 
 ctl::ControlHandler::ReloadResult Daemon::reload() {
@@ -678,6 +703,7 @@ ctl::ControlHandler::ReloadResult Daemon::reload() {
     log::error("reload_routes_failed", {{"error", rr.error().message()}});
   ++reloads_ok_;
   log::info("policy_reloaded", {{"generation", now->generation()}, {"sets_replaced", sets_changed ? 1 : 0}});
+  logPolicyWarnings(*now);
   result.ok = true;
   result.generation = now->generation();
   return result;
@@ -707,6 +733,16 @@ std::string Daemon::metrics() {
   out.counter("flowgate_policy_reloads_failed_total", "Refused policy reloads", reloads_failed_);
   out.family("flowgate_policy_rule_hits_total", ctl::MetricType::Counter, "Flows decided or shadow-matched by each rule");
   for (uint32_t i = 0; i < p->ruleCount(); ++i) out.sample(p->ruleHits(i), {{"rule", p->rule(i).name}});
+  out.family("flowgate_route_flows_total", ctl::MetricType::Counter, "Flows routed by each route class, by address family");
+  for (uint32_t i = 0; i < p->routes().size(); ++i) {
+    const auto c = p->routeCounters(i);
+    out.sample(c.flows_v4, {{"route", p->routes()[i].name}, {"family", "ipv4"}})
+        .sample(c.flows_v6, {{"route", p->routes()[i].name}, {"family", "ipv6"}});
+  }
+  out.family("flowgate_route_uncovered_flows_total", ctl::MetricType::Counter,
+             "Flows a rule routed through a route class without a next hop of their family (they left by the main table)");
+  for (uint32_t i = 0; i < p->routes().size(); ++i)
+    out.sample(p->routeCounters(i).uncovered, {{"route", p->routes()[i].name}});
   out.counter("flowgate_set_elements_written_total", "Set elements written to the kernel", kernel_->written());
   const core::HintsCounters h = hints_.counters();
   out.gauge("flowgate_hints_dns_entries", "Addresses in the DNS hint cache", static_cast<double>(h.dns_entries));
@@ -749,6 +785,7 @@ int Daemon::run() {
                               {"rules", summary.rules},
                               {"sets", summary.sets},
                               {"routes", summary.routes}});
+  logPolicyWarnings(*holder_.current());
 
   auto deleteTable = [&](nl::NlSocket& s) -> Result<void> {
     auto del = nl::buildDeleteTableBatch(cfg_.table);

@@ -112,34 +112,35 @@ class Routes {
       ++prio;
     }
     for (const auto& r : p.routes()) {
-      for (nl::IpFamily fam : {nl::IpFamily::V4, nl::IpFamily::V6}) {
-        nl::RuleSpec rule{.family = fam, .fwmark = r.fwmark, .fwmask = r.fwmark_mask,
-                          .table = r.table, .priority = prio, .suppress_prefixlen = -1};
+      // netlink/rtnl.h planRouteClass: a rule and a default route per family
+      // the route class has a next hop for (docs/kernel.md).
+      nl::RouteClassSpec spec{.table = r.table, .fwmark = r.fwmark, .fwmask = r.fwmark_mask, .priority = prio};
+      for (const auto& via : r.via)
+        spec.gateways.push_back(nl::RouteAddress{
+            .family = via.family == policy::IpFamily::V6 ? nl::IpFamily::V6 : nl::IpFamily::V4, .bytes = via.bytes});
+      if (!r.dev.empty()) {
+        auto idx = nl::interfaceIndex(r.dev);
+        if (!idx) return Error{idx.error().code, "route '" + r.name + "': " + idx.error().context};
+        spec.oif = *idx;
+      }
+      auto plan = nl::planRouteClass(spec);
+      if (!plan) return Error{plan.error().code, "route '" + r.name + "': " + plan.error().context};
+      for (const auto& rule : plan->rules) {
         auto msg = nl::buildRuleMessage(nl::RtnlOp::Add, rule);
         if (!msg) return msg.error();
         if (auto s = sock_.request(*msg); !s && s.error().code != std::errc::file_exists)
           return Error{s.error().code, "route '" + r.name + "': ip rule: " + s.error().context};
         rules_.push_back(rule);
-        // The route itself: via a gateway of one family, or a device (both families).
-        const bool v6 = fam == nl::IpFamily::V6;
-        nl::RouteSpec route{.family = fam, .table = r.table};
-        if (r.via) {
-          if ((r.via->family == policy::IpFamily::V6) != v6) continue;
-          nl::RouteAddress gw{.family = fam};
-          gw.bytes = r.via->bytes;
-          route.gateway = gw;
-        }
-        if (!r.dev.empty()) {
-          auto idx = nl::interfaceIndex(r.dev);
-          if (!idx) return Error{idx.error().code, "route '" + r.name + "': " + idx.error().context};
-          route.oif = *idx;
-        }
-        if (!route.gateway && !route.oif) continue;  // table managed by the admin
+      }
+      for (const auto& route : plan->routes) {
         auto rmsg = nl::buildRouteMessage(nl::RtnlOp::Replace, route);
         if (!rmsg) return rmsg.error();
         if (auto s = sock_.request(*rmsg); !s) {
           // An IPv6 default via a device without IPv6 is not fatal.
-          if (v6 && !r.via) continue;
+          if (route.family == nl::IpFamily::V6 && !route.gateway) {
+            log::warn("route_family_unavailable", {{"route", r.name}, {"family", "ipv6"}, {"error", s.error().message()}});
+            continue;
+          }
           return Error{s.error().code, "route '" + r.name + "': ip route: " + s.error().context};
         }
         routes_.push_back(route);

@@ -406,6 +406,39 @@ TEST_F(EngineTest, ResolvedHostnameRoutesTheSynProvisionallyAndDpiConfirms) {
   EXPECT_EQ(f->cls.confidence, Confidence::Dpi);
 }
 
+TEST_F(EngineTest, FlowsRoutedWithoutANextHopOfTheirFamilyAreCounted) {
+  // The route has an IPv4 next hop only: an IPv6 flow the rule routes finds
+  // no route in table 100 and leaves by the main table. Counted, not silent.
+  load(R"(
+[policy]
+mark_mask = 0x0000ff00
+mark_shift = 8
+[route.zero]
+table = 100
+via = "10.0.3.1"
+fwmark = 1
+[[rule]]
+name = "zero-rate"
+match = { application = "NetFlix" }
+route = "zero"
+)");
+  classifier_.script[1] = {tls("www.netflix.com", 0xC02F, "NetFlix"), true};
+  engine(32, /*hints=*/false, /*keep_first_route=*/false);  // routed uplinks: DPI may route mid-flow
+  const auto v6 = PacketBuilder()
+                      .ipv6({.src = "fd00:1::2", .dst = "fd00:9::9"})
+                      .tcp({.sport = 40000, .dport = 443, .flags = kTcpAck | kTcpPsh})
+                      .payload("client hello")
+                      .build();
+  EXPECT_EQ(send(v6).mark, std::optional<uint32_t>(kDecided | 0x100)) << "the mark is the route's all the same";
+  send(fromClient(kTcpAck | kTcpPsh, "client hello"));
+  ASSERT_EQ(sink_.decisions.size(), 2u);
+  const auto p = holder_.current();
+  const auto c = p->routeCounters(0);
+  EXPECT_EQ(c.flows_v6, 1u);
+  EXPECT_EQ(c.flows_v4, 1u);
+  EXPECT_EQ(c.uncovered, 1u) << "the IPv6 flow only";
+}
+
 TEST_F(EngineTest, BlockedHostnameIsRejectedAtTheSyn) {
   load(kZeroRatePolicy);
   Engine& e = engine(32, true);

@@ -55,6 +55,8 @@ TEST(ShippedPoliciesTest, EveryFileLoads) {
     EXPECT_TRUE(r.ok()) << entry.path() << ": " << (r.ok() ? "" : formatError(r.errors()[0]));
     if (r.ok()) {
       EXPECT_GT(r.value()->summary().enabled_rules, 0u) << entry.path();
+      // Examples users copy: no rule may route a family its route lacks.
+      for (const auto& w : r.value()->warnings()) ADD_FAILURE() << "warning: " << formatError(w);
     }
   }
   EXPECT_GE(n, 4u);
