@@ -22,6 +22,8 @@
 
 namespace fg::core {
 
+class AppRanges;  // core/name_check.h
+
 class FlowEventSink {
  public:
   virtual ~FlowEventSink() = default;
@@ -39,6 +41,9 @@ struct PipelineConfig {
   // packet its early answer (Flow::early) and teaches it the servers DPI
   // classified. Not owned; must outlive the pipeline.
   Hints* hints = nullptr;
+  // Application address ranges for name verification (core/name_check.h),
+  // or nullptr (no ranges). Not owned; must outlive the pipeline.
+  const AppRanges* app_ranges = nullptr;
 };
 
 struct PipelineCounters {
@@ -116,6 +121,7 @@ class Pipeline {
   static bool isOpening(const Flow& f, const Packet& p);
   void earlyAnswer(Flow& f, const Packet& p);
   void applyEarly(Flow& f);
+  void checkName(Flow& f, Timestamp now);
   void updateTcp(Flow& f, const Packet& p, Direction dir);
   void classify(Flow& f, const Packet& p, Direction dir, StepResult& r);
   void endInspection(Flow& f, bool final_answer);
