@@ -228,6 +228,11 @@ mark_shift = 4
 video = 2         # mark 0x20
 bulk = 3          # mark 0x30
 
+# The traffic names the lab server by its address (no DNS in this lab): the
+# operator's range verifies its SNI www.netflix.com for the class rule.
+[verified_ranges]
+NetFlix = ["10.71.100.1"]
+
 [[rule]]
 name = "netflix-video"
 match = { application = "NetFlix" }
