@@ -95,12 +95,19 @@ resolve() {  # resolve NAME [SOURCE]: A record through the gateway
 upload() {  # upload ADDR PORT [--sni NAME]: prints the byte count the sink got
   fg_in "$FG_C" timeout 30 python3 "$FG_TRAFFIC" upload "$1" "$2" "$BYTES" "${@:3}" || true
 }
-# The set's elements (addresses), one per line, from nft's JSON.
+# The set's elements (addresses), one per line, from nft's JSON; fails when
+# the set cannot be read (an empty reading is no proof of absence).
 set_elements() {
-  fg_in "$FG_G" nft -j list set inet flowgate zero_rated |
-    jq -r '.nftables[] | .set? // empty | .elem[]? | if type == "object" then .elem.val else . end'
+  local json
+  json=$(fg_in "$FG_G" nft -j list set inet flowgate zero_rated) || return 1
+  jq -r '[.nftables[] | .set? // empty] | if length == 1 then .[0] else error("no set zero_rated") end
+         | (.elem // [])[] | if type == "object" then .elem.val else . end' <<<"$json"
 }
-in_set() { set_elements | grep -qx "$1"; }
+in_set() {
+  local elems
+  elems=$(set_elements) || fg_die "cannot read set zero_rated"
+  grep -qx "$1" <<<"$elems"
+}
 not_in_set() { ! in_set "$1"; }
 # The first `flow` event to ADDR:PORT (waits up to 5 s); prints it as JSON.
 flow_event() {
@@ -172,8 +179,9 @@ fg_check "(b) its record: zero-rate, route zero, from the first packet, verified
          and .name_verified == true and .name_verified_by == "dns" and (has("unverified_rules") | not)' <<<"${ev:-null}"
 fg_check "(b) $NETFLIX is in the set" in_set "$NETFLIX"
 fg_check "(b) a later plain flow to $NETFLIX takes uplink B in the kernel" upload_via g2 "$NETFLIX" 4434
-fg_check "(b) the set holds the verified server only: $(set_elements | paste -sd,)" \
-  test "$(set_elements | paste -sd,)" = "$NETFLIX"
+elems=$(set_elements) || fg_die "cannot read set zero_rated"
+fg_check "(b) the set holds the verified server only: $(paste -sd, <<<"$elems")" \
+  test "$(paste -sd, <<<"$elems")" = "$NETFLIX"
 
 # --- counters -----------------------------------------------------------------
 pol=$(timeout 5 "$FG_CTL" --socket "$FG_CONTROL_SOCKET" --json policy || true)
