@@ -55,6 +55,17 @@ enum class NameProof : uint8_t {
 };
 std::string_view toString(NameProof p);
 
+// Where a flow's application label came from (docs/catalog.md, precedence).
+enum class AppSource : uint8_t {
+  Ndpi,       // nDPI recognised it from the traffic
+  Catalog,    // flowgate's application catalog (a name or an application range)
+  Dns,        // the name the client resolved (DNS hint at the first packet)
+  Cache,      // learned from earlier flows to the same server
+  Dissector,  // one of flowgate's own protocol dissectors
+  Port,       // only a port (or an address owner's range) said so: a guess
+};
+std::string_view toString(AppSource s);
+
 // What the classifier learned about a flow. Strings come from the wire or
 // from nDPI's tables; records escape them.
 struct Classification {
@@ -74,6 +85,10 @@ struct Classification {
   // read the certificate (TLS <= 1.2); "" otherwise.
   std::string cert_names;
   NameProof name_proof = NameProof::None;  // of `hostname`, set by the pipeline
+  AppSource app_source = AppSource::Ndpi;
+  // Who owns the server's address (a cloud or CDN: "AmazonAWS",
+  // "Cloudflare"), when known; never the application itself.
+  std::string owner;
 };
 
 // The answer for a new flow, before DPI has seen anything (Flow::early; see core/hints.h).
