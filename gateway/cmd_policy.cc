@@ -176,7 +176,11 @@ int check(std::span<const std::string_view> args) {
   for (uint32_t id = 0; id < p.ruleCount(); ++id) {
     const auto& r = p.rule(id);
     std::cout << "rule " << r.name << ": " << policy::toString(r.verdict)
-              << (r.shadow ? " (shadow)" : "") << (r.enabled ? "" : " (disabled)") << "  ["
+              << (r.shadow ? " (shadow)" : "") << (r.enabled ? "" : " (disabled)")
+              << (r.require_verified_name ? ", requires a verified name"
+                  : r.reads_name          ? ", acts on unverified names too"
+                                          : "")
+              << "  ["
               << r.file << ":" << r.line << "]\n";
   }
   // Warnings do not fail the check: the policy loads and runs as written.

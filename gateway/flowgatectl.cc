@@ -353,12 +353,17 @@ std::string text(const json& o, const char* key, const std::string& null_text) {
 
 void printFlows(const json& flows) {
   Table t;
-  t.header = {"ID", "SRC", "DST", "PROTO", "APP", "HOSTNAME", "VERDICT", "RULE", "BYTES"};
-  t.right = {false, false, false, false, false, false, false, false, true};
+  t.header = {"ID", "SRC", "DST", "PROTO", "APP", "HOSTNAME", "NAME", "VERDICT", "RULE", "BYTES"};
+  t.right = {false, false, false, false, false, false, false, false, false, true};
+  // NAME: how the hostname is verified (dns, range, certificate), "unverified", or "-".
+  auto verified = [](const json& f) -> std::string {
+    if (!f.contains("name_verified") || !f["name_verified"].is_boolean()) return "-";
+    return f["name_verified"].get<bool>() ? f.value("name_verified_by", std::string("yes")) : "unverified";
+  };
   for (const auto& f : flows) {
     t.rows.push_back({f.contains("flow_id") ? scalar(f["flow_id"]) : "-", endpoint(f, "src_ip", "src_port"),
                       endpoint(f, "dst_ip", "dst_port"), f.value("proto", std::string("-")),
-                      text(f, "application", "-"), text(f, "hostname", ""),
+                      text(f, "application", "-"), text(f, "hostname", ""), verified(f),
                       f.contains("verdict") ? text(f, "verdict", "-") : std::string("-"),
                       text(f, "rule", "(default)"),
                       f.contains("bytes") ? humanBytes(f["bytes"].get<double>()) : "-"});

@@ -138,12 +138,13 @@ std::vector<std::string> allMatchKeyNames() {
   return out;
 }
 
-const std::vector<std::string> kTopKeys = {"policy", "class", "route", "set", "address_group", "rule"};
+const std::vector<std::string> kTopKeys = {"policy", "class",         "route",          "set",
+                                           "address_group", "verified_ranges", "rule"};
 const std::vector<std::string> kPolicyKeys = {"default_action", "default_log", "timezone",
                                               "mark_mask",      "mark_shift",  "exempt"};
 const std::vector<std::string> kRuleKeys = {"name",  "description", "enabled", "mode",       "match",
                                             "action", "class",      "route",   "add_to_set", "log",
-                                            "exempt"};
+                                            "exempt", "require_verified_name"};
 const std::vector<std::string> kRouteKeys = {"table", "via", "dev", "fwmark", "fwmark_mask"};
 const std::vector<std::string> kSetKeys = {"family", "address", "timeout", "route", "class", "verdict"};
 const std::vector<std::string> kConfidences = {"dpi", "guessed", "unknown", "dns", "cache"};
@@ -191,6 +192,7 @@ class Compiler {
     for (const auto& d : docs_) loadRoutes(d);
     checkMarks();
     for (const auto& d : docs_) loadSets(d);
+    for (const auto& d : docs_) loadVerifiedRanges(d);
     for (const auto& d : docs_) loadRules(d);
     if (!errors_.empty()) {
       // Report in reading order: by file (load order), then line and column.
@@ -385,6 +387,28 @@ class Compiler {
       });
       groups_[name] = std::move(cidrs);
       ++data_->address_groups;
+    }
+  }
+
+  // [verified_ranges]: application = [addresses, CIDRs, address groups]. A
+  // name of that application on one of these addresses counts as verified.
+  void loadVerifiedRanges(const Doc& d) {
+    const auto* t = d.table.get_as<toml::table>("verified_ranges");
+    if (t == nullptr) return;
+    for (const auto& [k, v] : *t) {
+      const std::string name(k.str());
+      const std::string key = "verified_ranges." + name;
+      if (!protocols_.empty() && protocols_.count(toLower(name)) == 0) {
+        std::vector<std::string> names;
+        for (const auto& [_, canonical] : protocols_) names.push_back(canonical);
+        std::sort(names.begin(), names.end());
+        error(d.file, k.source(), key, "unknown nDPI protocol/application " + quote(name) + didYouMean(name, names));
+        continue;
+      }
+      std::vector<Cidr> cidrs;
+      addresses(d.file, v, key, cidrs);
+      CidrSet& set = data_->verified_ranges[name];
+      for (const auto& c : cidrs) set.add(c);
     }
   }
 
@@ -872,6 +896,8 @@ class Compiler {
 
     const toml::node* class_node = nullptr;
     const toml::node* route_node = nullptr;
+    const toml::node* verified_node = nullptr;
+    std::optional<bool> require_verified;
     for (const auto& [k, v] : t) {
       const std::string name(k.str());
       const std::string key = label + "." + name;
@@ -964,6 +990,9 @@ class Compiler {
         });
       } else if (name == "log") {
         if (auto b = boolean(d.file, v, key)) r.log = *b; else ok = false;
+      } else if (name == "require_verified_name") {
+        verified_node = &v;
+        if (auto b = boolean(d.file, v, key)) require_verified = *b; else ok = false;
       } else if (name == "exempt") {
         std::vector<Cidr> cidrs;
         const size_t before = errors_.size();
@@ -981,6 +1010,17 @@ class Compiler {
                 "\" (classes and routes only apply to accepted flows)");
       ok = false;
     }
+    // Verified names: by default, rules that act beyond the verdict (route,
+    // class, sets) on a name act on verified names only.
+    for (const Cond& c : r.conds)
+      if (c.key == Key::Application || c.key == Key::Category || c.key == Key::Hostname) r.info.reads_name = true;
+    const bool acts = r.cls >= 0 || r.route >= 0 || !r.sets.empty();
+    if (require_verified.value_or(false) && !r.info.reads_name) {
+      error(d.file, *verified_node, label + ".require_verified_name",
+            "has no effect: the rule matches no name (application, category or hostname)");
+      ok = false;
+    }
+    r.info.require_verified_name = r.info.reads_name && require_verified.value_or(acts);
     if (r.cls >= 0) {
       r.mark |= data_->classes[static_cast<size_t>(r.cls)].mark;
       r.mark_mask = data_->mark_mask;

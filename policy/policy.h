@@ -32,6 +32,15 @@
 // deciding rule are not evaluated. A rule's own `exempt` list makes it skip
 // flows whose src or dst is listed. No match: the policy's default action.
 //
+// Verified names: a rule that matches on application, category or hostname
+// and routes, classes or adds to sets requires the flow's name to be verified
+// (FlowFacts::name_check; `require_verified_name = false` turns it off, and
+// `= true` turns it on for verdict-only rules). With an unverified name such
+// a rule does not match (listed in Decision::unverifiedRules(), counted) and
+// evaluation goes on. A rule matching on a name never adds an unverified
+// flow's address to a set. [verified_ranges] maps applications to address
+// ranges whose names count as verified (inVerifiedRanges()).
+//
 // Actions: verdict accept | drop | reject (reject = TCP reset or ICMP
 // unreachable, chosen by the adapter); `class` sets a conntrack mark value
 // from [class]; `route` selects [route.NAME] (table, fwmark); `add_to_set`
@@ -93,6 +102,7 @@ struct Decision {
   static constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
   static constexpr size_t kMaxSets = 8;    // per rule, enforced at load
   static constexpr size_t kMaxShadow = 8;  // listed; shadow_matches counts all
+  static constexpr size_t kMaxUnverified = 4;  // listed; unverified_matches counts all
 
   Verdict verdict = Verdict::Accept;
   uint32_t rule = kNone;    // deciding rule id (PolicySet::ruleName); kNone = default
@@ -113,11 +123,18 @@ struct Decision {
   uint8_t shadow_count = 0;
   uint32_t shadow_matches = 0;  // all shadow matches, even beyond kMaxShadow
   uint64_t generation = 0;      // of the PolicySet that decided
+  // Rules (enforcing or shadow) whose match was set aside because they
+  // require a verified name and the flow's name is unverified
+  // (FlowFacts::name_check); evaluation went on past them.
+  uint8_t unverified_count = 0;
+  uint32_t unverified_matches = 0;
   std::array<SetAddition, kMaxSets> sets{};
   std::array<uint32_t, kMaxShadow> shadow_rules{};
+  std::array<uint32_t, kMaxUnverified> unverified_rules{};
 
   std::span<const SetAddition> setAdditions() const { return {sets.data(), set_count}; }
   std::span<const uint32_t> shadowRules() const { return {shadow_rules.data(), shadow_count}; }
+  std::span<const uint32_t> unverifiedRules() const { return {unverified_rules.data(), unverified_count}; }
 };
 
 // ---- Snapshot ---------------------------------------------------------------
@@ -194,6 +211,11 @@ struct RuleInfo {
   bool enabled = true;
   bool shadow = false;
   Verdict verdict = Verdict::Accept;
+  // The rule matches on a name (application, category or hostname) ...
+  bool reads_name = false;
+  // ... and acts only on verified names (`require_verified_name`; default:
+  // true for rules that route, class or add to sets).
+  bool require_verified_name = false;
 };
 
 struct PolicySummary {
@@ -236,10 +258,17 @@ class PolicySet {
                               std::chrono::system_clock::time_point now) const;
 
   // Per-rule hit counters (relaxed atomics): count() adds one hit for the
-  // deciding rule and every listed shadow rule. Call once per flow, when the
-  // decision is applied, not for every provisional evaluation.
+  // deciding rule and every listed shadow rule, and one unverified match
+  // for every rule in Decision::unverifiedRules(). Call once per flow, when
+  // the decision is applied, not for every provisional evaluation.
   void count(const Decision& d) const;
   uint64_t ruleHits(uint32_t rule) const;
+  uint64_t ruleUnverified(uint32_t rule) const;
+
+  // Whether `address` lies in the ranges the policy's [verified_ranges]
+  // assigns to `application` (case-insensitive nDPI name): a name of that
+  // application on such an address counts as verified. Thread-safe.
+  bool inVerifiedRanges(std::string_view application, const IpAddress& address) const;
 
   size_t ruleCount() const;
   const RuleInfo& rule(uint32_t id) const;

@@ -18,6 +18,23 @@ std::chrono::system_clock::time_point toTimePoint(Timestamp ts) {
   return std::chrono::system_clock::time_point(std::chrono::microseconds(ts));
 }
 
+// The name the policy sees: the one DPI read (verified or not), else the
+// one of the early answer -- a DNS name this client resolved, or a server
+// learned from a verified flow.
+policy::NameCheck nameCheckOf(const Flow& f) {
+  switch (f.cls.name_proof) {
+    case NameProof::Unverified:
+      return policy::NameCheck::Unverified;
+    case NameProof::Dns:
+    case NameProof::Range:
+    case NameProof::Certificate:
+      return policy::NameCheck::Verified;
+    case NameProof::None:
+      break;
+  }
+  return f.cls.hostname.empty() && f.early ? policy::NameCheck::Verified : policy::NameCheck::None;
+}
+
 }  // namespace
 
 std::string MarkLayout::validate() const {
@@ -60,6 +77,7 @@ policy::FlowFacts Engine::factsOf(const Flow& f, const PacketContext& ctx) {
   x.in_interface = ctx.in_interface;
   x.out_interface = ctx.out_interface;
   x.confidence = toString(c.confidence);
+  x.name_check = nameCheckOf(f);
   if (!f.classified) {
     x.pending |= policy::kPendingClassification;
     // The cipher and JA3S arrive with the server's hello, a round trip after

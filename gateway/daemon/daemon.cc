@@ -17,6 +17,7 @@
 #include "gateway/control/metrics.h"
 #include "gateway/control/server.h"
 #include "gateway/app_catalog.h"
+#include "gateway/core/name_check.h"
 #include "gateway/daemon/accounting.h"
 #include "gateway/daemon/kernel_state.h"
 #include "gateway/daemon/outputs.h"
@@ -90,6 +91,13 @@ WorkerTotals sumWorkers(const std::vector<std::unique_ptr<nfq::Worker>>& workers
   return t;
 }
 
+// Matches set aside for unverified names, all rules of `p` (docs/policy.md).
+uint64_t unverifiedTotal(const policy::PolicySet& p) {
+  uint64_t n = 0;
+  for (uint32_t i = 0; i < p.ruleCount(); ++i) n += p.ruleUnverified(i);
+  return n;
+}
+
 class Daemon final : public ctl::ControlHandler {
  public:
   Daemon(const Config& cfg, const policy::LoadOptions& options)
@@ -141,6 +149,7 @@ class Daemon final : public ctl::ControlHandler {
   const policy::LoadOptions options_;
   policy::PolicyHolder holder_;
   core::Hints hints_;  // shared by the workers (DNS answers, learned servers)
+  core::PolicyRanges ranges_{holder_};  // [verified_ranges] for name verification
   std::chrono::system_clock::time_point policy_loaded_at_ = std::chrono::system_clock::now();
   nl::QueueMode queue_mode_ = nl::QueueMode::XtCompat;
   std::optional<nl::NlSocket> nft_;  // owns the table until kernel_ takes it
@@ -240,6 +249,7 @@ bool Daemon::startWorkers() {
     ec.pipeline.table.id_step = cfg_.workers;
     ec.pipeline.hints = &hints_;
     ec.pipeline.catalog = &cli::appCatalogState().holder();
+    ec.pipeline.app_ranges = &ranges_;
     ec.marks = cfg_.marks;
     ec.keep_first_route = cfg_.keep_first_route;
     const int index = static_cast<int>(i);
@@ -485,6 +495,7 @@ nlohmann::json Daemon::status() {
       {"policy", {{"generation", policy->generation()},
                   {"loaded_at", std::chrono::duration_cast<std::chrono::seconds>(policy_loaded_at_.time_since_epoch()).count()},
                   {"rules", policy->ruleCount()},
+                  {"unverified_names", unverifiedTotal(*policy)},
                   {"reloads_ok", reloads_ok_},
                   {"reloads_failed", reloads_failed_},
                   {"warnings", policy->warnings().size()},
@@ -627,7 +638,9 @@ nlohmann::json Daemon::policy() {
                      {"enabled", r.enabled},
                      {"mode", r.shadow ? "shadow" : "enforce"},
                      {"action", policy::toString(r.verdict)},
-                     {"hits", p->ruleHits(i)}});
+                     {"require_verified_name", r.require_verified_name},
+                     {"hits", p->ruleHits(i)},
+                     {"unverified", p->ruleUnverified(i)}});
   }
   return {{"generation", p->generation()}, {"paths", cfg_.policy_paths}, {"rules", rules}, {"routes", routesStatus(*p)}};
 }
@@ -743,6 +756,9 @@ std::string Daemon::metrics() {
              "Flows a rule routed through a route class without a next hop of their family (they left by the main table)");
   for (uint32_t i = 0; i < p->routes().size(); ++i)
     out.sample(p->routeCounters(i).uncovered, {{"route", p->routes()[i].name}});
+  out.family("flowgate_policy_rule_unverified_total", ctl::MetricType::Counter,
+             "Flows whose match of each rule was set aside: the rule requires a verified name, the flow's was not");
+  for (uint32_t i = 0; i < p->ruleCount(); ++i) out.sample(p->ruleUnverified(i), {{"rule", p->rule(i).name}});
   out.counter("flowgate_set_elements_written_total", "Set elements written to the kernel", kernel_->written());
   const core::HintsCounters h = hints_.counters();
   out.gauge("flowgate_hints_dns_entries", "Addresses in the DNS hint cache", static_cast<double>(h.dns_entries));
