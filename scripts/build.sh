@@ -8,6 +8,6 @@ cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 # Configured = a cache and a generated build system (a failed configure leaves
 # only the cache behind; configure again then).
 if [[ ! -f build/CMakeCache.txt || ! ( -f build/Makefile || -f build/build.ninja ) ]]; then
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@"
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLOWGATE_WERROR=ON "$@"
 fi
 cmake --build build -j"$(nproc)"
