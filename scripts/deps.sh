@@ -2,16 +2,19 @@
 # Install flowgate's build, test and demo dependencies on Debian 12.
 # Idempotent: apt is only touched when something is missing.
 #
-# Usage: scripts/deps.sh [all|build|test|demo|fuzz]...   (default: all; fuzz is not in all)
+# Usage: scripts/deps.sh [all|build|test|demo|package|fuzz]...   (default: all; fuzz is not in all)
 set -euo pipefail
 
 build_pkgs=(
   build-essential cmake pkg-config g++
   libndpi-dev libpcap-dev nlohmann-json3-dev libtomlplusplus-dev
-  libmnl-dev libnftnl-dev libnetfilter-queue-dev libboost-dev libmosquitto-dev
+  libmnl-dev libnftnl-dev libnetfilter-queue-dev libboost-dev libmosquitto-dev libcli11-dev
 )
 test_pkgs=(
   libgtest-dev libgmock-dev python3 python3-jsonschema
+)
+package_pkgs=(
+  debhelper dpkg-dev pandoc adduser
 )
 fuzz_pkgs=(
   clang libclang-rt-14-dev llvm
@@ -32,10 +35,11 @@ for g in "${groups[@]}"; do
     build) wanted+=("${build_pkgs[@]}") ;;
     test)  wanted+=("${test_pkgs[@]}") ;;
     fuzz)  wanted+=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
+    package) wanted+=("${build_pkgs[@]}" "${package_pkgs[@]}") ;;
     demo)  wanted+=("${demo_pkgs[@]}") ;;
-    all)   wanted+=("${build_pkgs[@]}" "${test_pkgs[@]}" "${demo_pkgs[@]}") ;;
+    all)   wanted+=("${build_pkgs[@]}" "${test_pkgs[@]}" "${demo_pkgs[@]}" "${package_pkgs[@]}") ;;
     -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
-    *) die "unknown group '$g' (expected all, build, test, demo or fuzz)" ;;
+    *) die "unknown group '$g' (expected all, build, test, demo, package or fuzz)" ;;
   esac
 done
 
