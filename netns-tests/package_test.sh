@@ -89,7 +89,7 @@ fg_check "runs as user flowgate" bash -c "awk '/^Uid:/ {print \$2, \$3, \$4, \$5
 fg_check "effective capabilities: CAP_NET_ADMIN only" bash -c "grep -Eq '^CapEff:[[:space:]]+0000000000001000$' <<<'$status'"
 fg_check "bounding set: CAP_NET_ADMIN only" bash -c "grep -Eq '^CapBnd:[[:space:]]+0000000000001000$' <<<'$status'"
 fg_check "no_new_privs" bash -c "grep -Eq '^NoNewPrivs:[[:space:]]+1$' <<<'$status'"
-fg_check "its table is installed" fg_in "$FG_G" nft -j list table inet flowgate
+fg_check "its table is installed" bash -c "ip netns exec '$FG_G' nft -j list table inet flowgate >/dev/null"
 
 weak=$(fg_in "$FG_C" timeout 10 curl -sk -o /dev/null -w '%{http_code}' --tls-max 1.2 --ciphers AES128-SHA \
   "https://$FG_SERVICE4:8443/" 2>/dev/null || true)
