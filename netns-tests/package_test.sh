@@ -30,7 +30,7 @@ version=$(dpkg-deb -f "$deb" Version)
 fg_check "flowgate --version names the package version ($version)" \
   bash -c "/usr/bin/flowgate --version | grep -qx 'flowgate ${version%%-*}'"
 fg_check "flowgatectl --version" bash -c "/usr/bin/flowgatectl --version | grep -qx 'flowgatectl ${version%%-*}'"
-for f in /lib/systemd/system/flowgate.service /etc/flowgate/flowgate.toml /etc/flowgate/policies/block-weak-tls.toml \
+for f in /lib/systemd/system/flowgate.service /etc/flowgate/flowgate.toml /etc/flowgate/policies/10-block-weak-tls.toml \
          /usr/share/man/man8/flowgate.8.gz /usr/share/man/man8/flowgatectl.8.gz /usr/share/man/man5/flowgate.toml.5.gz \
          /usr/share/man/man5/flowgate-policy.5.gz /usr/share/bash-completion/completions/flowgate \
          /usr/share/bash-completion/completions/flowgatectl /etc/logrotate.d/flowgate /usr/share/flowgate/policies; do
