@@ -10,12 +10,14 @@
 # that it enforces: a weak-cipher TLS handshake is cut, a strong one passes.
 # The package is purged again at the end unless it was installed before.
 #
-# Usage: package_test.sh DEB_FILE SOURCE_DIR
+# Usage: package_test.sh DEB_FILE_OR_DIR SOURCE_DIR
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 fg_require_root openssl curl nft setpriv dpkg apt-get
-deb=$(readlink -f "$1")
+deb=$1
+[[ -d $deb ]] && deb=$(ls "$deb"/flowgate_*.deb 2>/dev/null | head -1)
+deb=$(readlink -f "${deb:-/nonexistent}")
 [[ -f $deb ]] || fg_die "no package at $1 (build it with scripts/package.sh)"
 
 preinstalled=0

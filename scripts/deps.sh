@@ -6,7 +6,7 @@
 set -euo pipefail
 
 build_pkgs=(
-  build-essential cmake pkg-config g++
+  build-essential cmake pkg-config g++ ccache
   libndpi-dev libpcap-dev nlohmann-json3-dev libtomlplusplus-dev
   libmnl-dev libnftnl-dev libnetfilter-queue-dev libboost-dev libmosquitto-dev libcli11-dev
 )

@@ -10,7 +10,11 @@ cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 src=$PWD
 out=$(readlink -m "${1:-build/package}")
 
-scripts/deps.sh build package
+if ! scripts/deps.sh build package; then
+  # Not root and something missing: this machine cannot build the package.
+  [[ $(id -u) -eq 0 ]] || { echo "package.sh: build dependencies missing and not root: skipped"; exit 77; }
+  exit 1
+fi
 
 work=$(mktemp -d /tmp/flowgate-package.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -27,6 +31,7 @@ fi
 # ccache when there is one: a rebuild of an unchanged tree takes seconds.
 if command -v ccache >/dev/null 2>&1; then
   export CMAKE_CXX_COMPILER_LAUNCHER=ccache CMAKE_C_COMPILER_LAUNCHER=ccache
+  export CCACHE_BASEDIR="$work/flowgate" CCACHE_NOHASHDIR=1
 fi
 (cd "$work/flowgate" && dpkg-buildpackage -b -us -uc -j"$(nproc)") >"$work/build.log" 2>&1 || {
   tail -50 "$work/build.log" >&2
