@@ -35,7 +35,8 @@ fg_check "flowgatectl --version" bash -c "/usr/bin/flowgatectl --version | grep 
 for f in /lib/systemd/system/flowgate.service /etc/flowgate/flowgate.toml /etc/flowgate/policies/10-block-weak-tls.toml \
          /usr/share/man/man8/flowgate.8.gz /usr/share/man/man8/flowgatectl.8.gz /usr/share/man/man5/flowgate.toml.5.gz \
          /usr/share/man/man5/flowgate-policy.5.gz /usr/share/bash-completion/completions/flowgate \
-         /usr/share/bash-completion/completions/flowgatectl /etc/logrotate.d/flowgate /usr/share/flowgate/policies; do
+         /usr/share/bash-completion/completions/flowgatectl /etc/logrotate.d/flowgate /usr/share/flowgate/policies \
+         /usr/share/flowgate/apps /etc/flowgate/apps.d; do
   fg_check "installed: $f" test -e "$f"
 done
 fg_check "the unit starts /usr/bin/flowgate as user flowgate" \
@@ -54,6 +55,8 @@ fi
 fg_check "the installed configuration and policy validate (as user flowgate)" \
   setpriv --reuid=flowgate --regid=flowgate --init-groups /usr/bin/flowgate run --config /etc/flowgate/flowgate.toml --check
 fg_check "flowgate policy check over the installed policies" /usr/bin/flowgate policy check /etc/flowgate/policies
+fg_check "the shipped examples load as one policy" /usr/bin/flowgate policy check /usr/share/flowgate/policies
+fg_check "the installed catalog knows Fortnite" bash -c "/usr/bin/flowgate apps lookup Fortnite | grep -q Fortnite"
 
 # ---- the installed binary, started the way the unit starts it -------------
 fg_lab_up
