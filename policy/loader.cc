@@ -412,16 +412,46 @@ class Compiler {
     }
   }
 
-  // A [policy] key may be set by one file only.
-  bool claimSetting(const Doc& d, const toml::key& k) {
+  // A setting's value as canonical text (to compare settings across files).
+  static void settingText(std::ostringstream& out, const toml::node& v) {
+    if (const auto* i = v.as_integer()) {
+      out << i->get();
+    } else if (const auto* s = v.as_string()) {
+      out << quote(s->get());
+    } else if (const auto* b = v.as_boolean()) {
+      out << (b->get() ? "true" : "false");
+    } else if (const auto* f = v.as_floating_point()) {
+      out << f->get();
+    } else if (const auto* a = v.as_array()) {
+      out << '[';
+      for (size_t n = 0; n < a->size(); ++n) {
+        if (n) out << ", ";
+        settingText(out, *a->get(n));
+      }
+      out << ']';
+    } else {
+      out << "(a " << v.type() << ")";
+    }
+  }
+
+  // A [policy] key may be set by several files only when they agree (the
+  // shipped policies each say `default_action = "accept"` and share one mark
+  // layout, so the directory loads as a whole); a different value is an
+  // error naming both places. True when this file's value is to be applied.
+  bool claimSetting(const Doc& d, const toml::key& k, const toml::node& v) {
     const std::string name(k.str());
+    // Compared as values: 0xff00 and 65280 agree.
+    std::ostringstream text;
+    settingText(text, v);
     auto it = settings_.find(name);
     if (it != settings_.end()) {
+      if (it->second.value == text.str()) return false;
       error(d.file, k.source(), "policy." + name,
-            "already set at " + it->second.file + ":" + std::to_string(it->second.line));
+            "already set to " + it->second.value + " at " + it->second.where.file + ":" +
+                std::to_string(it->second.where.line) + "; files that set it must agree");
       return false;
     }
-    settings_[name] = Where{d.file, static_cast<int>(k.source().begin.line)};
+    settings_[name] = Setting{Where{d.file, static_cast<int>(k.source().begin.line)}, text.str()};
     return true;
   }
 
@@ -435,7 +465,7 @@ class Compiler {
         unknownKey(d.file, k, "policy.", kPolicyKeys);
         continue;
       }
-      if (!claimSetting(d, k)) continue;
+      if (!claimSetting(d, k, v)) continue;
       if (name == "default_action") {
         if (auto s = str(d.file, v, key)) {
           if (auto verdict = parseVerdict(*s)) {
@@ -1467,7 +1497,11 @@ class Compiler {
   std::vector<std::string> cipher_names_;
   std::map<std::string, std::vector<Cidr>> groups_;
   std::map<std::string, Where> group_where_;
-  std::map<std::string, Where> settings_;
+  struct Setting {
+    Where where;
+    std::string value;  // as TOML text, to compare
+  };
+  std::map<std::string, Setting> settings_;
   Where mask_node_;
   bool masks_checked_ = false;
   std::map<std::string, size_t> class_index_;
