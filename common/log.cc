@@ -72,6 +72,14 @@ std::string_view toString(Level l) {
 }
 
 Style styleFromEnvironment() {
+  // FLOWGATE_LOG_STYLE=plain|timestamp|journal overrides the detection (e.g.
+  // plain when the collector adds its own time, as the namespace tests do).
+  if (const char* forced = std::getenv("FLOWGATE_LOG_STYLE"); forced && *forced) {
+    const std::string_view f = forced;
+    if (f == "plain") return Style::Plain;
+    if (f == "journal") return Style::Journal;
+    if (f == "timestamp") return Style::Timestamp;
+  }
   // systemd sets JOURNAL_STREAM=DEV:INODE of the stream it connected to
   // stdout/stderr; a child that redirected stderr elsewhere must not emit
   // priority prefixes into a file (sd-daemon(3), systemd.exec(5)).

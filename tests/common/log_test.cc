@@ -45,6 +45,14 @@ TEST(LogPrefix, JournalOnlyWhenStderrIsTheJournalStream) {
   ::unsetenv("JOURNAL_STREAM");
 }
 
+TEST(LogPrefix, TheEnvironmentMayForceAStyle) {
+  ::setenv("FLOWGATE_LOG_STYLE", "plain", 1);
+  EXPECT_EQ(styleFromEnvironment(), Style::Plain);
+  ::setenv("FLOWGATE_LOG_STYLE", "journal", 1);
+  EXPECT_EQ(styleFromEnvironment(), Style::Journal);
+  ::unsetenv("FLOWGATE_LOG_STYLE");
+}
+
 TEST(LogPrefix, SinkGetsTheLineWithoutPrefix) {
   static std::string seen;
   setSink([](Level, std::string_view line, void*) { seen = std::string(line); }, nullptr);
