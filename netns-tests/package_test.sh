@@ -68,7 +68,12 @@ fg_bg "$FG_S" bash -c "cd '$FG_WORK' && exec openssl s_server -accept '$FG_SERVI
 fg_wait_listen "$FG_S" tcp 8443
 fg_wait_listen "$FG_S" tcp 443
 
-# RuntimeDirectory=flowgate: a directory the service user owns.
+# RuntimeDirectory=flowgate: /run/flowgate owned by the service user (the
+# instance lock lives there), as systemd makes it; restored afterwards.
+run_owner=$(stat -c '%u:%g' /run/flowgate 2>/dev/null || true)
+install -d -m 0755 /run/flowgate
+chown flowgate:flowgate /run/flowgate
+trap 'fg_cleanup; purge_package; if [[ -n $run_owner ]]; then chown "$run_owner" /run/flowgate; else rm -rf /run/flowgate; fi' EXIT
 install -d -o flowgate -g flowgate -m 0755 "$FG_WORK/run"
 sed -e "s|^interfaces = \[\]|interfaces = [\"g0\"]|" \
     -e "s|^socket = \"/run/flowgate/control.sock\"|socket = \"$FG_WORK/run/control.sock\"|" \
