@@ -38,8 +38,6 @@ case "$r" in
   */flowgatectl*' reload') ;;
   *) fail "ExecReload=$r, expected flowgatectl ... reload (a refused policy must fail the reload)" ;;
 esac
-w=$(value WatchdogSec)
-[ -n "$w" ] && [ "$w" != 0 ] || fail "WatchdogSec=$w, expected a watchdog (a hung worker must not fail open forever)"
 u=$(value User)
 [ -n "$u" ] && [ "$u" != root ] || fail "User=$u, expected an unprivileged user"
 for d in RuntimeDirectory StateDirectory LogsDirectory; do
