@@ -28,8 +28,6 @@ struct NetifyOptions {
   // Interfaces on the LAN side: a flow whose in_interface is one of them has
   // its source (the opener) local, unless local_networks decided.
   std::vector<std::string> lan_interfaces;
-  // Interfaces on the WAN side (the agent's "external" interfaces).
-  std::vector<std::string> wan_interfaces;
   // The reported `interface` when the record has no in_interface.
   std::string interface;
   // 5 (the agent's current format) or 4 (first_update_at, dhc_hit, flat
