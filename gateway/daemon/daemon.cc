@@ -16,6 +16,7 @@
 #include "gateway/control/jsonl_file.h"
 #include "gateway/control/metrics.h"
 #include "gateway/control/server.h"
+#include "gateway/app_catalog.h"
 #include "gateway/daemon/accounting.h"
 #include "gateway/daemon/kernel_state.h"
 #include "gateway/daemon/outputs.h"
@@ -235,6 +236,7 @@ bool Daemon::startWorkers() {
     ec.pipeline.table.first_id = i + 1;
     ec.pipeline.table.id_step = cfg_.workers;
     ec.pipeline.hints = &hints_;
+    ec.pipeline.catalog = &cli::appCatalogState().holder();
     ec.marks = cfg_.marks;
     ec.keep_first_route = cfg_.keep_first_route;
     const int index = static_cast<int>(i);
@@ -629,8 +631,15 @@ ctl::ControlHandler::ReloadResult Daemon::reload() {
   std::lock_guard lock(reload_mu_);
   ReloadResult result;
   const auto old = holder_.current();
+  // The application catalog reloads with the policy, first (the policy may
+  // name its applications): a broken catalog or policy keeps both old ones.
+  cli::AppCatalogState& apps = cli::appCatalogState();
+  result.errors = apps.prepare(cfg_.apps_enabled, cfg_.apps_shipped, cfg_.apps_local);
+  const bool apps_prepared = result.errors.empty();
   auto loaded = policy::loadPolicy(cfg_.policy_paths, options_, old->generation() + 1);
-  if (loaded) {
+  if (!result.errors.empty()) {
+    // (the catalog's errors are reported; the policy is not swapped)
+  } else if (loaded) {
     for (auto& e : checkMarks(*loaded.value(), cfg_.marks)) result.errors.push_back(e);
   } else {
     for (const auto& e : loaded.errors()) result.errors.push_back(policy::formatError(e));
@@ -641,11 +650,13 @@ ctl::ControlHandler::ReloadResult Daemon::reload() {
     }
   }
   if (!result.errors.empty()) {
+    if (apps_prepared) apps.rollback();
     ++reloads_failed_;
     for (const auto& e : result.errors) log::error("policy_error", {{"error", e}});
     log::error("reload_failed", {{"kept_generation", old->generation()}});
     return result;
   }
+  apps.commit();
   const auto now = holder_.current();
   policy_loaded_at_ = std::chrono::system_clock::now();
   // Bring sets and routes in line with the new policy.
