@@ -23,16 +23,25 @@ cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 
 # summary STAGE JUNIT_FILE: prints the counts and skip reasons; returns 1 when
 # a test failed, or when one was skipped under CI=true.
+# Every summary is also kept in $RECAP, printed again at the very end with the
+# last lines each failed test printed: whoever reads only the tail of a
+# run's output (a CI log) still sees what failed and why.
+RECAP=$(mktemp)
+trap 'rm -f "$RECAP"' EXIT
 summary() {
-  python3 - "$1" "$2" "${CI:-}" <<'PY'
+  python3 - "$1" "$2" "${CI:-}" "$RECAP" <<'PY'
 import sys
 import xml.etree.ElementTree as ET
 
 stage, path, ci = sys.argv[1], sys.argv[2], sys.argv[3].lower() in ("true", "1", "yes")
+recap = open(sys.argv[4], "a")
+def say(line):
+    print(line)
+    recap.write(line + "\n")
 try:
     cases = ET.parse(path).getroot().findall("testcase")
 except (OSError, ET.ParseError) as e:
-    print(f"==> {stage}: no test report ({e})")
+    say(f"==> {stage}: no test report ({e})")
     sys.exit(1)
 
 def reason(case):
@@ -62,16 +71,18 @@ for c in cases:
         failed.append(f"{name} (not run: {sk.get('message') if sk is not None else 'notrun'})")
     elif c.find("failure") is not None or status == "fail":
         failed.append(name)
+        tail = [l for l in (c.findtext("system-out") or "").splitlines() if l.strip()][-25:]
+        recap.write(f"---- last lines of {name} ({stage})\n" + "\n".join(tail) + "\n")
     else:
         passed.append(name)
-print(f"==> {stage}: {len(passed)} passed, {len(failed)} failed, {len(skipped)} skipped (of {len(cases)})")
+say(f"==> {stage}: {len(passed)} passed, {len(failed)} failed, {len(skipped)} skipped (of {len(cases)})")
 for n in failed:
-    print(f"    FAILED  {n}")
+    say(f"    FAILED  {n}")
 for n, why in skipped:
-    print(f"    SKIPPED {n}: {why}")
+    say(f"    SKIPPED {n}: {why}")
 bad = bool(failed)
 if skipped and ci:
-    print(f"==> {stage}: CI=true and {len(skipped)} test(s) did not run: a CI run must run every test"
+    say(f"==> {stage}: CI=true and {len(skipped)} test(s) did not run: a CI run must run every test"
           " (run as root with scripts/deps.sh installed and ../shared/corpus beside the checkout)")
     bad = True
 sys.exit(1 if bad else 0)
@@ -111,12 +122,14 @@ if [[ ${FLOWGATE_RELEASE_STAGE:-1} != 0 ]]; then
       -DFLOWGATE_BUILD_BENCH=OFF ${FLOWGATE_CCACHE:+-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache}
   fi
   if cmake --build build-release-clang -j"$(nproc)"; then
-    echo "==> Release build with clang: built without a warning"
+    echo "==> Release build with clang: built without a warning" | tee -a "$RECAP"
   else
-    echo "==> Release build with clang: FAILED"; rc=1
+    echo "==> Release build with clang: FAILED" | tee -a "$RECAP"; rc=1
   fi
 else
   echo "==> FLOWGATE_RELEASE_STAGE=0: the Release build with clang was not run"
   [[ ${CI:-} != true ]] || { echo "==> CI=true needs the Release stage"; rc=1; }
 fi
+echo "==> recap (rc=$rc)"
+cat "$RECAP"
 exit "$rc"
