@@ -17,8 +17,11 @@
 #include "gateway/control/metrics.h"
 #include "gateway/control/server.h"
 #include "gateway/daemon/accounting.h"
-#include "gateway/daemon/kernel_state.h"
+#include "gateway/daemon/kernel_side.h"
+#include "gateway/daemon/kernel_writer.h"
 #include "gateway/daemon/outputs.h"
+#include "gateway/daemon/process.h"
+#include "gateway/daemon/reload.h"
 #include "gateway/dpi/ndpi_classifier.h"
 #include "gateway/output/record_json.h"
 #include "gateway/sd_notify.h"
@@ -28,6 +31,7 @@ namespace fg::daemon {
 namespace {
 
 namespace asio = boost::asio;
+using cli::Config;
 
 int64_t nowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -137,11 +141,9 @@ class Daemon final : public ctl::ControlHandler {
   const policy::LoadOptions options_;
   policy::PolicyHolder holder_;
   core::Hints hints_;  // shared by the workers (DNS answers, learned servers)
-  std::chrono::system_clock::time_point policy_loaded_at_ = std::chrono::system_clock::now();
-  nl::QueueMode queue_mode_ = nl::QueueMode::XtCompat;
-  std::optional<nl::NlSocket> nft_;  // owns the table until kernel_ takes it
-  std::unique_ptr<KernelWriter> kernel_;
-  std::unique_ptr<Routes> routes_;
+  std::unique_ptr<NftOwner> nft_;        // the nft table's socket, then its writer thread
+  std::unique_ptr<PolicyKernel> kernel_;  // table and routes of the policy in force
+  std::unique_ptr<Reloader> reloader_;
   std::vector<std::unique_ptr<nfq::Worker>> workers_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
@@ -159,8 +161,6 @@ class Daemon final : public ctl::ControlHandler {
   asio::steady_timer drain_timer_;
   asio::steady_timer dump_timer_;
   std::chrono::steady_clock::time_point started_;
-  std::mutex reload_mu_;
-  uint64_t reloads_ok_ = 0, reloads_failed_ = 0;
   uint64_t events_file_topics_ = 0;  // bit per ctl::Topic
 };
 
@@ -175,29 +175,29 @@ bool Daemon::startKernel() {
     log::error("start_failed", {{"error", "no usable NFQUEUE support: " + mode.error().message()}});
     return false;
   }
-  queue_mode_ = *mode;
   log::info("kernel_queue_mode",
             {{"mode", nl::queueModeName(*mode)},
              {"detail", *mode == nl::QueueMode::Native
                             ? "native nft queue expression"
                             : "native nft queue unavailable; xtables NFQUEUE target via nft compat"}});
-  if (auto r = nl::installTable(*nft, tableSpec(cfg_, *holder_.current(), *mode)); !r) {
-    log::error("start_failed", {{"error", r.error().message()}});
-    return false;
-  }
-  log::info("nft_table_installed", {{"table", "inet " + cfg_.table}, {"workers", cfg_.workers}});
-  nft_.emplace(std::move(*nft));  // the writer thread takes it after the privilege drop
-
+  nft_ = std::make_unique<NftOwner>(std::move(*nft), cfg_.table);
   auto rt = nl::NlSocket::open(NETLINK_ROUTE);
   if (!rt) {
     log::error("start_failed", {{"error", rt.error().message()}});
     return false;
   }
-  routes_ = std::make_unique<Routes>(std::move(*rt));
-  if (auto r = routes_->install(*holder_.current(), cfg_.rule_priority); !r) {
+  kernel_ = std::make_unique<PolicyKernel>(
+      cfg_, *mode,
+      [nft = nft_.get()](const nl::NftTableSpec& spec, bool replace) { return nft->installTable(spec, replace); },
+      std::make_unique<NetlinkRouting>(std::move(*rt)));
+  if (auto r = kernel_->install(*holder_.current()); !r) {
     log::error("start_failed", {{"error", r.error().message()}});
     return false;
   }
+  log::info("nft_table_installed", {{"table", "inet " + cfg_.table}, {"workers", cfg_.workers}});
+  reloader_ = std::make_unique<Reloader>(
+      [this](uint64_t generation) { return policy::loadPolicy(cfg_.policy_paths, options_, generation); },
+      cfg_.marks, holder_, *kernel_);
 
   // Conntrack accounting: counters for the packets of the fast path.
   // Events first, so every flow created from now on reports its end.
@@ -246,7 +246,7 @@ bool Daemon::startWorkers() {
     workers_.push_back(std::make_unique<nfq::Worker>(
         index, nfq::WorkerConfig{.queue = qc, .engine = ec, .max_round = 256}, std::move(*qs),
         std::make_unique<dpi::NdpiClassifier>(), holder_,
-        [this](const std::vector<nfq::SetElementRequest>& r) { kernel_->addElements(r); },
+        [this](const std::vector<nfq::SetElementRequest>& r) { nft_->writer()->addElements(r); },
         std::move(obs)));
   }
   return true;
@@ -472,23 +472,23 @@ nlohmann::json Daemon::status() {
   return json{
       {"version", FLOWGATE_VERSION},
       {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_).count()},
-      {"kernel", {{"queue_mode", std::string(nl::queueModeName(queue_mode_))},
+      {"kernel", {{"queue_mode", std::string(nl::queueModeName(kernel_->queueMode()))},
                   {"table", "inet " + cfg_.table},
                   {"conntrack_events", ct_events_.has_value()}}},
       {"workers", workers_.size()},
       {"queues", queues},
       {"policy", {{"generation", policy->generation()},
-                  {"loaded_at", std::chrono::duration_cast<std::chrono::seconds>(policy_loaded_at_.time_since_epoch()).count()},
+                  {"loaded_at", std::chrono::duration_cast<std::chrono::seconds>(reloader_->loadedAt().time_since_epoch()).count()},
                   {"rules", policy->ruleCount()},
-                  {"reloads_ok", reloads_ok_},
-                  {"reloads_failed", reloads_failed_}}},
+                  {"reloads_ok", reloader_->reloadsOk()},
+                  {"reloads_failed", reloader_->reloadsFailed()}}},
       {"counters", {{"packets", t.packets},
                     {"verdicts", {{"accept", t.accept}, {"drop", t.drop}, {"reject", t.reject}}},
                     {"flows", {{"active", t.active}, {"decided", t.decided}, {"evicted", t.evicted}, {"tracked", ac.tracked}, {"ended", ac.ended}}},
                     {"queue_enobufs", t.enobufs},
                     {"decode_errors", t.decode_errors},
                     {"events_dropped", events_.dropped()},
-                    {"set_elements", {{"written", kernel_->written()}, {"dropped", kernel_->dropped()}, {"failed", kernel_->failed()}}}}},
+                    {"set_elements", {{"written", nft_->writer()->written()}, {"dropped", nft_->writer()->dropped()}, {"failed", nft_->writer()->failed()}}}}},
       {"hints", hintsStatus(t)},
       {"outputs", outputs_ ? outputs_->status() : nlohmann::json{{"mqtt", nlohmann::json::array()}}}};
 }
@@ -626,49 +626,8 @@ nlohmann::json Daemon::policy() {
 }
 
 ctl::ControlHandler::ReloadResult Daemon::reload() {
-  std::lock_guard lock(reload_mu_);
-  ReloadResult result;
-  const auto old = holder_.current();
-  auto loaded = policy::loadPolicy(cfg_.policy_paths, options_, old->generation() + 1);
-  if (loaded) {
-    for (auto& e : checkMarks(*loaded.value(), cfg_.marks)) result.errors.push_back(e);
-  } else {
-    for (const auto& e : loaded.errors()) result.errors.push_back(policy::formatError(e));
-  }
-  if (result.errors.empty()) {
-    if (auto r = holder_.reload(cfg_.policy_paths); !r) {
-      for (const auto& e : r.errors()) result.errors.push_back(policy::formatError(e));
-    }
-  }
-  if (!result.errors.empty()) {
-    ++reloads_failed_;
-    for (const auto& e : result.errors) log::error("policy_error", {{"error", e}});
-    log::error("reload_failed", {{"kept_generation", old->generation()}});
-    return result;
-  }
-  const auto now = holder_.current();
-  policy_loaded_at_ = std::chrono::system_clock::now();
-  // Bring sets and routes in line with the new policy.
-  bool sets_changed = old->sets().size() != now->sets().size();
-  for (size_t i = 0; !sets_changed && i < old->sets().size(); ++i) {
-    const auto& a = old->sets()[i];
-    const auto& b = now->sets()[i];
-    sets_changed = a.name != b.name || a.family != b.family || a.timeout_s != b.timeout_s ||
-                   setBindBits(a, cfg_.marks) != setBindBits(b, cfg_.marks);
-  }
-  if (sets_changed) {
-    const nl::NftTableSpec spec = tableSpec(cfg_, *now, queue_mode_);
-    if (auto t = kernel_->call([&](nl::NlSocket& s) { return nl::installTable(s, spec, true); }); !t)
-      log::error("reload_sets_failed", {{"error", t.error().message()}});
-  }
-  routes_->remove();
-  if (auto rr = routes_->install(*now, cfg_.rule_priority); !rr)
-    log::error("reload_routes_failed", {{"error", rr.error().message()}});
-  ++reloads_ok_;
-  log::info("policy_reloaded", {{"generation", now->generation()}, {"sets_replaced", sets_changed ? 1 : 0}});
-  result.ok = true;
-  result.generation = now->generation();
-  return result;
+  ReloadOutcome r = reloader_->reload();
+  return ReloadResult{.ok = r.ok, .generation = r.generation, .errors = std::move(r.errors)};
 }
 
 std::string Daemon::metrics() {
@@ -692,10 +651,10 @@ std::string Daemon::metrics() {
   }
   const auto p = holder_.current();
   out.gauge("flowgate_policy_generation", "Generation of the policy in force", static_cast<double>(p->generation()));
-  out.counter("flowgate_policy_reloads_failed_total", "Refused policy reloads", reloads_failed_);
+  out.counter("flowgate_policy_reloads_failed_total", "Refused policy reloads", reloader_->reloadsFailed());
   out.family("flowgate_policy_rule_hits_total", ctl::MetricType::Counter, "Flows decided or shadow-matched by each rule");
   for (uint32_t i = 0; i < p->ruleCount(); ++i) out.sample(p->ruleHits(i), {{"rule", p->rule(i).name}});
-  out.counter("flowgate_set_elements_written_total", "Set elements written to the kernel", kernel_->written());
+  out.counter("flowgate_set_elements_written_total", "Set elements written to the kernel", nft_->writer()->written());
   const core::HintsCounters h = hints_.counters();
   out.gauge("flowgate_hints_dns_entries", "Addresses in the DNS hint cache", static_cast<double>(h.dns_entries));
   out.gauge("flowgate_hints_learned_entries", "Servers in the learned-classification cache", static_cast<double>(h.learned_entries));
@@ -715,12 +674,12 @@ std::string Daemon::metrics() {
 }
 
 int Daemon::run() {
-  std::string lock_error;
-  const int lock_fd = lockInstance(cfg_.table, lock_error);
-  if (lock_fd < 0) {
-    log::error("start_failed", {{"error", lock_error}});
+  auto lock = lockInstance(cfg_.table);
+  if (!lock) {
+    log::error("start_failed", {{"error", lock.error().message()}});
     return 1;
   }
+  const int lock_fd = *lock;
   // Signals are handled synchronously by this thread; no other thread sees them.
   sigset_t sigs;
   sigemptyset(&sigs);
@@ -738,15 +697,9 @@ int Daemon::run() {
                               {"sets", summary.sets},
                               {"routes", summary.routes}});
 
-  auto deleteTable = [&](nl::NlSocket& s) -> Result<void> {
-    auto del = nl::buildDeleteTableBatch(cfg_.table);
-    if (!del) return del.error();
-    return s.sendBatch(*del);
-  };
   auto cleanupKernel = [&] {
-    if (kernel_) (void)kernel_->call(deleteTable);
-    else if (nft_) (void)deleteTable(*nft_);
-    if (routes_) routes_->remove();
+    if (kernel_ && kernel_->tableInstalled()) (void)nft_->deleteTable();
+    if (kernel_) kernel_->removeRoutes();
   };
   bool ok = startKernel() && startWorkers() && startControl();
   // Every socket that needs privileges is open: drop them before any other
@@ -773,8 +726,7 @@ int Daemon::run() {
     ::close(lock_fd);
     return 1;
   }
-  kernel_ = std::make_unique<KernelWriter>(std::move(*nft_), cfg_.table);
-  nft_.reset();
+  nft_->startWriter();
   log::setSink(&logToEvents, &log_events_);
   for (auto& w : workers_) threads_.emplace_back([this, wp = w.get()] { wp->run(stop_); });
   std::thread control([this] { io_.run(); });
@@ -810,8 +762,8 @@ int Daemon::run() {
   (void)cli::sdNotify("STOPPING=1");
   // Remove the queue rule first so nothing new is queued, then let the
   // workers answer what is still waiting.
-  if (auto del = kernel_->call(deleteTable); !del) log::warn("nft_delete_failed", {{"error", del.error().message()}});
-  routes_->remove();
+  if (auto del = nft_->deleteTable(); !del) log::warn("nft_delete_failed", {{"error", del.error().message()}});
+  kernel_->removeRoutes();
   stop_.store(true);
   for (auto& t : threads_) t.join();
   std::promise<void> closed;
@@ -830,12 +782,13 @@ int Daemon::run() {
   log::setSink(nullptr, nullptr);
   if (outputs_) outputs_->stop(2000);
   const WorkerTotals totals = sumWorkers(workers_);
-  kernel_->stop();
+  KernelWriter& writer = *nft_->writer();
+  writer.stop();
   log::info("stopped", {{"packets", totals.packets},
                         {"flows_decided", totals.decided},
-                        {"set_elements_written", kernel_->written()},
-                        {"set_elements_dropped", kernel_->dropped()},
-                        {"set_elements_failed", kernel_->failed()},
+                        {"set_elements_written", writer.written()},
+                        {"set_elements_dropped", writer.dropped()},
+                        {"set_elements_failed", writer.failed()},
                         {"events_dropped", events_.dropped()}});
   ::close(lock_fd);
   return 0;
