@@ -110,24 +110,10 @@ void Worker::run(const std::atomic<bool>& stop) {
 
 void Worker::publishCounters() {
   const core::EngineCounters& e = engine_.counters();
-  counters_.packets.store(e.packets, std::memory_order_relaxed);
-  counters_.decided.store(e.decided, std::memory_order_relaxed);
-  counters_.decided_accept.store(e.decided_accept, std::memory_order_relaxed);
-  counters_.decided_drop.store(e.decided_drop, std::memory_order_relaxed);
-  counters_.decided_reject.store(e.decided_reject, std::memory_order_relaxed);
-  counters_.undecodable.store(e.undecodable, std::memory_order_relaxed);
-  counters_.flows_active.store(engine_.pipeline().table().size(), std::memory_order_relaxed);
-  counters_.flows_evicted.store(engine_.pipeline().table().counters().evicted,
-                                std::memory_order_relaxed);
-  counters_.decode_errors.store(engine_.pipeline().counters().decode_errors.total(),
-                                std::memory_order_relaxed);
-  counters_.early_answers.store(e.early_answers, std::memory_order_relaxed);
-  counters_.first_packet_blocked.store(e.first_packet_blocked, std::memory_order_relaxed);
-  counters_.first_packet_marked.store(e.first_packet_marked, std::memory_order_relaxed);
-  counters_.kernel_bound.store(e.kernel_bound, std::memory_order_relaxed);
-  counters_.observed.store(e.observed, std::memory_order_relaxed);
-  counters_.detection_updated.store(engine_.pipeline().counters().detection_updated,
-                                    std::memory_order_relaxed);
+  const core::Pipeline& pipeline = engine_.pipeline();
+#define FG_PUBLISH_WORKER_COUNTER(name, source, ...) counters_.name.store(source, std::memory_order_relaxed);
+  FG_WORKER_COUNTERS(FG_PUBLISH_WORKER_COUNTER)
+#undef FG_PUBLISH_WORKER_COUNTER
 }
 
 void Worker::onDecision(const core::Flow& flow, const policy::Decision& d,
