@@ -5,6 +5,9 @@
 // round's verdicts (batched), then hand the round's set additions to the
 // SetWriter: kernel writes never delay a verdict. Idle rounds run flow
 // expiry. Nothing here blocks on anything but the queue socket.
+// The engine returns what each packet did (core::ProcessResult); the worker
+// turns a decision into set additions, a log line and the `decided` hand-off
+// to the control thread, the only callbacks left: they cross threads.
 // Threading: run() is the worker thread's body; counters are atomics read by
 // the control thread.
 #pragma once
@@ -36,7 +39,6 @@ struct WorkerObservers {
   std::function<void(const core::Flow&, const policy::Decision&, const policy::PolicySet&,
                      std::string_view in_interface)>
       decided;
-  std::function<void(const core::Flow&, core::EndReason)> ended;
 };
 
 struct WorkerConfig {
@@ -90,12 +92,12 @@ struct WorkerCounters {
   std::atomic<uint64_t> set_elements{0};
 };
 
-class Worker final : private core::DecisionSink {
+class Worker final {
  public:
   Worker(int index, WorkerConfig config, std::unique_ptr<QueueSocket> socket,
          std::unique_ptr<core::Classifier> classifier, const policy::PolicyHolder& policy,
          SetWriter set_writer, WorkerObservers observers = {});
-  ~Worker() override;
+  ~Worker();
 
   // Runs until `stop` is set, then answers every packet still waiting.
   void run(const std::atomic<bool>& stop);
@@ -109,10 +111,8 @@ class Worker final : private core::DecisionSink {
   int index() const { return index_; }
 
  private:
-  // core::DecisionSink
-  void onDecision(const core::Flow& flow, const policy::Decision& decision,
-                  const policy::PolicySet& policy) override;
-  void onFlowEnd(const core::Flow& flow, core::EndReason reason) override;
+  void onDecision(const core::DecisionEvent& e);
+  void onFlowsEnded(const std::vector<core::EndedFlow>& ended);
 
   void round(int timeout_ms);
   std::string_view interfaceName(uint32_t ifindex);
