@@ -114,6 +114,11 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {if (NR==0) print 
 declare -A R  # R[mode,metric] = space-separated values over rounds
 add() { R[$1,$2]="${R[$1,$2]:-} $3"; }
 
+# queued MODE: packets queued to flowgate so far (fg_queued_packets reads the
+# queue rules' counters from `nft -j`, and fails when it finds none); the
+# plain modes have no flowgate table and queue nothing.
+queued() { if [[ $1 == plain* ]]; then echo 0; else fg_queued_packets; fi; }
+
 # Lets sockets and conntrack settle between measurements.
 settle() { sleep 0.5; }
 
@@ -141,18 +146,18 @@ $EXTRA" ;;
     fg_in "$FG_G" sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_time_wait=5 2>/dev/null || true
   fi
 
-  q0=$(fg_queued_packets || true); q0=${q0:-0}
+  q0=$(queued "$mode")
   out=$(fg_in "$FG_C" "$FGLOAD" bulk --addr "$FG_SERVICE4" --port $PORT --bytes "$BULK_BYTES" --max-seconds 30 2>/dev/null || true)
-  q1=$(fg_queued_packets || true); q1=${q1:-0}
+  q1=$(queued "$mode")
   add "$mode" bulk "$(kv gbit_per_s "$out")"
   [[ $mode == plain* ]] || add "$mode" bulk_q "$((q1 - q0))"
   fg_log "$mode bulk: $out queued=$((q1 - q0))"
   settle
 
-  q0=$(fg_queued_packets || true); q0=${q0:-0}
+  q0=$(queued "$mode")
   out=$(fg_in "$FG_C" "$FGLOAD" conn --addr "$FG_SERVICE4" --port $PORT --seconds "$SECS" \
         --parallel "$PARALLEL" --src "$SRCS" 2>/dev/null || true)
-  q1=$(fg_queued_packets || true); q1=${q1:-0}
+  q1=$(queued "$mode")
   add "$mode" conn "$(kv conn_per_s "$out")"
   add "$mode" conn_p50 "$(kv p50_us "$out")"
   add "$mode" conn_failed "$(kv failed "$out")"

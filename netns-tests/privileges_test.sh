@@ -63,9 +63,10 @@ nf=$(fg_in "$FG_C" timeout 10 curl -sk -o /dev/null -w '%{http_code}' --resolve 
   https://www.netflix.com/ 2>/dev/null || true)
 fg_check "Netflix flow passes (HTTP $nf)" test "$nf" = "200"
 fg_check "set elements are still written (zero_rated holds the server)" \
-  bash -c "for i in \$(seq 30); do ip netns exec '$FG_G' nft list set inet flowgate zero_rated 2>/dev/null | grep -q '10.71.100.1' && exit 0; sleep 0.1; done; exit 1"
+  bash -c "for i in \$(seq 30); do ip netns exec '$FG_G' nft -j list set inet flowgate zero_rated 2>/dev/null |
+    python3 '$FG_KSTATE' elements | grep -qx '10.71.100.1' && exit 0; sleep 0.1; done; exit 1"
 rl=$("$ctl" --socket "$sock" reload 2>&1 || true)
 fg_check "reload works without root ($rl)" grep -qi "generation" <<<"$rl"
 fg_stop_gateway
-fg_check "the table is gone after SIGTERM" bash -c "! ip netns exec '$FG_G' nft list table inet flowgate >/dev/null 2>&1"
+fg_check "the table is gone after SIGTERM" fg_no_table "$FG_G" flowgate
 fg_finish

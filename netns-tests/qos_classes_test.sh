@@ -69,16 +69,16 @@ fg_check "the other TLS flow got no class" \
   fg_wait_log 'flow_decided .*dst=10\.71\.100\.1:443 .*hostname=www\.example\.org verdict=accept rule=\(default\) mark=2147483648 '
 grep -E 'flow_decided .*dst=10\.71\.100\.1:(6881|443) ' "$FG_WORK/flowgate.log" >&2 || true
 
-ct=$(fg_in "$FG_G" conntrack -L -p tcp -d "$FG_SERVICE4" 2>/dev/null || true)
-fg_log "conntrack:"$'\n'"$ct"
-ct_mark() { grep -E "$1" <<<"$ct" | sed -nE 's/.* mark=([0-9]+) .*/\1/p' | sort -u | paste -sd,; }
-bt_mark=$(ct_mark 'dport=6881 ') zoom_mark=$(ct_mark 'sport=41001 dport=443 ') plain_mark=$(ct_mark 'sport=41002 dport=443 ')
+ct=$(fg_conntrack "$FG_G" -p tcp -d "$FG_SERVICE4")
+fg_log "conntrack (proto src sport dst dport mark ...):"$'\n'"$ct"
+ct_mark() { awk -v sp="$1" -v dp="$2" '(sp == "" || $3 == sp) && $5 == dp {print $6}' <<<"$ct" | sort -u | paste -sd,; }
+bt_mark=$(ct_mark "" 6881) zoom_mark=$(ct_mark 41001 443) plain_mark=$(ct_mark 41002 443)
 fg_check "conntrack: BitTorrent flow mark=$((0x80000030)) (got $bt_mark)" test "$bt_mark" = "$((0x80000030))"
 fg_check "conntrack: Zoom flow mark=$((0x80000010)) (got $zoom_mark)" test "$zoom_mark" = "$((0x80000010))"
 fg_check "conntrack: other TLS flow mark=$((0x80000000)) (got $plain_mark)" test "$plain_mark" = "$((0x80000000))"
 fg_check "the class bits stay inside mark_mask 0xf0" \
-  bash -c "for m in \$(sed -nE 's/.* mark=([0-9]+) .*/\\1/p' <<<'$ct'); do (( (m & 0xffff) & ~0xf0 )) && exit 1; done; exit 0"
+  bash -c "for m in \$(awk '{print \$6}' <<<'$ct'); do (( (m & 0xffff) & ~0xf0 )) && exit 1; done; exit 0"
 
 fg_stop_gateway
-fg_check "the table is gone after SIGTERM" bash -c "! ip netns exec '$FG_G' nft list table inet flowgate >/dev/null 2>&1"
+fg_check "the table is gone after SIGTERM" fg_no_table "$FG_G" flowgate
 fg_finish

@@ -8,7 +8,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
-fg_require_root openssl curl ss nft
+fg_require_root openssl curl ss nft conntrack
 bin=$1 src=$2
 
 fg_lab_up
@@ -24,13 +24,18 @@ fg_wait_listen "$FG_S" tcp 443
 fg_start_gateway "$bin" "$src/policies/block-weak-tls.toml"
 
 start=$(date +%s%N)
+weak_rc=0
 weak_out=$(fg_in "$FG_C" timeout 10 curl -sk -o /dev/null -w '%{http_code}' --tls-max 1.2 \
-  --ciphers AES128-SHA "https://$FG_SERVICE4:8443/" 2>&1 || true)
-elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  --ciphers AES128-SHA "https://$FG_SERVICE4:8443/" 2>/dev/null) || weak_rc=$?
+elapsed_ms=$(fg_ms_since "$start")
 strong_out=$(fg_in "$FG_C" timeout 10 curl -sk -o /dev/null -w '%{http_code}' "https://$FG_SERVICE4:443/" || true)
 
 fg_check "weak-cipher handshake fails (got HTTP '$weak_out')" test "$weak_out" = "000"
-fg_check "the client learns at once (${elapsed_ms} ms < 3000 ms)" test "$elapsed_ms" -lt 3000
+fg_log "weak handshake: curl exit $weak_rc after $elapsed_ms ms"
+# Reset, not left hanging: curl reports a TLS/receive error (35, 56), not
+# the 10 s timeout (124). How fast is a benchmark question, not asserted.
+fg_check "the client learns by a reset, not a timeout (curl exit $weak_rc: 35 or 56)" \
+  test "$weak_rc" = 35 -o "$weak_rc" = 56
 fg_check "strong TLS 1.3 server answers 200 (got '$strong_out')" test "$strong_out" = "200"
 fg_check "flowgate rejected the weak flow by rule reject-weak-ciphers" \
   grep -q 'flow_decided .*dst=10.71.100.1:8443 .*verdict=reject rule=reject-weak-ciphers' "$FG_WORK/flowgate.log"
@@ -40,16 +45,17 @@ fg_check "the strong flow was accepted" \
 # reject rule answers it with a reset. Wait for its retransmission timer.
 rej=0
 for _ in $(seq 30); do
-  read -r rej _ < <(fg_nft_counter 'meta l4proto tcp counter packets [0-9]+ bytes [0-9]+ reject with tcp reset')
+  rej=$(fg_nft_counter fwd reject-tcp); rej=${rej%% *}
   [[ $rej -ge 1 ]] && break
   sleep 0.1
 done
 fg_check "the kernel reset the server at its next packet ($rej)" test "$rej" -ge 1
-fg_check "the weak server received no application data" bash -c "! grep -q 'GET /' '$FG_WORK/weak-server.out'"
+fg_check "the weak server received no application data" fg_absent 'GET /' "$FG_WORK/weak-server.out"
 # No application data: the weak server's www page was never requested; its
 # conntrack entry carries the decided+reject mark.
-fg_check "conntrack marks the weak flow decided+reject" \
-  bash -c "ip netns exec '$FG_G' conntrack -L -p tcp --dport 8443 2>/dev/null | grep -q 'mark=2684354560'"
+ct=$(fg_conntrack "$FG_G" -p tcp --dport 8443)
+fg_check "conntrack marks the weak flow decided+reject (mark=$((0xa0000000)))" \
+  test "$(awk '{print $6}' <<<"$ct" | sort -u)" = "$((0xa0000000))"
 fg_stop_gateway
-fg_check "the table is gone after SIGTERM" bash -c "! ip netns exec '$FG_G' nft list table inet flowgate >/dev/null 2>&1"
+fg_check "the table is gone after SIGTERM" fg_no_table "$FG_G" flowgate
 fg_finish

@@ -70,17 +70,25 @@ fg_wait_listen "$FG_S" tcp 4433
 FG_EXTRA_TABLES=$'[routing]\nkeep_first_route = false\n[hints]\nenabled = false' fg_start_gateway "$bin" "$policy"
 
 # Kernel state while flowgate runs.
-rules=$(fg_in "$FG_G" ip rule show)
-table100=$(fg_in "$FG_G" ip route show table 100)
-fg_check "ip rule has 'fwmark 0x100/0xff00 lookup 100'" grep -q 'fwmark 0x100/0xff00 lookup 100' <<<"$rules"
-fg_check "table 100 routes via uplink B ($table100)" grep -q 'default via 10.71.3.2 dev g2' <<<"$table100"
+# (iproute2's JSON output, `ip -j`: data, not the human listing.)
+rules=$(fg_in "$FG_G" ip -j rule show)
+table100=$(fg_in "$FG_G" ip -j route show table 100)
+fg_log "ip rules: $rules; table 100: $table100"
+# Priority of the first rule matching a jq condition (null when none).
+rule_prio() { jq -e "[.[] | select($1)][0].priority" <<<"$rules"; }
+fg_check "ip rule has 'fwmark 0x100/0xff00 lookup 100'" \
+  rule_prio '.fwmark == "0x100" and .fwmask == "0xff00" and .table == "100"'
+fg_check "table 100 routes via uplink B" \
+  jq -e 'any(.[]; .dst == "default" and .gateway == "10.71.3.2" and .dev == "g2")' <<<"$table100"
 
 # The replies of a zero-rated flow (server -> client, arriving on g1) carry
 # the restored fwmark too; they must still reach the LAN. flowgate puts
 # `lookup main suppress_prefixlength 0` before its fwmark rules, so the main
 # table's LAN route wins and the route class only overrides the default.
-fg_check "ip rule has 'lookup main suppress_prefixlength 0' before the fwmark rule" \
-  grep -q 'lookup main suppress_prefixlength 0' <<<"$rules"
+suppress=$(rule_prio '.table == "main" and .suppress_prefixlen == 0' || echo none)
+fwmark=$(rule_prio '.fwmark == "0x100" and .table == "100"' || echo none)
+fg_check "ip rule has 'lookup main suppress_prefixlength 0' (priority $suppress) before the fwmark rule ($fwmark)" \
+  test "$suppress" != none -a "$fwmark" != none -a "$suppress" -lt "$fwmark"
 back=$(fg_in "$FG_G" ip route get "$FG_CLIENT4" from "$FG_SERVICE4" iif g1 mark 0x80000100 2>&1 || true)
 fg_check "a marked reply is routed to the LAN ($back)" grep -q 'dev g0' <<<"$back"
 curl_nf() { fg_in "$FG_C" timeout "${CURL_TIMEOUT:-20}" curl -sk --resolve "www.netflix.com:443:$FG_SERVICE4" "$@"; }
@@ -113,21 +121,26 @@ fg_check "the other flow was accepted without the route" \
   grep -Eq 'flow_decided .*dst=10\.71\.100\.1:4433 .*hostname=www\.example\.org .*verdict=accept rule=\(default\) mark=2147483648 ' \
   "$FG_WORK/flowgate.log"
 
-ct=$(fg_in "$FG_G" conntrack -L -p tcp -d "$FG_SERVICE4" 2>/dev/null || true)
-fg_check "conntrack: Netflix flows carry decided|0x100 (mark=2147483904)" \
-  bash -c "grep 'dport=443 ' <<<'$ct' | grep -q 'mark=2147483904' && ! grep 'dport=443 ' <<<'$ct' | grep -vq 'mark=2147483904'"
-fg_check "conntrack: the other flow is decided without route bits (mark=2147483648)" \
-  grep -q 'dport=4433 .*mark=2147483648' <<<"$ct"
-set_out=$(fg_in "$FG_G" nft list set inet flowgate zero_rated 2>&1 || true)
-fg_log "set: $(tr -s ' \t\n' ' ' <<<"$set_out")"
-fg_check "set zero_rated holds 10.71.100.1 with a timeout and expiry" \
-  bash -c "grep -q 'timeout 1h' <<<'$set_out' && grep -Eq '10\.71\.100\.1( timeout [0-9a-z]+)? expires [0-9]' <<<'$set_out'"
-fg_check "no set update was refused" bash -c "! grep -E 'set_update_failed' '$FG_WORK/flowgate.log'"
+ct=$(fg_conntrack "$FG_G" -p tcp -d "$FG_SERVICE4")
+marks_to() { awk -v dp="$1" '$5 == dp {print $6}' <<<"$ct" | sort -u | paste -sd,; }
+fg_check "conntrack: Netflix flows carry decided|0x100 (mark=2147483904; got $(marks_to 443))" \
+  test "$(marks_to 443)" = 2147483904
+# Port 4433 carries both uploads: the Netflix one (decided|0x100) and the other.
+fg_check "conntrack: the other flow is decided without route bits (mark=2147483648 among $(marks_to 4433))" \
+  grep -qx 2147483648 <<<"$(marks_to 4433 | tr , '\n')"
+set_json=$(fg_in "$FG_G" nft -j list set inet flowgate zero_rated)
+fg_log "set: $(jq -c '.nftables[1].set | {timeout, elem}' <<<"$set_json")"
+fg_check "set zero_rated holds 10.71.100.1 (and only it)" \
+  test "$(fg_set_elements "$FG_G" flowgate zero_rated | paste -sd' ')" = "10.71.100.1"
+fg_check "set zero_rated has a 1 h timeout and its element an expiry" \
+  jq -e '.nftables[] | .set? // empty | .timeout == 3600 and (.elem[0].elem.expires > 0)' <<<"$set_json"
+fg_check "no set update was refused" fg_absent 'set_update_failed' "$FG_WORK/flowgate.log"
 
 fg_stop_gateway
 fg_check "stopped line reports decided flows" grep -Eq '^INFO stopped packets=[0-9]+ flows_decided=[1-9]' "$FG_WORK/flowgate.log"
-fg_check "fwmark rule removed after SIGTERM" bash -c "! ip netns exec '$FG_G' ip rule show | grep -q 'lookup 100'"
+fg_check "fwmark rule removed after SIGTERM" \
+  jq -e 'all(.[]; .table != "100")' <<<"$(fg_in "$FG_G" ip -j rule show)"
 fg_check "flowgate's default route in table 100 removed after SIGTERM" \
-  bash -c "! ip netns exec '$FG_G' ip route show table 100 | grep -q default"
-fg_check "the nft table is gone after SIGTERM" bash -c "! ip netns exec '$FG_G' nft list table inet flowgate >/dev/null 2>&1"
+  jq -e 'all(.[]; .dst != "default")' <<<"$(fg_in "$FG_G" ip -j route show table 100)"
+fg_check "the nft table is gone after SIGTERM" fg_no_table "$FG_G" flowgate
 fg_finish

@@ -10,8 +10,15 @@ build_pkgs=(
   libndpi-dev libpcap-dev nlohmann-json3-dev libtomlplusplus-dev
   libmnl-dev libnftnl-dev libnetfilter-queue-dev libboost-dev libmosquitto-dev
 )
+# Every tool a test uses (tests/, netns-tests/): a missing one makes a test
+# skip, and a skip fails a CI run. systemd provides systemd-analyze
+# (systemd_unit_verify); iptables is here because routers have it: with its
+# libxtables extensions nft prints flowgate's queue rule differently, and the
+# tests must give the same answers either way.
 test_pkgs=(
   libgtest-dev libgmock-dev python3 python3-jsonschema
+  iproute2 nftables conntrack curl openssl dnsutils dnsmasq-base procps jq util-linux tcpdump coreutils
+  mosquitto mosquitto-clients systemd iptables
 )
 fuzz_pkgs=(
   clang libclang-rt-14-dev llvm

@@ -17,7 +17,7 @@ mqtt=0
 export FG_TAG="demo-$$"
 # shellcheck source=../../netns-tests/lib.sh
 source "$repo/netns-tests/lib.sh"
-fg_require_root openssl curl ss nft conntrack python3 dig dnsmasq
+fg_require_root openssl curl ss nft conntrack python3 dig dnsmasq jq
 traffic="$repo/netns-tests/fg_traffic.py"
 bindir=$(dirname "$bin")
 ctl=$(fg_find_tool "${FLOWGATECTL:-}" "$bindir/control/flowgatectl" "$bindir/flowgatectl" \
@@ -117,26 +117,20 @@ PY
 
 say "Enforcement in the kernel"
 echo "  conntrack marks (0x80000000 decided, 0x20000000 reject, 0x1000 zero-rated route, 0x100/0x300 classes):"
-fg_in "$FG_G" conntrack -L 2>/dev/null | grep -E "mark=[1-9]" |
-  awk '{ s = d = p = m = ""
-         for (i = 1; i <= NF; i++) {
-           if (s == "" && $i ~ /^src=/) s = $i
-           else if (d == "" && $i ~ /^dst=/) d = $i
-           else if (p == "" && $i ~ /^dport=/) p = $i
-           else if ($i ~ /^mark=/) m = substr($i, 6)
-         }
-         if (p ~ /^dport=(443|8443|4433|6881|53)$/) printf "    %-18s %-20s %-11s mark=0x%08x\n", s, d, p, m }' | sort -u
+# fg_conntrack: "proto src sport dst dport mark reply_src reply_dst" per entry, from conntrack -o xml.
+fg_conntrack "$FG_G" | awk '$6 > 0 && $5 ~ /^(443|8443|4433|6881|53)$/ {
+    printf "    src=%-14s dst=%-16s dport=%-5s mark=0x%08x\n", $2, $4, $5, $6 }' | sort -u
 [[ -n $ctl ]] && hints=$(timeout 5 "$ctl" --socket "$FG_CONTROL_SOCKET" hint "$NETFLIX4" 2>/dev/null || true)
 if [[ -n ${hints:-} ]]; then
   echo "  flowgatectl hint $NETFLIX4 (what the gateway learned from DNS and DPI):"
   sed 's/^/    /' <<<"$hints"
 fi
 echo "  nft set zero_rated (server addresses the policy collected, with their timeout):"
-fg_in "$FG_G" nft list set inet flowgate zero_rated 2>/dev/null | grep -E "elements" | sed 's/^\s*/    /'
+echo "    zero_rated elements: $(fg_set_elements "$FG_G" flowgate zero_rated | paste -sd' ')"
 echo "  policy routing:"
 fg_in "$FG_G" ip rule show | grep -E "suppress|fwmark" | sed 's/^/    /'
 fg_in "$FG_G" ip route show table 100 | sed 's/^/    table 100: /'
-read -r rej _ < <(fg_nft_counter 'meta l4proto tcp counter packets [0-9]+ bytes [0-9]+ reject with tcp reset')
+rej=$(fg_nft_counter fwd reject-tcp); rej=${rej%% *}
 echo "  packets rejected by the kernel for blocked flows: $rej"
 echo "  packets queued to flowgate: $(fg_queued_packets) (decided flows bypass userspace)"
 
@@ -155,6 +149,6 @@ fi
 say "Stopping flowgate (SIGTERM): table, rules and routes are removed"
 fg_stop_gateway
 grep -E "^INFO stopped" "$FG_WORK/flowgate.log" | sed 's/^/  /'
-left=$(fg_in "$FG_G" nft list tables 2>/dev/null | grep -c flowgate || true)
+left=$(fg_in "$FG_G" nft -j list tables | jq '[.nftables[] | select(.table.name? == "flowgate")] | length')
 echo "  flowgate tables left: $left"
 say "Done: the lab is removed on exit"

@@ -71,12 +71,14 @@ def classify(flowgate, pcap, timeout):
         p = subprocess.run([flowgate, "classify", "-q", pcap], capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return pcap, None, "timed out after %ds" % timeout
-    if p.returncode not in (0, 1) or p.returncode < 0:
+    # Any non-zero exit is a failure of that capture (1: it could not be
+    # opened or read to its end), counted and reported, never scored.
+    if p.returncode != 0:
         return pcap, None, "exit %d: %s" % (p.returncode, p.stderr.decode(errors="replace")[-500:])
     records = []
     for line in p.stdout.decode("utf-8").splitlines():
         records.append(json.loads(line))
-    return pcap, records, p.stderr.decode(errors="replace") if p.returncode else None
+    return pcap, records, None
 
 
 def main():

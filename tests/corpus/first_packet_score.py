@@ -33,7 +33,7 @@ FLOORS = {
 
 def classify(flowgate, pcap, timeout):
     p = subprocess.run([flowgate, "classify", "-q", "--hints", pcap], capture_output=True, timeout=timeout)
-    if p.returncode not in (0, 1):
+    if p.returncode != 0:  # 1: a capture could not be opened or read to its end
         raise RuntimeError("%s: exit %d: %s" % (pcap, p.returncode, p.stderr.decode(errors="replace")[-300:]))
     return [json.loads(line) for line in p.stdout.decode("utf-8").splitlines()]
 

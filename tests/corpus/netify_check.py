@@ -29,7 +29,7 @@ def run(flowgate, pcap, local_nets, timeout):
     except subprocess.TimeoutExpired:
         return pcap, None, "timed out after %ds" % timeout
     # 1: some input could not be read (truncated captures): records still count.
-    if p.returncode not in (0, 1):
+    if p.returncode != 0:  # 1: a capture could not be opened or read to its end
         return pcap, None, "exit %d: %s" % (p.returncode, p.stderr.decode(errors="replace")[-500:])
     try:
         records = [json.loads(line) for line in p.stdout.decode("utf-8").splitlines()]

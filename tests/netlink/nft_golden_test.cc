@@ -190,9 +190,23 @@ TEST(NftTableBatch, ProvisionalValueBitsRestorePacketMark) {
   EXPECT_FALSE(nftnl_expr_is_set(e[3], NFTNL_EXPR_CT_SREG)) << "ct mark *load*";
   EXPECT_EQ(nftnl_expr_get_u32(e[4], NFTNL_EXPR_META_KEY), static_cast<uint32_t>(NFT_META_MARK));
   EXPECT_TRUE(nftnl_expr_is_set(e[4], NFTNL_EXPR_META_SREG)) << "meta mark *set*";
-  // It must follow the decided rule (which accepts) and precede the bare-TCP skip.
-  EXPECT_LT(kDecided, kProvisional);
-  EXPECT_LT(kProvisional, kBareV4);
+  // It must follow the decided rule (which accepts) and precede the bare-TCP
+  // skip: find all three in the built chain by their shape, not by the
+  // indices this file assumes.
+  auto indexOf = [&](const std::string& shape) {
+    for (std::size_t i = 0; i < pre.size(); ++i)
+      if (exprNames(pre[i]) == shape) return static_cast<int>(i);
+    return -1;
+  };
+  const int decided = indexOf("ct bitwise cmp ct meta immediate");
+  const int provisional = indexOf("ct bitwise cmp ct meta");
+  const int bare =
+      indexOf("meta cmp meta cmp payload bitwise cmp payload bitwise cmp payload payload lookup counter immediate");
+  ASSERT_GE(decided, 0);
+  ASSERT_GE(provisional, 0);
+  ASSERT_GE(bare, 0) << exprNames(pre[kBareV4]);
+  EXPECT_LT(decided, provisional);
+  EXPECT_LT(provisional, bare);
 }
 
 // The anonymous `{ tcp, udp }` set of the DNS rule: keys, type, typeof udata.
