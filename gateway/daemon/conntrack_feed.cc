@@ -5,17 +5,14 @@
 #include <algorithm>
 #include <chrono>
 
+#include "gateway/core/clock.h"
 #include "common/log.h"
 
 namespace fg::daemon {
 
 namespace {
 
-int64_t nowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t nowUs() { return core::SystemClock().now(); }
 
 }  // namespace
 

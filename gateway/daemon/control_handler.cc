@@ -6,6 +6,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "gateway/core/clock.h"
 #include "gateway/output/record_json.h"
 #include "netlink/nft.h"
 
@@ -13,11 +14,7 @@ namespace fg::daemon {
 
 namespace {
 
-int64_t nowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t nowUs() { return core::SystemClock().now(); }
 
 std::map<uint32_t, KernelQueueStats> readKernelQueueStats() {
   std::ifstream f("/proc/net/netfilter/nfnetlink_queue");

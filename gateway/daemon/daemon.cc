@@ -8,6 +8,7 @@
 
 #include <boost/asio.hpp>
 
+#include "gateway/core/clock.h"
 #include "common/log.h"
 #include "gateway/control/jsonl_file.h"
 #include "gateway/control/server.h"
@@ -30,11 +31,7 @@ namespace {
 namespace asio = boost::asio;
 using cli::Config;
 
-int64_t nowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t nowUs() { return core::SystemClock().now(); }
 
 class Daemon final {
  public:

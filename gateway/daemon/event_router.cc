@@ -4,17 +4,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gateway/core/clock.h"
 #include "gateway/output/record_json.h"
 
 namespace fg::daemon {
 
 namespace {
 
-int64_t nowUs() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t nowUs() { return core::SystemClock().now(); }
 
 }  // namespace
 
