@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "catalog/catalog.h"
 #include "gateway/core/pipeline.h"
 #include "gateway/dpi/ndpi_classifier.h"
 #include "gateway/pcap/capture_reader.h"
@@ -131,11 +132,13 @@ int main(int argc, char** argv) {
   // Full engine; again with first-packet hints (DNS answers parsed into the
   // shared cache under its lock, a lookup per new flow, learned servers).
   dpi::NdpiClassifier classifier;
-  auto runEngine = [&](core::Hints* hints, core::PipelineCounters& counters, uint64_t& created) {
+  auto runEngine = [&](core::Hints* hints, core::PipelineCounters& counters, uint64_t& created,
+                       const catalog::CatalogHolder* apps = nullptr) {
     core::ManualClock clock;
     CountingSink sink;
     core::PipelineConfig config;
     config.hints = hints;
+    config.catalog = apps;
     core::Pipeline pipeline(config, classifier, clock, sink);
     const auto start = std::chrono::steady_clock::now();
     for (uint32_t pass = 0; pass < passes; ++pass)
@@ -158,6 +161,16 @@ int main(int argc, char** argv) {
   core::PipelineCounters counters, hint_counters;
   uint64_t flows = 0, hint_flows = 0;
   const double full_s = runEngine(nullptr, counters, flows);
+  // The same with the shipped application catalog (docs/catalog.md), as
+  // `flowgate classify` runs by default.
+  catalog::CatalogHolder apps;
+  double catalog_s = 0;
+  core::PipelineCounters catalog_counters;
+  uint64_t catalog_flows = 0;
+  if (auto loaded = catalog::loadCatalogDirs(FLOWGATE_SOURCE_APPS_DIR, ""); loaded.ok()) {
+    apps.set(loaded.value());
+    catalog_s = runEngine(nullptr, catalog_counters, catalog_flows, &apps);
+  }
   core::Hints hints{core::HintsConfig{}};
   const double hints_s = runEngine(&hints, hint_counters, hint_flows);
   const core::HintsCounters hc = hints.counters();
@@ -174,6 +187,11 @@ int main(int argc, char** argv) {
               100.0 * counters.inspected_packets / total_packets,
               static_cast<unsigned long long>(counters.classified_final),
               static_cast<unsigned long long>(counters.classified_giveup));
+  if (catalog_s > 0)
+    std::printf("with the application catalog: %.0f packets/s, %.3f s; catalog / no-catalog throughput ratio: %.3f "
+                "(%llu flows refined)\n",
+                total_packets / catalog_s, catalog_s, full_s / catalog_s,
+                static_cast<unsigned long long>(catalog_counters.catalog_refined));
   std::printf("with first-packet hints: %.0f packets/s, %.3f s; hints / no-hints throughput ratio: %.3f\n",
               total_packets / hints_s, hints_s, full_s / hints_s);
   std::printf("  %llu DNS responses read, %llu addresses learned, %llu lookups, %llu dns + %llu cache hits, "

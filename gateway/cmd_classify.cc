@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/app_catalog.h"
 #include "gateway/commands.h"
 #include "gateway/core/pipeline.h"
 #include "gateway/dpi/ndpi_classifier.h"
@@ -28,6 +29,10 @@ constexpr const char* kUsage =
     "                   servers are learned, and each new flow's record shows what was\n"
     "                   known at its first packet (first_answer, dns_hostname,\n"
     "                   detection_updated)\n"
+    "  --apps DIR       the shipped application catalog (default: the installed\n"
+    "                   one, else the source tree's apps/; docs/catalog.md)\n"
+    "  --apps-local DIR the operator's catalog files (default /etc/flowgate/apps.d)\n"
+    "  --no-catalog     nDPI's labels alone (no application catalog)\n"
     "  --no-stats       do not print the final stats record\n"
     "  --format F       json (flowgate's flow record, the default) or netify: Netify\n"
     "                   agent v5-style records (docs/netify.md): per flow a\n"
@@ -80,7 +85,8 @@ bool parseNumber(std::string_view s, uint64_t& out) {
 int classifyCommand(std::span<const std::string_view> args) {
   core::PipelineConfig config;
   std::vector<std::string> files;
-  bool stats = true, quiet = false, hints_on = false, netify = false;
+  bool stats = true, quiet = false, hints_on = false, netify = false, catalog_on = true;
+  std::string apps_dir = defaultAppsDir(), apps_local = kDefaultLocalAppsDir;
   output::NetifyOptions netify_options{.local_networks = {}, .lan_interfaces = {}, .interface = "pcap"};
   for (size_t i = 0; i < args.size(); ++i) {
     std::string_view a = args[i];
@@ -105,6 +111,10 @@ int classifyCommand(std::span<const std::string_view> args) {
       config.table.max_flows = n;
     } else if (a == "--hints") {
       hints_on = true;
+    } else if (a == "--no-catalog") {
+      catalog_on = false;
+    } else if ((a == "--apps" || a == "--apps-local") && i + 1 < args.size()) {
+      (a == "--apps" ? apps_dir : apps_local) = std::string(args[++i]);
     } else if (a == "--no-stats") {
       stats = false;
     } else if (a == "--format" || a == "--local-net" || a == "--interface") {
@@ -144,6 +154,17 @@ int classifyCommand(std::span<const std::string_view> args) {
 
   core::Hints hints{core::HintsConfig{}};
   if (hints_on) config.hints = &hints;
+  catalog::CatalogHolder apps;
+  if (catalog_on) {
+    auto loaded = loadAppCatalog(apps_dir, apps_local);
+    if (!loaded.ok()) {
+      for (const auto& e : loaded.errors()) std::cerr << policy::formatError(e) << "\n";
+      std::cerr << "flowgate classify: the application catalog has errors (--no-catalog runs without it)\n";
+      return 2;
+    }
+    apps.set(loaded.value());
+    config.catalog = &apps;
+  }
   dpi::NdpiClassifier classifier;
   core::ManualClock clock;
   PrintSink sink(clock, netify ? &netify_options : nullptr);

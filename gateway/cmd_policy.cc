@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/commands.h"
+#include "gateway/app_catalog.h"
 #include "gateway/dpi/ndpi_catalog.h"
 #include "policy/policy.h"
 
@@ -37,7 +38,8 @@ constexpr std::string_view kUsage =
     "  --flow JSON     evaluate this single flow record instead of reading stdin\n"
     "  --time WHEN     evaluation time for schedules: Unix seconds or\n"
     "                  YYYY-MM-DDTHH:MM:SSZ (default: each record's \"ts\", else now)\n"
-    "  --no-catalog    skip checking application/category names against nDPI\n";
+    "  --no-catalog    skip checking application/category names against nDPI and\n"
+    "                  the application catalog (docs/catalog.md)\n";
 
 int usageError(const std::string& msg) {
   std::cerr << "flowgate policy: " << msg << "\n\n" << kUsage;
@@ -108,7 +110,11 @@ policy::LoadResult<std::shared_ptr<const policy::PolicySet>> load(const Options&
                                                                   policy::NameCatalog& catalog) {
   policy::LoadOptions lo;
   if (o.catalog) {
-    catalog = dpi::ndpiNameCatalog();
+    // nDPI's names and the application catalog's (docs/catalog.md): the
+    // installed shipped catalog and the operator's /etc/flowgate/apps.d.
+    auto apps = loadAppCatalog(defaultAppsDir(), kDefaultLocalAppsDir);
+    if (!apps.ok()) return apps.errors();
+    catalog = namesWithCatalog(apps.value().get());
     lo.catalog = &catalog;
   }
   return policy::loadPolicy(o.paths, lo, 1);

@@ -17,6 +17,7 @@
 #include <iostream>
 
 #include "common/log.h"
+#include "gateway/app_catalog.h"
 #include "gateway/commands.h"
 #include "gateway/config.h"
 #include "gateway/daemon/daemon.h"
@@ -75,8 +76,14 @@ int runCommand(std::span<const std::string_view> args) {
   log::Level level;
   if (log::parseLevel(cfg.log_level, level)) log::setLevel(level);
 
-  static const policy::NameCatalog catalog = dpi::ndpiNameCatalog();
-  const policy::LoadOptions options{.catalog = &catalog, .zoneinfo_dir = "/usr/share/zoneinfo"};
+  // The application catalog first: the policy may name its applications.
+  AppCatalogState& apps = appCatalogState();
+  if (auto errors = apps.load(cfg.apps_enabled, cfg.apps_shipped, cfg.apps_local); !errors.empty()) {
+    for (const auto& e : errors) log::error("catalog_error", {{"error", e}});
+    std::cerr << "flowgate run: the application catalog is invalid (see above); nothing was changed\n";
+    return 1;
+  }
+  const policy::LoadOptions options{.catalog = apps.names(), .zoneinfo_dir = "/usr/share/zoneinfo"};
   if (!policyIsValid(cfg, options)) {
     std::cerr << "flowgate run: the policy is invalid (see above); nothing was changed\n";
     return 1;

@@ -9,6 +9,7 @@ namespace fg::cli {
 
 int classifyCommand(std::span<const std::string_view> args);  // gateway/cmd_classify.cc
 int policyCommand(std::span<const std::string_view> args);    // gateway/cmd_policy.cc
+int appsCommand(std::span<const std::string_view> args);      // gateway/cmd_apps.cc
 int runCommand(std::span<const std::string_view> args);       // gateway/cmd_run.cc
 
 }  // namespace fg::cli

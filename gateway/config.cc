@@ -198,7 +198,7 @@ ConfigLoad parseConfig(std::string_view text, const std::string& name) {
   }
   Reader r(out.errors);
   Config& c = out.config;
-  r.unknownKeys(root, "", {"gateway", "marks", "nft", "policy", "routing", "flows", "hints",
+  r.unknownKeys(root, "", {"gateway", "marks", "nft", "policy", "apps", "routing", "flows", "hints",
                            "control", "accounting", "output"});
 
   if (const toml::table* g = r.section(root, "gateway")) {
@@ -245,6 +245,12 @@ ConfigLoad parseConfig(std::string_view text, const std::string& name) {
     r.unknownKeys(*pl, "policy.", {"path"});
     r.strings(*pl, "policy.", "path", c.policy_paths);
     if (c.policy_paths.empty()) r.error(pl->get("path"), "policy.path", "expected at least one path");
+  }
+  if (const toml::table* ap = r.section(root, "apps")) {
+    r.unknownKeys(*ap, "apps.", {"enabled", "shipped", "local"});
+    r.boolean(*ap, "apps.", "enabled", c.apps_enabled);
+    r.string(*ap, "apps.", "shipped", c.apps_shipped);
+    r.string(*ap, "apps.", "local", c.apps_local);
   }
   if (const toml::table* rt = r.section(root, "routing")) {
     r.unknownKeys(*rt, "routing.", {"rule_priority", "keep_first_route"});

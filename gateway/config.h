@@ -41,6 +41,11 @@ struct Config {
   // [policy]
   std::vector<std::string> policy_paths = {"/etc/flowgate/policies"};
 
+  // [apps] (the application catalog, docs/catalog.md); reloaded with the policy
+  bool apps_enabled = true;
+  std::string apps_shipped = "/usr/share/flowgate/apps";  // *.toml shipped with flowgate
+  std::string apps_local = "/etc/flowgate/apps.d";        // the operator's *.toml (beat shipped)
+
   // [routing]
   uint32_t rule_priority = 10000;  // first `ip rule` priority flowgate uses
   bool keep_first_route = true;    // a flow keeps the route of its first packet (NAT-safe)

@@ -15,6 +15,7 @@ constexpr const char* kUsage =
     "  run [--config PATH]       run the inline gateway (NFQUEUE, nft, marks, routes)\n"
     "  classify FILE...          classify the flows of pcap/pcapng captures (JSON lines)\n"
     "  policy check PATH...      validate policy files\n"
+    "  apps list|check|lookup    the application catalog (docs/catalog.md)\n"
     "  policy eval PATH [...]    decide flow records with a policy\n"
     "  version                   print the version\n"
     "Run `flowgate COMMAND --help` for a command's options.\n";
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "classify") return fg::cli::classifyCommand(rest);
     if (cmd == "policy") return fg::cli::policyCommand(rest);
+    if (cmd == "apps") return fg::cli::appsCommand(rest);
     if (cmd == "run") return fg::cli::runCommand(rest);
     if (cmd == "version" || cmd == "--version") {
       std::cout << "flowgate " << FLOWGATE_VERSION << "\n";

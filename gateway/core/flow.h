@@ -44,6 +44,17 @@ enum class Confidence : uint8_t {
 };
 std::string_view toString(Confidence c);
 
+// Where a flow's application label came from (docs/catalog.md, precedence).
+enum class AppSource : uint8_t {
+  Ndpi,       // nDPI recognised it from the traffic
+  Catalog,    // flowgate's application catalog (a name or an application range)
+  Dns,        // the name the client resolved (DNS hint at the first packet)
+  Cache,      // learned from earlier flows to the same server
+  Dissector,  // one of flowgate's own protocol dissectors
+  Port,       // only a port (or an address owner's range) said so: a guess
+};
+std::string_view toString(AppSource s);
+
 // What the classifier learned about a flow. Strings come from the wire or
 // from nDPI's tables; records escape them.
 struct Classification {
@@ -59,6 +70,10 @@ struct Classification {
   uint16_t dns_qtype = 0;
   std::string user_agent;
   Confidence confidence = Confidence::Unknown;
+  AppSource app_source = AppSource::Ndpi;
+  // Who owns the server's address (a cloud or CDN: "AmazonAWS",
+  // "Cloudflare"), when known; never the application itself.
+  std::string owner;
 };
 
 // The answer for a new flow, before DPI has seen anything (Flow::early; see core/hints.h).

@@ -149,6 +149,18 @@ std::string_view toString(Confidence c) {
   return "unknown";
 }
 
+std::string_view toString(AppSource s) {
+  switch (s) {
+    case AppSource::Ndpi: return "ndpi";
+    case AppSource::Catalog: return "catalog";
+    case AppSource::Dns: return "dns";
+    case AppSource::Cache: return "cache";
+    case AppSource::Dissector: return "dissector";
+    case AppSource::Port: return "port";
+  }
+  return "ndpi";
+}
+
 std::string_view toString(EndReason r) {
   switch (r) {
     case EndReason::Fin: return "fin";

@@ -1,6 +1,7 @@
 #include "gateway/core/pipeline.h"
 
 #include "common/ascii.h"
+#include "gateway/core/app_refine.h"
 
 namespace fg::core {
 
@@ -186,8 +187,14 @@ void Pipeline::earlyAnswer(Flow& f, const Packet& p) {
   std::optional<EarlyAnswer> a = config_.hints->lookup(f.src, ServerKey{f.dst, f.dst_port, f.proto}, p.ts);
   if (!a) return;
   if (a->application.empty() && !a->hostname.empty()) {
+    // The classifier's host rules, then the catalog (same precedence as for
+    // a name DPI reads: core/app_refine.h).
     Classification c;
-    if (classifier_.matchHostname(a->hostname, c)) {
+    classifier_.matchHostname(a->hostname, c);
+    if (const catalog::Catalog* cat = currentCatalog())
+      refineWithCatalog(*cat, c, RefineInput{.name = a->hostname, .server = nullptr, .server_port = 0,
+                                             .classifier = &classifier_});
+    if (!c.application.empty() && !isGenericApplication(c)) {
       a->application = std::move(c.application);
       a->category = std::move(c.category);
     }
@@ -207,9 +214,36 @@ void Pipeline::applyEarly(Flow& f) {
   if (!e.l7_protocol.empty()) f.cls.l7_protocol = e.l7_protocol;
   if (!e.category.empty()) f.cls.category = e.category;
   f.cls.confidence = e.source;
+  f.cls.app_source = e.source == Confidence::Cache ? AppSource::Cache : AppSource::Dns;
+}
+
+const catalog::Catalog* Pipeline::currentCatalog() {
+  if (!config_.catalog) return nullptr;
+  const uint64_t g = config_.catalog->generation();
+  if (g != catalog_generation_) {
+    catalog_ = config_.catalog->get();
+    catalog_generation_ = g;
+  }
+  return catalog_.get();
+}
+
+// Once per flow, when inspection ends (endInspection): the policy reads an
+// application only once its classification is final (policy/flow_facts.h,
+// kPendingClassification), so refining mid-inspection would only cost.
+void Pipeline::refine(Flow& f, bool final) {
+  // An early answer went through the catalog already (earlyAnswer()).
+  if (f.cls.confidence == Confidence::Dns || f.cls.confidence == Confidence::Cache) return;
+  const catalog::Catalog* cat = currentCatalog();
+  if (!cat) return;
+  std::string_view name = f.cls.hostname;
+  if (name.empty() && f.early) name = f.early->hostname;
+  refineWithCatalog(*cat, f.cls, RefineInput{.name = name, .server = final ? &f.dst : nullptr,
+                                             .server_port = f.dst_port, .classifier = &classifier_});
 }
 
 void Pipeline::endInspection(Flow& f, bool final_answer) {
+  refine(f, true);
+  if (f.cls.app_source == AppSource::Catalog) ++counters_.catalog_refined;
   if (f.early) {
     EarlyAnswer& e = *f.early;
     if (f.cls.confidence == Confidence::Dpi) {

@@ -11,9 +11,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <unordered_map>
 
+#include "catalog/catalog.h"
 #include "gateway/core/classifier.h"
 #include "gateway/core/clock.h"
 #include "gateway/core/flow_table.h"
@@ -39,6 +41,13 @@ struct PipelineConfig {
   // packet its early answer (Flow::early) and teaches it the servers DPI
   // classified. Not owned; must outlive the pipeline.
   Hints* hints = nullptr;
+  // The application catalog (docs/catalog.md), or nullptr for the
+  // classifier's answers alone. The pipeline refines each flow's answer with
+  // it (core/app_refine.h) once, when inspection ends, and the early answers
+  // from a resolved name. Its
+  // snapshot is taken anew when the holder's generation changes (reload).
+  // Not owned; must outlive the pipeline.
+  const catalog::CatalogHolder* catalog = nullptr;
 };
 
 struct PipelineCounters {
@@ -54,6 +63,7 @@ struct PipelineCounters {
   uint64_t flows_ended = 0;
   uint64_t early_answers = 0;        // new flows with an answer from the hints
   uint64_t detection_updated = 0;    // ... that DPI later contradicted
+  uint64_t catalog_refined = 0;      // flows whose final application came from the catalog
 };
 
 struct StepResult {
@@ -119,6 +129,11 @@ class Pipeline {
   void updateTcp(Flow& f, const Packet& p, Direction dir);
   void classify(Flow& f, const Packet& p, Direction dir, StepResult& r);
   void endInspection(Flow& f, bool final_answer);
+  // The catalog snapshot to use now (nullptr: none configured or loaded).
+  const catalog::Catalog* currentCatalog();
+  // Applies the catalog to f.cls (see core/app_refine.h); `final` also
+  // consults the server address.
+  void refine(Flow& f, bool final);
   void onEnd(Flow& f, EndReason reason);
   void maybeExpire();
 
@@ -130,6 +145,8 @@ class Pipeline {
   std::unordered_map<FragKey, FragEntry, FragKeyHash> fragments_;
   Timestamp next_expiry_ = 0;
   PipelineCounters counters_;
+  std::shared_ptr<const catalog::Catalog> catalog_;
+  uint64_t catalog_generation_ = UINT64_MAX;
 };
 
 }  // namespace fg::core

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "gateway/control/jsonl_file.h"
 #include "gateway/control/server.h"
+#include "gateway/app_catalog.h"
 #include "gateway/daemon/accounting.h"
 #include "gateway/daemon/conntrack_feed.h"
 #include "gateway/daemon/control_handler.h"
@@ -116,7 +117,14 @@ bool Daemon::startKernel() {
   log::info("nft_table_installed", {{"table", "inet " + cfg_.table}, {"workers", cfg_.workers}});
   reloader_ = std::make_unique<Reloader>(
       [this](uint64_t generation) { return policy::loadPolicy(cfg_.policy_paths, options_, generation); },
-      cfg_.marks, holder_, *kernel_);
+      cfg_.marks, holder_, *kernel_,
+      // The application catalog reloads with the policy, first (the policy
+      // may name its applications): a broken catalog or policy keeps both old ones.
+      ReloadCompanion{.prepare = [this] {
+                        return cli::appCatalogState().prepare(cfg_.apps_enabled, cfg_.apps_shipped, cfg_.apps_local);
+                      },
+                      .commit = [] { cli::appCatalogState().commit(); },
+                      .rollback = [] { cli::appCatalogState().rollback(); }});
 
   conntrack_.open();
   return true;
@@ -142,6 +150,7 @@ bool Daemon::startWorkers() {
     ec.pipeline.table.first_id = i + 1;
     ec.pipeline.table.id_step = cfg_.workers;
     ec.pipeline.hints = &hints_;
+    ec.pipeline.catalog = &cli::appCatalogState().holder();
     ec.marks = cfg_.marks;
     ec.keep_first_route = cfg_.keep_first_route;
     const int index = static_cast<int>(i);

@@ -28,10 +28,14 @@ ReloadOutcome Reloader::reload() {
   std::lock_guard lock(mu_);
   ReloadOutcome out;
   const auto old = holder_.current();
+  // 0. What reloads with the policy (the policy may name what it brings).
+  if (companion_) out.errors = companion_->prepare();
+  const bool companion_prepared = companion_ && out.errors.empty();
   // 1. Parse once: the snapshot checked below is the one installed.
-  auto loaded = load_(holder_.nextGeneration());
   std::shared_ptr<const policy::PolicySet> next;
-  if (!loaded.ok()) {
+  if (!out.errors.empty()) {
+    // the companion's errors are reported; the policy is not loaded
+  } else if (auto loaded = load_(holder_.nextGeneration()); !loaded.ok()) {
     for (const auto& e : loaded.errors()) out.errors.push_back(policy::formatError(e));
   } else {
     next = std::move(loaded).value();
@@ -43,13 +47,16 @@ ReloadOutcome Reloader::reload() {
     if (auto k = kernel_.apply(*next); !k) out.errors.push_back("kernel: " + k.error().message());
   }
   if (!out.errors.empty()) {
+    if (companion_prepared) companion_->rollback();
     ++failed_;
     for (const auto& e : out.errors) log::error("policy_error", {{"error", e}});
     log::error("reload_failed", {{"kept_generation", old->generation()}});
     out.generation = old->generation();
     return out;
   }
-  // 4. The snapshot: workers see the new policy from their next packet on.
+  // 4. The snapshot: workers see the new policy (and catalog) from their
+  // next packet on.
+  if (companion_) companion_->commit();
   out.generation = next->generation();
   holder_.publish(std::move(next));
   loaded_at_ = std::chrono::system_clock::now();

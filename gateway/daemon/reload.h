@@ -1,4 +1,5 @@
-// The reload pipeline: parse the policy once, validate it (the policy's own
+// The reload pipeline: prepare what reloads with the policy (the
+// application catalog, a ReloadCompanion), parse the policy once, validate it (the policy's own
 // rules, then what this gateway adds: its mark bits must fit the configured
 // layout), apply it to the kernel, and only then install it as the snapshot
 // the workers read. If any step fails, nothing has changed (KernelSide::apply
@@ -16,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,13 +37,24 @@ struct ReloadOutcome {
   std::vector<std::string> errors;  // every error; empty when ok
 };
 
+// Something that reloads with the policy, all or nothing (the application
+// catalog): prepare() before the policy is loaded (the policy may name what
+// it prepared; returns every error, empty when prepared), then commit() when
+// the whole reload succeeded or rollback() when it did not.
+struct ReloadCompanion {
+  std::function<std::vector<std::string>()> prepare;
+  std::function<void()> commit;
+  std::function<void()> rollback;
+};
+
 class Reloader {
  public:
   // Loads the policy's files as generation `generation` (the seam for tests).
   using Load = std::function<policy::LoadResult<std::shared_ptr<const policy::PolicySet>>(uint64_t generation)>;
 
-  Reloader(Load load, core::MarkLayout marks, policy::PolicyHolder& holder, KernelSide& kernel)
-      : load_(std::move(load)), marks_(marks), holder_(holder), kernel_(kernel) {}
+  Reloader(Load load, core::MarkLayout marks, policy::PolicyHolder& holder, KernelSide& kernel,
+           std::optional<ReloadCompanion> companion = std::nullopt)
+      : load_(std::move(load)), marks_(marks), holder_(holder), kernel_(kernel), companion_(std::move(companion)) {}
 
   ReloadOutcome reload();
 
@@ -55,6 +68,7 @@ class Reloader {
   const core::MarkLayout marks_;
   policy::PolicyHolder& holder_;
   KernelSide& kernel_;
+  std::optional<ReloadCompanion> companion_;
   mutable std::mutex mu_;
   uint64_t ok_ = 0, failed_ = 0;
   std::chrono::system_clock::time_point loaded_at_ = std::chrono::system_clock::now();

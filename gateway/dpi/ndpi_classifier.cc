@@ -25,6 +25,12 @@ class NdpiInspection final : public core::FlowInspection {
   ndpi_flow_struct* flow;
   ndpi_protocol proto{};
   bool detected = false;
+  bool payload_seen = false;
+  // nDPI answered before any packet of the flow carried payload: that can
+  // only come from the ports (4.2 names e.g. TargusDataspeed for any SYN to
+  // port 5201). The same answer stays a port guess for the whole flow.
+  bool guessed_before_payload = false;
+  ndpi_protocol port_guess{};
 };
 
 NdpiInspection& stateOf(core::Flow& flow) {
@@ -117,6 +123,15 @@ void extract(ndpi_detection_module_struct* m, core::Flow& flow, const NdpiInspec
   c.application = ndpi_get_proto_name(m, app);
   c.category = ndpi_category_get_name(m, p.category);
   c.confidence = confidenceOf(f, p);
+  // A port (or an owner's address block) alone is a guess, whatever else.
+  c.app_source = f.confidence == NDPI_CONFIDENCE_MATCH_BY_PORT || f.confidence == NDPI_CONFIDENCE_MATCH_BY_IP
+                     ? core::AppSource::Port
+                     : core::AppSource::Ndpi;
+  if (st.guessed_before_payload && p.master_protocol == st.port_guess.master_protocol &&
+      p.app_protocol == st.port_guess.app_protocol) {
+    c.app_source = core::AppSource::Port;
+    if (c.confidence == core::Confidence::Dpi) c.confidence = core::Confidence::Guessed;
+  }
 
   c.hostname = boundedString(f.host_server_name, sizeof f.host_server_name);
   if (c.hostname.empty() && isProto(p, NDPI_PROTOCOL_SSH))
@@ -150,7 +165,12 @@ bool NdpiClassifier::inspect(core::Flow& flow, const core::Packet& packet, core:
   const uint64_t ts_ms = static_cast<uint64_t>(packet.ts / 1000);
   const auto len = static_cast<unsigned short>(packet.l3_len > 0xffff ? 0xffff : packet.l3_len);
   ndpi_protocol p = ndpi_detection_process_packet(module_, st.flow, packet.l3, len, ts_ms);
+  if (packet.payload_len > 0) st.payload_seen = true;
   if (p.app_protocol != NDPI_PROTOCOL_UNKNOWN || p.master_protocol != NDPI_PROTOCOL_UNKNOWN) {
+    if (!st.detected && !st.payload_seen) {
+      st.guessed_before_payload = true;
+      st.port_guess = p;
+    }
     st.proto = p;
     st.detected = true;
   } else if (st.detected) {
@@ -160,6 +180,8 @@ bool NdpiClassifier::inspect(core::Flow& flow, const core::Packet& packet, core:
     st.proto = p;
   }
   extract(module_, flow, st);
+  // A port guess is never final: later packets may say what the flow is.
+  if (flow.cls.app_source == core::AppSource::Port) return false;
   return st.detected && !ndpi_extra_dissection_possible(module_, st.flow);
 }
 

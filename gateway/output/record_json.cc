@@ -124,6 +124,8 @@ nlohmann::ordered_json flowRecord(const core::Flow& f, std::string_view event, c
   r["last_seen"] = toSeconds(f.last_seen);
   r["dpi_packets"] = f.dpi_packets;
   r["confidence"] = core::toString(c.confidence);
+  r["app_source"] = core::toString(c.app_source);
+  if (!c.owner.empty()) r["owner"] = safeString(c.owner);
   if (f.early) {
     const core::EarlyAnswer& e = *f.early;
     if (e.source == core::Confidence::Dns) r["dns_hostname"] = safeString(e.hostname);
@@ -194,6 +196,7 @@ nlohmann::ordered_json statsRecord(const core::PipelineCounters& c, const core::
       {"classified_giveup", c.classified_giveup},
       {"early_answers", c.early_answers},
       {"detection_updated", c.detection_updated},
+      {"catalog_refined", c.catalog_refined},
   };
 }
 

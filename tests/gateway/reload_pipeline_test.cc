@@ -128,6 +128,37 @@ TEST_F(ReloadPipelineTest, KernelFailureKeepsTheOldGeneration) {
   EXPECT_EQ(kernel_.generations, (std::vector<uint64_t>{2, 2}));
 }
 
+TEST_F(ReloadPipelineTest, CompanionCommitsOnlyWithTheWholeReload) {
+  std::vector<std::string> calls;
+  std::vector<std::string> prepare_errors;
+  Reloader r(
+      [this](uint64_t generation) {
+        const std::vector<policy::PolicySource> sources{{"p.toml", text_}};
+        return policy::compilePolicy(sources, policy::LoadOptions{}, generation);
+      },
+      marks_, holder_, kernel_,
+      ReloadCompanion{.prepare = [&] { calls.push_back("prepare"); return prepare_errors; },
+                      .commit = [&] { calls.push_back("commit"); },
+                      .rollback = [&] { calls.push_back("rollback"); }});
+  kernel_.fail = true;
+  EXPECT_FALSE(r.reload().ok);
+  EXPECT_EQ(calls, (std::vector<std::string>{"prepare", "rollback"}));
+  calls.clear();
+  kernel_.fail = false;
+  EXPECT_TRUE(r.reload().ok);
+  EXPECT_EQ(calls, (std::vector<std::string>{"prepare", "commit"}));
+  // A companion that cannot prepare: its errors, no policy load, nothing to roll back.
+  calls.clear();
+  prepare_errors = {"apps/x.toml:1:1: name: bad"};
+  const size_t applied = kernel_.applied.size();
+  const ReloadOutcome out = r.reload();
+  EXPECT_FALSE(out.ok);
+  EXPECT_EQ(out.errors, prepare_errors);
+  EXPECT_EQ(calls, (std::vector<std::string>{"prepare"}));
+  EXPECT_EQ(kernel_.applied.size(), applied);
+  EXPECT_EQ(holder_.current()->generation(), 2u);
+}
+
 TEST(CheckMarks, NamesEveryOffendingClassAndRoute) {
   const std::vector<policy::PolicySource> sources{{"p.toml", R"(
 [policy]

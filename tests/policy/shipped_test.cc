@@ -4,6 +4,7 @@
 #include "tests/policy/policy_test_util.h"
 
 #ifdef FLOWGATE_WITH_NDPI_CATALOG
+#include "catalog/catalog.h"
 #include "gateway/dpi/ndpi_catalog.h"
 #endif
 
@@ -18,8 +19,15 @@ const std::string kPolicies = std::string(FLOWGATE_SOURCE_DIR) + "/policies";
 LoadOptions shippedOptions() {
   LoadOptions o;
 #ifdef FLOWGATE_WITH_NDPI_CATALOG
-  // Validate the names against the nDPI this build links, as flowgate does.
-  static const NameCatalog catalog = dpi::ndpiNameCatalog();
+  // Validate the names against the nDPI this build links and the shipped
+  // application catalog, as flowgate does.
+  static const NameCatalog catalog = [] {
+    NameCatalog names = dpi::ndpiNameCatalog();
+    auto apps = catalog::loadCatalogDirs(std::string(FLOWGATE_SOURCE_DIR) + "/apps", "");
+    EXPECT_TRUE(apps.ok());
+    if (apps.ok()) apps.value()->addNames(names);
+    return names;
+  }();
   o.catalog = &catalog;
 #endif
   return o;
@@ -138,6 +146,14 @@ TEST(ShippedPoliciesTest, QosGaming) {
   EXPECT_EQ(classOf(game, sunday), "realtime");
   game.ip_proto = 6;
   EXPECT_EQ(classOf(game, sunday), "bulk");
+  // Fortnite (flowgate's catalog) is realtime over TCP (its TLS services) too.
+  FlowFacts fortnite = webFlow();
+  fortnite.application = "Fortnite";
+  fortnite.category = "Game";
+  fortnite.ip_proto = 6;
+  EXPECT_EQ(classOf(fortnite, mondayMorningBerlin), "realtime");
+  fortnite.ip_proto = 17;
+  EXPECT_EQ(classOf(fortnite, sunday), "realtime");
   FlowFacts download = webFlow();
   download.category = "Download";
   EXPECT_EQ(classOf(download, sunday), "bulk");
