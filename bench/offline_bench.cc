@@ -22,6 +22,7 @@
 
 #include "catalog/catalog.h"
 #include "gateway/core/pipeline.h"
+#include "gateway/dissect/dissecting_classifier.h"
 #include "gateway/dpi/ndpi_classifier.h"
 #include "gateway/pcap/capture_reader.h"
 
@@ -131,7 +132,7 @@ int main(int argc, char** argv) {
 
   // Full engine; again with first-packet hints (DNS answers parsed into the
   // shared cache under its lock, a lookup per new flow, learned servers).
-  dpi::NdpiClassifier classifier;
+  dissect::DissectingClassifier classifier(std::make_unique<dpi::NdpiClassifier>());
   auto runEngine = [&](core::Hints* hints, core::PipelineCounters& counters, uint64_t& created,
                        const catalog::CatalogHolder* apps = nullptr) {
     core::ManualClock clock;

@@ -1,8 +1,13 @@
 #include "common/log.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
 
 namespace fg::log {
 namespace {
@@ -10,6 +15,7 @@ namespace {
 std::atomic<int> g_level{static_cast<int>(Level::Info)};
 std::atomic<Sink> g_sink{nullptr};
 std::atomic<void*> g_sink_context{nullptr};
+std::atomic<int> g_style{static_cast<int>(Style::Plain)};
 
 const char* name(Level l) {
   switch (l) {
@@ -65,6 +71,61 @@ std::string_view toString(Level l) {
   return "info";
 }
 
+Style styleFromEnvironment() {
+  // FLOWGATE_LOG_STYLE=plain|timestamp|journal overrides the detection (e.g.
+  // plain when the collector adds its own time, as the namespace tests do).
+  if (const char* forced = std::getenv("FLOWGATE_LOG_STYLE"); forced && *forced) {
+    const std::string_view f = forced;
+    if (f == "plain") return Style::Plain;
+    if (f == "journal") return Style::Journal;
+    if (f == "timestamp") return Style::Timestamp;
+  }
+  // systemd sets JOURNAL_STREAM=DEV:INODE of the stream it connected to
+  // stdout/stderr; a child that redirected stderr elsewhere must not emit
+  // priority prefixes into a file (sd-daemon(3), systemd.exec(5)).
+  const char* js = std::getenv("JOURNAL_STREAM");
+  if (js && *js) {
+    uintmax_t dev = 0, ino = 0;
+    struct stat st {};
+    if (std::sscanf(js, "%" SCNuMAX ":%" SCNuMAX, &dev, &ino) == 2 && ::fstat(STDERR_FILENO, &st) == 0 &&
+        static_cast<uintmax_t>(st.st_dev) == dev && static_cast<uintmax_t>(st.st_ino) == ino)
+      return Style::Journal;
+  }
+  return Style::Timestamp;
+}
+
+void setStyle(Style s) { g_style.store(static_cast<int>(s), std::memory_order_relaxed); }
+
+int syslogPriority(Level l) {
+  switch (l) {
+    case Level::Debug: return 7;
+    case Level::Info: return 6;
+    case Level::Warn: return 4;
+    case Level::Error: return 3;
+  }
+  return 6;
+}
+
+std::string linePrefix(Style style, Level l, std::chrono::system_clock::time_point when) {
+  switch (style) {
+    case Style::Plain:
+      return {};
+    case Style::Journal:
+      return "<" + std::to_string(syslogPriority(l)) + ">";
+    case Style::Timestamp: {
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(when.time_since_epoch()).count();
+      const std::time_t secs = static_cast<std::time_t>(ms / 1000);
+      std::tm tm{};
+      gmtime_r(&secs, &tm);
+      char buf[40];
+      const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+      std::snprintf(buf + n, sizeof buf - n, ".%03dZ ", static_cast<int>(ms % 1000));
+      return buf;
+    }
+  }
+  return {};
+}
+
 void setLevel(Level l) { g_level.store(static_cast<int>(l), std::memory_order_relaxed); }
 Level level() { return static_cast<Level>(g_level.load(std::memory_order_relaxed)); }
 
@@ -81,7 +142,10 @@ bool parseLevel(std::string_view t, Level& out) {
 
 void write(Level l, std::string_view event, std::initializer_list<Field> fields) {
   if (l < level()) return;
-  std::string line = name(l);
+  const auto style = static_cast<Style>(g_style.load(std::memory_order_relaxed));
+  std::string line = linePrefix(style, l, std::chrono::system_clock::now());
+  const size_t body = line.size();
+  line += name(l);
   line += ' ';
   line.append(event);
   for (const Field& f : fields) {
@@ -94,7 +158,8 @@ void write(Level l, std::string_view event, std::initializer_list<Field> fields)
   // One write: lines from different threads never interleave.
   (void)!::write(STDERR_FILENO, line.data(), line.size());
   if (Sink sink = g_sink.load(std::memory_order_acquire))
-    sink(l, std::string_view(line).substr(0, line.size() - 1), g_sink_context.load(std::memory_order_acquire));
+    sink(l, std::string_view(line).substr(body, line.size() - 1 - body),
+         g_sink_context.load(std::memory_order_acquire));
 }
 
 bool RateLimit::allow(uint64_t& suppressed) {

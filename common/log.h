@@ -1,7 +1,13 @@
 // Structured logging: one line per event, "LEVEL event key=value ...", to
-// stderr (journald captures it under systemd). Thread-safe; a line is
-// written with one write(2). Per-packet call sites use RateLimit so a flood
-// cannot turn into a log flood.
+// stderr. Thread-safe; a line is written with one write(2). Per-packet call
+// sites use RateLimit so a flood cannot turn into a log flood.
+//
+// Line prefix (Style): under systemd, when stderr is the journal stream
+// ($JOURNAL_STREAM names stderr's device:inode), each line starts with its
+// syslog priority "<N>" (sd-daemon(3)), so `journalctl -p err` finds errors
+// and journald adds the time; anywhere else it starts with an RFC 3339 UTC
+// timestamp with milliseconds. The level can change at run time (setLevel,
+// e.g. from `flowgatectl log-level`).
 #pragma once
 
 #include <atomic>
@@ -32,6 +38,19 @@ struct Field {
     requires std::is_arithmetic_v<T>
   Field(std::string_view k, T v) : key(k), value(std::to_string(v)) {}
 };
+
+enum class Style : int {
+  Plain,      // "LEVEL event ..." (tests)
+  Journal,    // "<N>LEVEL event ..." (stderr is the journal)
+  Timestamp,  // "2026-12-03T10:15:02.123Z LEVEL event ..."
+};
+// Journal when $JOURNAL_STREAM matches stderr, else Timestamp.
+Style styleFromEnvironment();
+void setStyle(Style style);
+// The syslog priority of a level: debug 7, info 6, warn 4, error 3.
+int syslogPriority(Level level);
+// The prefix written before "LEVEL event ..." in `style` at `when`.
+std::string linePrefix(Style style, Level level, std::chrono::system_clock::time_point when);
 
 void write(Level level, std::string_view event, std::initializer_list<Field> fields);
 

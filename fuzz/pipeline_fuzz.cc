@@ -27,6 +27,7 @@
 #include "gateway/core/pipeline.h"
 #include "gateway/core/tcp_reset.h"
 #include "gateway/dpi/ndpi_catalog.h"
+#include "gateway/dissect/dissecting_classifier.h"
 #include "gateway/dpi/ndpi_classifier.h"
 #include "gateway/output/record_json.h"
 
@@ -64,7 +65,7 @@ struct Shared {
   }
   policy::NameCatalog catalog;
   policy::PolicyHolder holder;
-  dpi::NdpiClassifier classifier;
+  dissect::DissectingClassifier classifier{std::make_unique<dpi::NdpiClassifier>()};
 };
 
 Shared& shared() {

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "gateway/dissect/dissect.h"
 #include "gateway/dpi/ndpi_catalog.h"
 
 namespace fg::cli {
@@ -24,6 +25,7 @@ policy::LoadResult<std::shared_ptr<const catalog::Catalog>> loadAppCatalog(const
 policy::NameCatalog namesWithCatalog(const catalog::Catalog* c) {
   policy::NameCatalog names = dpi::ndpiNameCatalog();
   if (c && !names.protocols.empty()) c->addNames(names);
+  if (!names.protocols.empty()) names = dissect::withDissectorNames(std::move(names));  // docs/dissectors.md
   return names;
 }
 

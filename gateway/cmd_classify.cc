@@ -3,11 +3,14 @@
 #include <cstdio>
 #include <iostream>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "gateway/app_catalog.h"
 #include "gateway/commands.h"
 #include "gateway/core/pipeline.h"
+#include "gateway/dissect/dissecting_classifier.h"
+#include "gateway/dpi/ndpi_catalog.h"
 #include "gateway/dpi/ndpi_classifier.h"
 #include "gateway/output/netify.h"
 #include "gateway/output/record_json.h"
@@ -35,9 +38,11 @@ constexpr const char* kUsage =
     "  --no-catalog     nDPI's labels alone (no application catalog)\n"
     "  --no-stats       do not print the final stats record\n"
     "  --format F       json (flowgate's flow record, the default) or netify: Netify\n"
-    "                   agent v5-style records (docs/netify.md): per flow a\n"
-    "                   {\"type\":\"flow\"} record, then its {\"type\":\"flow_purge\"};\n"
-    "                   no stats record in this format\n"
+    "                   agent-style messages (docs/netify.md): per flow its\n"
+    "                   \"flow\" (first sight), \"flow_dpi_complete\" and\n"
+    "                   \"flow_purge\"; no stats record in this format\n"
+    "  --netify-version N  with --format netify: 5 (default) or 4, the agent's\n"
+    "                   older format (first_update_at, dhc_hit, ct_id, established)\n"
     "  --local-net CIDR with --format netify: a local network (repeatable); flows\n"
     "                   are reported from its side (local_ip, local_bytes, ...).\n"
     "                   Without it the opener (src) is the local side\n"
@@ -47,10 +52,14 @@ constexpr const char* kUsage =
 
 class PrintSink final : public core::FlowEventSink {
  public:
-  // `netify`: print Netify records (flow, then flow_purge) instead.
+  // `netify`: print the agent's messages for each flow when it ends: `flow`
+  // (as at first sight), `flow_dpi_complete` (as when classification became
+  // final) and `flow_purge` (the end).
   PrintSink(const core::Clock& clock, const output::NetifyOptions* netify)
       : clock_(clock), netify_(netify) {}
-  void onClassified(const core::Flow&) override {}
+  void onClassified(const core::Flow& flow) override {
+    if (netify_) classified_[flow.id] = output::flowRecord(flow, "flow", flow.last_seen);
+  }
   void onFlowEnd(const core::Flow& flow, core::EndReason reason) override {
     auto record = output::flowRecord(flow, "flow", flow.last_seen, reason);
     (void)clock_;
@@ -59,9 +68,15 @@ class PrintSink final : public core::FlowEventSink {
       return;
     }
     nlohmann::json plain = record;
-    if (auto r = output::netifyRecord(plain, *netify_)) print(*r);
-    plain["event"] = "flow_end";
-    if (auto r = output::netifyRecord(plain, *netify_)) print(*r);
+    nlohmann::json at_dpi = plain;
+    if (auto it = classified_.find(flow.id); it != classified_.end()) {
+      at_dpi = it->second;
+      classified_.erase(it);
+    }
+    using output::NetifyType;
+    if (auto r = output::netifyMessage(output::netifyFirstSight(plain), NetifyType::Flow, *netify_)) print(*r);
+    if (auto r = output::netifyMessage(at_dpi, NetifyType::DpiComplete, *netify_)) print(*r);
+    if (auto r = output::netifyMessage(plain, NetifyType::Purge, *netify_)) print(*r);
   }
 
  private:
@@ -73,6 +88,7 @@ class PrintSink final : public core::FlowEventSink {
 
   const core::Clock& clock_;
   const output::NetifyOptions* netify_;
+  std::unordered_map<uint64_t, nlohmann::json> classified_;  // flows classified, not yet ended
 };
 
 bool parseNumber(std::string_view s, uint64_t& out) {
@@ -87,7 +103,8 @@ int classifyCommand(std::span<const std::string_view> args) {
   std::vector<std::string> files;
   bool stats = true, quiet = false, hints_on = false, netify = false, catalog_on = true;
   std::string apps_dir = defaultAppsDir(), apps_local = kDefaultLocalAppsDir;
-  output::NetifyOptions netify_options{.local_networks = {}, .lan_interfaces = {}, .interface = "pcap"};
+  output::NetifyOptions netify_options;
+  netify_options.interface = "pcap";
   for (size_t i = 0; i < args.size(); ++i) {
     std::string_view a = args[i];
     auto value = [&](uint64_t& out, uint64_t min, uint64_t max) {
@@ -117,7 +134,7 @@ int classifyCommand(std::span<const std::string_view> args) {
       (a == "--apps" ? apps_dir : apps_local) = std::string(args[++i]);
     } else if (a == "--no-stats") {
       stats = false;
-    } else if (a == "--format" || a == "--local-net" || a == "--interface") {
+    } else if (a == "--format" || a == "--local-net" || a == "--interface" || a == "--netify-version") {
       if (i + 1 >= args.size()) {
         std::cerr << "flowgate classify: " << a << " needs a value\n";
         return 2;
@@ -129,6 +146,12 @@ int classifyCommand(std::span<const std::string_view> args) {
           return 2;
         }
         netify = v == "netify";
+      } else if (a == "--netify-version") {
+        if (v != "4" && v != "5") {
+          std::cerr << "flowgate classify: --netify-version is 4 or 5, not " << v << "\n";
+          return 2;
+        }
+        netify_options.version = v == "4" ? 4 : 5;
       } else if (a == "--local-net") {
         if (!output::validNetifyCidr(v)) {
           std::cerr << "flowgate classify: --local-net: not an address or CIDR: " << v << "\n";
@@ -165,8 +188,9 @@ int classifyCommand(std::span<const std::string_view> args) {
     apps.set(loaded.value());
     config.catalog = &apps;
   }
-  dpi::NdpiClassifier classifier;
+  dissect::DissectingClassifier classifier(std::make_unique<dpi::NdpiClassifier>());
   core::ManualClock clock;
+  netify_options.protocol_id = dpi::ndpiProtocolId;
   PrintSink sink(clock, netify ? &netify_options : nullptr);
   core::Pipeline pipeline(config, classifier, clock, sink);
   int rc = 0;

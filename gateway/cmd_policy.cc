@@ -29,7 +29,9 @@ constexpr std::string_view kUsage =
     "       flowgate policy eval PATH... [--flow JSON] [--time WHEN] [--no-catalog]\n"
     "\n"
     "check  validate policy files (a file, or a directory of *.toml loaded in name\n"
-    "       order); prints every error (exit 1) or a summary (exit 0)\n"
+    "       order); prints every error (exit 1) or a summary (exit 0), and\n"
+    "       warnings on stderr (e.g. a rule routing IPv6 flows through a route\n"
+    "       with only an IPv4 next hop)\n"
     "eval   print the decision for each flow record: the one given with --flow, or\n"
     "       one JSON object per line on stdin (e.g. from `flowgate classify`);\n"
     "       non-flow events such as the final {\"event\":\"stats\"} line are skipped\n"
@@ -152,9 +154,10 @@ int check(std::span<const std::string_view> args) {
     char m[40];
     std::snprintf(m, sizeof m, "0x%x/0x%x", r.fwmark, r.fwmark_mask);
     std::cout << "route " << r.name << ": table " << r.table << ", fwmark " << m;
-    if (r.via) std::cout << ", via " << r.via->toString();
+    for (size_t i = 0; i < r.via.size(); ++i) std::cout << (i == 0 ? ", via " : " and ") << r.via[i].toString();
     if (!r.dev.empty()) std::cout << ", dev " << r.dev;
-    std::cout << "\n";
+    std::cout << "; " << policy::familiesName(r) << (r.managed() ? "" : " (table managed outside flowgate)")
+              << "\n";
   }
   for (const auto& st : p.sets()) {
     std::cout << "set " << st.name << ": " << (st.family == policy::IpFamily::V4 ? "ipv4" : "ipv6")
@@ -173,9 +176,17 @@ int check(std::span<const std::string_view> args) {
   for (uint32_t id = 0; id < p.ruleCount(); ++id) {
     const auto& r = p.rule(id);
     std::cout << "rule " << r.name << ": " << policy::toString(r.verdict)
-              << (r.shadow ? " (shadow)" : "") << (r.enabled ? "" : " (disabled)") << "  ["
+              << (r.shadow ? " (shadow)" : "") << (r.enabled ? "" : " (disabled)")
+              << (r.require_verified_name ? ", requires a verified name"
+                  : r.reads_name          ? ", acts on unverified names too"
+                                          : "")
+              << "  ["
               << r.file << ":" << r.line << "]\n";
   }
+  // Warnings do not fail the check: the policy loads and runs as written.
+  for (const auto& w : p.warnings()) std::cerr << "warning: " << policy::formatError(w) << "\n";
+  if (!p.warnings().empty())
+    std::cerr << p.warnings().size() << (p.warnings().size() == 1 ? " warning" : " warnings") << "\n";
   return kExitOk;
 }
 

@@ -24,8 +24,10 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/log.h"
 #include "gateway/control/protocol.h"
 
 namespace {
@@ -34,25 +36,6 @@ using nlohmann::json;
 using namespace fg::ctl;
 
 constexpr const char* kDefaultSocket = "/run/flowgate/control.sock";
-
-constexpr const char* kUsage = R"(usage: flowgatectl [--socket PATH] [--json] COMMAND [ARGS]
-
-commands:
-  status                      daemon status and counters
-  flows [FILTERS] [--limit N] active flows (default limit 100)
-  flow ID                     one flow by id
-  policy                      active rules with hit counters
-  reload                      reload the policy (like SIGHUP); prints every error on failure
-  watch [TOPIC]... [FILTERS]  stream events; topics: flow flow_end aggregate log (default: flow flow_end)
-  top                         live per-application bandwidth from the aggregates
-  metrics                     Prometheus text exposition
-  hint ADDRESS                what the first-packet hint caches know about a server address
-
-filters: --app NAME  --address ADDR  --rule NAME
-options: --socket PATH (default /run/flowgate/control.sock)
-         --json        raw JSON lines instead of tables
-         --netify      watch: flow records in the Netify agent's format (JSON lines)
-)";
 
 struct Args {
   std::string socket = kDefaultSocket;
@@ -64,56 +47,88 @@ struct Args {
   std::optional<size_t> limit;
 };
 
-[[noreturn]] void usage(const std::string& why) {
-  if (!why.empty()) std::cerr << "flowgatectl: " << why << "\n";
-  std::cerr << kUsage;
-  std::exit(2);
+// Errors are printed as JSON on stdout under --json (the shape of the
+// daemon's own error answers), as one text line on stderr otherwise.
+bool g_json_errors = false;
+
+[[noreturn]] void failWith(int code, const std::string& error_code, const std::string& msg) {
+  if (g_json_errors) {
+    std::cout << json{{"ok", false}, {"error", {{"code", error_code}, {"message", msg}}}}.dump() << std::endl;
+  } else {
+    std::cerr << "flowgatectl: " << msg << "\n";
+  }
+  std::exit(code);
 }
 
+// Exit 2: the command line is wrong; nothing was sent.
+[[noreturn]] void usage(const std::string& why) {
+  failWith(2, "usage", why + " (flowgatectl --help for usage)");
+}
+
+struct CommandSpec {
+  const char* name;
+  const char* help;
+  const char* arg;  // positional argument's name, nullptr = none
+  int min_args, max_args;
+};
+
+constexpr CommandSpec kCommands[] = {
+    {"status", "daemon status: kernel mode, queues, policy generation, counters", nullptr, 0, 0},
+    {"flows", "active flows (filters: --app --address --rule; --limit N, default 100)", nullptr, 0, 0},
+    {"flow", "one flow by id", "ID", 1, 1},
+    {"policy", "active rules with hit counters", nullptr, 0, 0},
+    {"reload", "reload the policy (like SIGHUP); exits 1 and prints every error when refused", nullptr, 0, 0},
+    {"watch", "stream events; topics flow flow_end aggregate log (default: flow flow_end)", "TOPIC", 0, 4},
+    {"top", "live per-application bandwidth from the aggregates", nullptr, 0, 0},
+    {"metrics", "Prometheus text exposition", nullptr, 0, 0},
+    {"hint", "what the first-packet hint caches know about a server address", "ADDRESS", 1, 1},
+    {"log-level", "show the daemon's log level, or set it (debug, info, warn, error)", "LEVEL", 0, 1},
+};
+
+// One parser (CLI11) for every option form: `--opt value`, `--opt=value`,
+// `-s value`, and `--` to end the options; options may come before or
+// after the command.
 Args parseArgs(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string s = argv[i];
-    auto value = [&](const char* name) -> std::string {
-      if (i + 1 >= argc) usage(std::string(name) + " needs a value");
-      return argv[++i];
-    };
-    if (s == "-h" || s == "--help") {
-      std::cout << kUsage;
-      std::exit(0);
-    } else if (s == "--socket" || s == "-s") {
-      a.socket = value("--socket");
-    } else if (s.rfind("--socket=", 0) == 0) {
-      a.socket = s.substr(9);
-    } else if (s == "--json" || s == "-j") {
-      a.json_out = true;
-    } else if (s == "--netify") {
-      a.netify = true;
-      a.json_out = true;
-    } else if (s == "--app" || s == "--application") {
-      a.filter.application = value("--app");
-    } else if (s == "--address") {
-      a.filter.address = value("--address");
-    } else if (s == "--rule") {
-      a.filter.rule = value("--rule");
-    } else if (s == "--limit") {
-      const std::string v = value("--limit");
-      char* end = nullptr;
-      errno = 0;
-      unsigned long long n = std::strtoull(v.c_str(), &end, 10);
-      if (errno || !end || *end || v.empty() || v[0] == '-' || n < 1 || n > kMaxFlowLimit) {
-        usage("--limit must be between 1 and " + std::to_string(kMaxFlowLimit));
-      }
-      a.limit = static_cast<size_t>(n);
-    } else if (s.size() > 1 && s[0] == '-') {
-      usage("unknown option " + s);
-    } else if (a.command.empty()) {
-      a.command = s;
-    } else {
-      a.positional.push_back(s);
-    }
+  CLI::App app{"flowgatectl: control a running flowgate gateway (flowgatectl(8), docs/control.md)", "flowgatectl"};
+  app.set_version_flag("--version", std::string("flowgatectl ") + FLOWGATE_VERSION);
+  app.fallthrough();
+  app.require_subcommand(1, 1);
+  app.add_option("-s,--socket", a.socket, "control socket")->capture_default_str();
+  app.add_flag("-j,--json", a.json_out, "the daemon's JSON (one line per response or event) instead of tables");
+  app.add_flag("--netify", a.netify, "watch: flow records in the Netify agent's format (JSON lines)");
+  app.add_option("--app,--application", a.filter.application, "filter: application name");
+  app.add_option("--address", a.filter.address, "filter: an address of the flow");
+  app.add_option("--rule", a.filter.rule, "filter: the deciding rule");
+  size_t limit = 0;
+  auto* limit_opt = app.add_option("--limit", limit, "flows: at most N flows")
+                        ->check(CLI::Range(size_t{1}, size_t{kMaxFlowLimit}));
+  for (const CommandSpec& c : kCommands) {
+    CLI::App* sub = app.add_subcommand(c.name, c.help);
+    if (c.arg) sub->add_option(c.arg, a.positional, c.arg)->expected(c.min_args, c.max_args)->required(c.min_args > 0);
   }
-  if (a.command.empty()) usage("");
+  // Before parsing: under --json even a usage error is JSON.
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (arg == "--json" || arg == "-j" || arg == "--netify") g_json_errors = true;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    std::exit(app.exit(e));  // --help, --version
+  } catch (const CLI::ParseError& e) {
+    // CLI11 says "A subcommand is required" for a misspelt command: name it.
+    if (app.get_subcommands().empty()) {
+      for (const std::string& extra : app.remaining()) {
+        if (!extra.starts_with("-")) usage("unknown command \"" + extra + "\"");
+      }
+    }
+    usage(e.what());
+  }
+  a.command = app.get_subcommands().front()->get_name();
+  if (*limit_opt) a.limit = limit;
+  if (a.netify) a.json_out = true;
   return a;
 }
 
@@ -137,10 +152,10 @@ class Connection {
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) return;
     const int err = errno;
     if (err == ENOENT || err == ECONNREFUSED || err == ENOTDIR) {
-      fail("flowgate is not running (no socket at " + path_ + ")");
+      fail("flowgate is not running (no socket at " + path_ + ")", "not_running");
     }
     if (err == EACCES || err == EPERM) {
-      fail("permission denied: " + path_ + " (are you in group " + socketGroup() + "?)");
+      fail("permission denied: " + path_ + " (are you in group " + socketGroup() + "?)", "permission_denied");
     }
     fail("cannot connect to " + path_ + ": " + std::strerror(err));
   }
@@ -180,9 +195,8 @@ class Connection {
     return j;
   }
 
-  [[noreturn]] static void fail(const std::string& msg) {
-    std::cerr << "flowgatectl: " << msg << "\n";
-    std::exit(1);
+  [[noreturn]] static void fail(const std::string& msg, const std::string& code = "connection") {
+    failWith(1, code, msg);
   }
 
  private:
@@ -353,12 +367,17 @@ std::string text(const json& o, const char* key, const std::string& null_text) {
 
 void printFlows(const json& flows) {
   Table t;
-  t.header = {"ID", "SRC", "DST", "PROTO", "APP", "HOSTNAME", "VERDICT", "RULE", "BYTES"};
-  t.right = {false, false, false, false, false, false, false, false, true};
+  t.header = {"ID", "SRC", "DST", "PROTO", "APP", "HOSTNAME", "NAME", "VERDICT", "RULE", "BYTES"};
+  t.right = {false, false, false, false, false, false, false, false, false, true};
+  // NAME: how the hostname is verified (dns, range, certificate), "unverified", or "-".
+  auto verified = [](const json& f) -> std::string {
+    if (!f.contains("name_verified") || !f["name_verified"].is_boolean()) return "-";
+    return f["name_verified"].get<bool>() ? f.value("name_verified_by", std::string("yes")) : "unverified";
+  };
   for (const auto& f : flows) {
     t.rows.push_back({f.contains("flow_id") ? scalar(f["flow_id"]) : "-", endpoint(f, "src_ip", "src_port"),
                       endpoint(f, "dst_ip", "dst_port"), f.value("proto", std::string("-")),
-                      text(f, "application", "-"), text(f, "hostname", ""),
+                      text(f, "application", "-"), text(f, "hostname", ""), verified(f),
                       f.contains("verdict") ? text(f, "verdict", "-") : std::string("-"),
                       text(f, "rule", "(default)"),
                       f.contains("bytes") ? humanBytes(f["bytes"].get<double>()) : "-"});
@@ -537,20 +556,19 @@ int main(int argc, char** argv) {
       usage(a.command + " takes no filters");
     }
   };
-  static const char* kKnown[] = {"status", "flows", "flow", "policy", "reload", "watch", "top", "metrics", "hint"};
-  if (std::find_if(std::begin(kKnown), std::end(kKnown), [&](const char* k) { return a.command == k; }) ==
-      std::end(kKnown)) {
-    usage("unknown command \"" + a.command + "\"");
-  }
-  if (a.command == "flow" && a.positional.size() != 1) usage("flow takes one flow id");
-  if (a.command == "hint" && a.positional.size() != 1) usage("hint takes one address");
-  if (a.command == "hint") no_filters();
-  if (a.command != "flows" && a.command != "flow" && a.command != "watch" && a.command != "hint") {
+  if (a.command == "hint" || a.command == "log-level") no_filters();
+  if (a.command != "flows" && a.command != "flow" && a.command != "watch" && a.command != "hint" &&
+      a.command != "log-level") {
     no_args();
     if (a.command != "top") no_filters();
   }
   if (a.command == "flows") no_args();
   if (a.command == "watch" && a.limit) usage("watch takes no --limit");
+  if (a.command == "log-level" && !a.positional.empty()) {
+    fg::log::Level level;
+    if (!fg::log::parseLevel(a.positional[0], level))
+      usage("log-level: \"" + a.positional[0] + "\" is not one of debug, info, warn, error");
+  }
 
   Connection c(a.socket);
   c.open();
@@ -604,6 +622,9 @@ int main(int argc, char** argv) {
                   << ", " << scalar(l.value("category", json())) << ") host " << scalar(l.value("hostname", json()))
                   << ", expires in " << scalar(l.value("expires_in_s", json())) << " s\n";
     }
+  } else if (a.command == "log-level") {
+    json r = request(c, a, LogLevelRequest{a.positional.empty() ? std::string() : a.positional[0]});
+    if (!a.json_out) std::cout << "log level: " << scalar(r.value("level", json())) << "\n";
   } else if (a.command == "watch") {
     return runWatch(c, a);
   } else if (a.command == "top") {

@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/log.h"
 #include "gateway/commands.h"
 
 namespace {
@@ -23,6 +24,7 @@ constexpr const char* kUsage =
 }  // namespace
 
 int main(int argc, char** argv) {
+  fg::log::setStyle(fg::log::styleFromEnvironment());
   std::vector<std::string_view> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
     std::cout << kUsage;

@@ -113,6 +113,30 @@ Result<std::vector<uint8_t>> buildRouteMessage(RtnlOp op, const RouteSpec& r) {
   });
 }
 
+Result<RouteClassPlan> planRouteClass(const RouteClassSpec& spec) {
+  if (spec.table == 0) return makeError("rtnl: route class table must not be 0");
+  if ((spec.fwmark & ~spec.fwmask) != 0) return makeError("rtnl: fwmark has bits outside fwmask");
+  const RouteAddress* gw[2] = {nullptr, nullptr};
+  for (const auto& g : spec.gateways) {
+    const RouteAddress*& slot = gw[g.family == IpFamily::V4 ? 0 : 1];
+    if (slot != nullptr) return makeError("rtnl: two gateways of one family in a route class");
+    slot = &g;
+  }
+  RouteClassPlan plan;
+  for (IpFamily fam : {IpFamily::V4, IpFamily::V6}) {
+    const RouteAddress* g = gw[fam == IpFamily::V4 ? 0 : 1];
+    if (!spec.gateways.empty() && g == nullptr) continue;  // not covered: no rule, no route
+    plan.rules.push_back(RuleSpec{.family = fam, .fwmark = spec.fwmark, .fwmask = spec.fwmask,
+                                  .table = spec.table, .priority = spec.priority, .suppress_prefixlen = -1});
+    if (g == nullptr && !spec.oif) continue;  // the admin's table: rules only
+    RouteSpec route{.family = fam, .table = spec.table};
+    if (g != nullptr) route.gateway = *g;
+    route.oif = spec.oif;
+    plan.routes.push_back(route);
+  }
+  return plan;
+}
+
 Result<uint32_t> interfaceIndex(std::string_view name) {
   const std::string n(name);
   if (n.empty() || n.size() >= IFNAMSIZ) return makeError("rtnl: invalid interface name '" + n + "'");

@@ -73,6 +73,39 @@ struct RouteSpec {
 // One RTM_NEWROUTE/RTM_DELROUTE message; needs a gateway or an oif (or both).
 [[nodiscard]] Result<std::vector<uint8_t>> buildRouteMessage(RtnlOp op, const RouteSpec& route);
 
+// A route class in the kernel: one fwmark rule and one default route per
+// address family it covers. `gateways` holds at most one next hop per family;
+// `oif` the uplink device. The families covered:
+//   gateways only      the families of the gateways (via, per family);
+//   oif only           both (a point-to-point uplink: an on-link default);
+//   gateways and oif   the families of the gateways, through oif;
+//   neither            both, rules only: the table is managed by the admin.
+// A family the class does not cover gets no rule either, so its flows keep
+// the main table whatever their mark says (which is where they would end up
+// through an empty table anyway; the daemon counts them).
+struct RouteClassSpec {
+  uint32_t table = 0;
+  uint32_t fwmark = 0;
+  uint32_t fwmask = 0xffffffff;
+  uint32_t priority = 0;
+  std::vector<RouteAddress> gateways{};
+  std::optional<uint32_t> oif{};
+};
+
+struct RouteClassPlan {
+  std::vector<RuleSpec> rules;    // in install order
+  std::vector<RouteSpec> routes;  // the same families, default routes in `table`
+  bool covers(IpFamily f) const {
+    for (const auto& r : rules)
+      if (r.family == f) return true;
+    return false;
+  }
+};
+
+// The rules and routes of one route class (pure). Errors: two gateways of one
+// family, table 0, fwmark bits outside fwmask.
+[[nodiscard]] Result<RouteClassPlan> planRouteClass(const RouteClassSpec& spec);
+
 // if_nametoindex(); ENODEV-style error naming the interface when absent.
 [[nodiscard]] Result<uint32_t> interfaceIndex(std::string_view name);
 

@@ -228,6 +228,11 @@ mark_shift = 4
 video = 2         # mark 0x20
 bulk = 3          # mark 0x30
 
+# The traffic names the lab server by its address (no DNS in this lab): the
+# operator's range verifies its SNI www.netflix.com for the class rule.
+[verified_ranges]
+NetFlix = ["10.71.100.1"]
+
 [[rule]]
 name = "netflix-video"
 match = { application = "NetFlix" }
@@ -334,9 +339,10 @@ assert r["dst_port"] == 4433 and r["hostname"] == "www.netflix.com", r
 fg_check "the default-decided flow's event arrived" wait_for 10 other_decided
 human=$(fgctl flows 2>&1 || true)
 fg_log "flowgatectl flows:"$'\n'"$human"
-fg_check "flows (table form) shows the flow" grep -Eq "^$up_id +10\.71\.1\.2:[0-9]+ +10\.71\.100\.1:4433 .*NetFlix" <<<"$human"
-fg_check "flows (table form) also shows the flow decided by the default (rule null)" \
-  grep -Eq "10\.71\.100\.1:4433 .*www\.example\.org +accept" <<<"$human"
+fg_check "flows (table form) shows the flow, its name verified by the range" \
+  grep -Eq "^$up_id +10\.71\.1\.2:[0-9]+ +10\.71\.100\.1:4433 .*NetFlix +www\.netflix\.com +range +accept" <<<"$human"
+fg_check "flows (table form) also shows the flow decided by the default (rule null), name unverified" \
+  grep -Eq "10\.71\.100\.1:4433 .*www\.example\.org +unverified +accept" <<<"$human"
 nf_out=$(fgctl flow no-such-flow 2>&1) && nf_rc=0 || nf_rc=$?
 fg_check "flow with an unknown id exits 1 with not_found (rc $nf_rc)" \
   bash -c "[[ $nf_rc -eq 1 ]] && grep -q not_found <<<'$nf_out'"

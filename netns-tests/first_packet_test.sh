@@ -14,7 +14,8 @@
 #   - blocked: `dig ads.blocked.example`, then HTTPS: refused at the SYN
 #     (first_packet=1), the server never sees a packet of it;
 #   - cold cache: HTTPS to a Netflix address the client did not resolve
-#     through the gateway: the first flow stays on g1 and completes (DPI
+#     through the gateway (the policy's [verified_ranges] verifies the name
+#     there): the first flow stays on g1 and completes (DPI
 #     decides it; the route is kept: routing.keep_first_route), its server
 #     lands in the kernel-bound set; the next flow to that address takes g2
 #     from its SYN (kernel_bound in status).
@@ -86,6 +87,12 @@ route = "zero"
 # not DNS: a hostname rule also matches the DNS lookup of the name (nDPI
 # gives a DNS flow the name it asks for); here the lookup may pass and the
 # connection is refused at its first packet.
+# The cold server is the operator's Netflix range: its client never
+# resolved the name through the gateway (a resolver it had cached, or DoH),
+# so only the range verifies the SNI for the zero-rating rule.
+[verified_ranges]
+NetFlix = ["10.71.100.3"]
+
 [[rule]]
 name = "blocked"
 match = { hostname = "*.blocked.example", not_l7_protocol = "DNS" }

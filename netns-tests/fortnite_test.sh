@@ -2,9 +2,9 @@
 # netns test: Fortnite, end to end, by name from the first packet.
 #
 # The operator wants "Fortnite through with low latency" and writes it by
-# name: the shipped policies/qos-gaming.toml gives application "Fortnite"
+# name: the shipped policies/40-qos-gaming.toml gives application "Fortnite"
 # (flowgate's own application catalog, apps/games.toml; nDPI 4.2 has no such
-# application) the class realtime (mark_mask 0xff: class bits 0x01).
+# application) the class realtime (mark_mask 0xff00, shift 8: class bits 0x100).
 #   - the client resolves an Epic Games service name through the gateway
 #     (dnsmasq in the server namespace answers; the answer crosses flowgate,
 #     which learns the name for that client and server);
@@ -13,7 +13,7 @@
 #     DNS hint (first_packet=1 early=dns), named Fortnite by the catalog;
 #     the TLS flow is decided there, the UDP flow (unknown to DPI) once its
 #     packet budget is spent, keeping the name it resolved; both end with
-#     the realtime class in their conntrack mark (0x80000001);
+#     the realtime class in their conntrack mark (0x80000100);
 #   - an HTTPS flow to a server the client did not resolve through the
 #     gateway (no name) does not get the realtime class;
 #   - SIGHUP with a broken operator catalog file fails the reload (located
@@ -51,7 +51,7 @@ fg_wait_listen "$FG_S" tcp 443
 fg_wait_listen "$FG_S" udp 7777
 fg_wait_listen "$FG_S" udp 53
 
-policy=$src/policies/qos-gaming.toml
+policy=$src/policies/40-qos-gaming.toml
 fg_check "the shipped policy names Fortnite and is valid with the catalog" \
   bash -c "'$bin' apps check --apps '$src/apps' --apps-local '$FG_WORK/none' >/dev/null && '$bin' policy check '$policy' >/dev/null"
 lookup=$("$bin" apps lookup "$NAME" --apps "$src/apps" --apps-local "$FG_WORK/none" || true)
@@ -81,18 +81,20 @@ fg_check "the UDP game datagrams are echoed ($echo_out of 40)" test "${echo_out:
 other=$(fg_in "$FG_C" timeout 10 curl -sk "https://$OTHER/index.html" || true)
 fg_check "an unnamed TLS flow completes too ($other)" test "$other" = "hello"
 
-mark=$((0x80000001))
+mark=$((0x80000100))
 fg_check "the TLS flow: Fortnite, rule fortnite, class realtime, at its first packet from DNS" \
   fg_wait_log "flow_decided .*dst=10\.71\.100\.1:443 .*app=Fortnite .*rule=fortnite mark=$mark .*first_packet=1 early=dns"
 fg_check "the UDP flow: Fortnite, rule fortnite, class realtime, at its first packet from DNS" \
   fg_wait_log "flow_decided .*dst=10\.71\.100\.1:7777 .*app=Fortnite .*rule=fortnite mark=$mark .*first_packet=1 early=dns"
-ct=$(fg_in "$FG_G" conntrack -L 2>/dev/null || true)
-ct_mark() { grep -E "$1" <<<"$ct" | sed -nE 's/.* mark=([0-9]+) .*/\1/p' | sort -u | paste -sd,; }
-tls_mark=$(ct_mark "dst=$GAME sport=[0-9]+ dport=443 ") udp_mark=$(ct_mark "dst=$GAME sport=41777 dport=7777 ")
-other_mark=$(ct_mark "dst=$OTHER sport=[0-9]+ dport=443 ")
+# conntrack as data (fg_conntrack: "proto src sport dst dport mark ..."): the
+# distinct marks of the entries that match.
+ct_mark() { fg_conntrack "$FG_G" "$@" | awk '{print $6}' | sort -u | paste -sd,; }
+tls_mark=$(ct_mark -p tcp -d "$GAME" --dport 443) udp_mark=$(ct_mark -p udp -d "$GAME" --dport 7777)
+other_mark=$(ct_mark -p tcp -d "$OTHER" --dport 443)
 fg_check "conntrack: the TLS flow carries the realtime class ($tls_mark)" test "$tls_mark" = "$mark"
 fg_check "conntrack: the UDP flow carries the realtime class ($udp_mark)" test "$udp_mark" = "$mark"
-fg_check "conntrack: the unnamed flow is not realtime ($other_mark)" test "$((other_mark & 0xff))" != "1"
+fg_check "conntrack: the unnamed flow is not realtime ($other_mark)" \
+  bash -c "[[ -n '$other_mark' ]] && (( ($other_mark & 0xf00) != 0x100 ))"
 
 # --- the catalog reloads with the policy (SIGHUP), all or nothing ------------
 mkdir -p "$FG_WORK/apps.d"

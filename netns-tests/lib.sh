@@ -19,6 +19,9 @@
 set -euo pipefail
 
 FG_TAG=${FG_TAG:-$$}
+# flowgate logs "LEVEL event ..." without a timestamp prefix here: the tests
+# match lines from their start (common/log.h, FLOWGATE_LOG_STYLE).
+export FLOWGATE_LOG_STYLE=plain
 FG_C="fgt-$FG_TAG-c"
 FG_G="fgt-$FG_TAG-g"
 FG_S="fgt-$FG_TAG-s"

@@ -22,6 +22,9 @@ fg_bg "$FG_S" bash -c "cd '$FG_WORK' && exec openssl s_server -accept '$FG_SERVI
 fg_wait_listen "$FG_S" tcp 8443
 fg_wait_listen "$FG_S" tcp 443
 cp "$src/scripts/lab/demo-policy.toml" "$FG_WORK/policy.toml"
+# This lab has no DNS (curl --resolve): the operator's range verifies the
+# Netflix SNI, so the zero-rating rule may add the server to its set.
+printf '\n[verified_ranges]\nNetFlix = ["%s"]\n' "$FG_SERVICE4" >>"$FG_WORK/policy.toml"
 chmod 0644 "$FG_WORK/policy.toml"
 FG_EXTRA_TABLES='group = "nogroup"' fg_start_gateway "$bin" "$FG_WORK/policy.toml" 'user = "nobody"'
 pid=$FG_GATEWAY_PID

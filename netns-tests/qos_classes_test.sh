@@ -29,6 +29,12 @@ mark_shift = 4
 realtime = 1      # mark 0x10
 bulk = 3          # mark 0x30
 
+# The client names the server with curl --resolve (no DNS in this lab), so
+# only the operator's range verifies the Zoom SNI for the class rule
+# (name_verification_test.sh covers names nothing verifies).
+[verified_ranges]
+Zoom = ["10.71.100.1"]
+
 [[rule]]
 name = "video-calls-realtime"
 match = { application = ["Zoom", "Skype_Teams", "Webex"] }

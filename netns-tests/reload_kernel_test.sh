@@ -47,6 +47,11 @@ family = "ipv4"
 address = "dst"
 timeout = 3600
 
+# The test's service stands for Netflix's servers: the operator's ranges
+# verify the name the upload sends (route rules act on verified names only).
+[verified_ranges]
+NetFlix = ["$FG_SERVICE4"]
+
 [[rule]]
 name = "zero-rate-netflix-hosts"
 match = { hostname = ["netflix.com", "*.netflix.com"] }

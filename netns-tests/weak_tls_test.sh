@@ -21,7 +21,7 @@ fg_bg "$FG_S" openssl s_server -accept "$FG_SERVICE4:443" -cert "$FG_WORK/cert.p
   -tls1_3 -www -quiet
 fg_wait_listen "$FG_S" tcp 8443
 fg_wait_listen "$FG_S" tcp 443
-fg_start_gateway "$bin" "$src/policies/block-weak-tls.toml"
+fg_start_gateway "$bin" "$src/policies/10-block-weak-tls.toml"
 
 start=$(date +%s%N)
 weak_rc=0

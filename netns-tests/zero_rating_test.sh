@@ -13,7 +13,9 @@
 #   - a multi-MB download with the Netflix SNI completes (the server answers
 #     over uplink A: the return path is not flowgate's to steer).
 # Routed uplinks (no NAT): flows switch uplink when DPI decides them
-# (routing.keep_first_route = false), first-packet hints are off.
+# (routing.keep_first_route = false), first-packet hints are off; the lab
+# server is in the policy's [verified_ranges] for NetFlix (no DNS here to
+# verify the SNI; see name_verification_test.sh).
 # Usage: zero_rating_test.sh FLOWGATE_BINARY SOURCE_DIR
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,6 +41,13 @@ fwmark = 1             # 1 << 8 = 0x100
 family = "ipv4"
 address = "dst"
 timeout = 3600
+
+# Hints are off in this test (it is about the DPI decision path), so no
+# client DNS answer can verify the SNI: the lab server is declared the
+# operator's Netflix range instead. name_verification_test.sh covers
+# names nothing verifies.
+[verified_ranges]
+NetFlix = ["10.71.100.1"]
 
 [[rule]]
 name = "zero-rate-netflix"

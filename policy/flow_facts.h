@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -27,6 +28,18 @@ enum PendingFlags : uint8_t {
   kPendingTlsServerHello = 1u << 1,
 };
 
+// Whether the name a flow's application, category and hostname were read
+// from (TLS/QUIC SNI, HTTP Host, or the DNS name the client resolved) is
+// backed by more than the client's word: the gateway saw this client resolve
+// it to this server, the server lies in the application's ranges, or the
+// server's certificate covers it (docs/policy.md, "Verified names").
+enum class NameCheck : uint8_t {
+  None,        // no name: application/category from the payload or addresses alone
+  Verified,
+  Unverified,  // a name only the client vouches for (it could be forged)
+};
+std::string_view toString(NameCheck c);
+
 struct FlowFacts {
   std::string application;   // nDPI application name ("NetFlix"), empty = unknown
   std::string l7_protocol;   // nDPI master protocol ("TLS")
@@ -48,12 +61,16 @@ struct FlowFacts {
   std::string out_interface;
   std::string confidence;  // "dpi", "guessed", "unknown", "dns", "cache"
   uint8_t pending = kPendingNone;  // PendingFlags
+  // An unverified name may still be verified while metadata is pending (the
+  // certificate arrives with the TLS server hello).
+  NameCheck name_check = NameCheck::None;
 };
 
 // Reads one flow record object. Unknown fields are ignored (records grow);
 // present fields with the wrong type or value are errors naming the field.
 // An optional "pending" array (["classification","tls_server_hello"]) sets
-// FlowFacts::pending, so users can replay provisional states.
+// FlowFacts::pending, so users can replay provisional states. A boolean
+// "name_verified" sets FlowFacts::name_check (absent: NameCheck::None).
 Result<FlowFacts> factsFromRecord(const nlohmann::json& record);
 
 // "tcp" -> 6 etc., or a decimal number 0-255; nullopt otherwise.

@@ -138,12 +138,13 @@ std::vector<std::string> allMatchKeyNames() {
   return out;
 }
 
-const std::vector<std::string> kTopKeys = {"policy", "class", "route", "set", "address_group", "rule"};
+const std::vector<std::string> kTopKeys = {"policy", "class",         "route",          "set",
+                                           "address_group", "verified_ranges", "rule"};
 const std::vector<std::string> kPolicyKeys = {"default_action", "default_log", "timezone",
                                               "mark_mask",      "mark_shift",  "exempt"};
 const std::vector<std::string> kRuleKeys = {"name",  "description", "enabled", "mode",       "match",
                                             "action", "class",      "route",   "add_to_set", "log",
-                                            "exempt"};
+                                            "exempt", "require_verified_name"};
 const std::vector<std::string> kRouteKeys = {"table", "via", "dev", "fwmark", "fwmark_mask"};
 const std::vector<std::string> kSetKeys = {"family", "address", "timeout", "route", "class", "verdict"};
 const std::vector<std::string> kConfidences = {"dpi", "guessed", "unknown", "dns", "cache"};
@@ -191,6 +192,7 @@ class Compiler {
     for (const auto& d : docs_) loadRoutes(d);
     checkMarks();
     for (const auto& d : docs_) loadSets(d);
+    for (const auto& d : docs_) loadVerifiedRanges(d);
     for (const auto& d : docs_) loadRules(d);
     if (!errors_.empty()) {
       // Report in reading order: by file (load order), then line and column.
@@ -201,6 +203,7 @@ class Compiler {
       });
       return std::move(errors_);
     }
+    routeFamilyWarnings();
     buildIndex(*data_);
     return std::shared_ptr<const PolicySet>(std::make_shared<const PolicySet>(std::move(data_)));
   }
@@ -387,16 +390,68 @@ class Compiler {
     }
   }
 
-  // A [policy] key may be set by one file only.
-  bool claimSetting(const Doc& d, const toml::key& k) {
+  // [verified_ranges]: application = [addresses, CIDRs, address groups]. A
+  // name of that application on one of these addresses counts as verified.
+  void loadVerifiedRanges(const Doc& d) {
+    const auto* t = d.table.get_as<toml::table>("verified_ranges");
+    if (t == nullptr) return;
+    for (const auto& [k, v] : *t) {
+      const std::string name(k.str());
+      const std::string key = "verified_ranges." + name;
+      if (!protocols_.empty() && protocols_.count(toLower(name)) == 0) {
+        std::vector<std::string> names;
+        for (const auto& [_, canonical] : protocols_) names.push_back(canonical);
+        std::sort(names.begin(), names.end());
+        error(d.file, k.source(), key, "unknown nDPI protocol/application " + quote(name) + didYouMean(name, names));
+        continue;
+      }
+      std::vector<Cidr> cidrs;
+      addresses(d.file, v, key, cidrs);
+      CidrSet& set = data_->verified_ranges[name];
+      for (const auto& c : cidrs) set.add(c);
+    }
+  }
+
+  // A setting's value as canonical text (to compare settings across files).
+  static void settingText(std::ostringstream& out, const toml::node& v) {
+    if (const auto* i = v.as_integer()) {
+      out << i->get();
+    } else if (const auto* s = v.as_string()) {
+      out << quote(s->get());
+    } else if (const auto* b = v.as_boolean()) {
+      out << (b->get() ? "true" : "false");
+    } else if (const auto* f = v.as_floating_point()) {
+      out << f->get();
+    } else if (const auto* a = v.as_array()) {
+      out << '[';
+      for (size_t n = 0; n < a->size(); ++n) {
+        if (n) out << ", ";
+        settingText(out, *a->get(n));
+      }
+      out << ']';
+    } else {
+      out << "(a " << v.type() << ")";
+    }
+  }
+
+  // A [policy] key may be set by several files only when they agree (the
+  // shipped policies each say `default_action = "accept"` and share one mark
+  // layout, so the directory loads as a whole); a different value is an
+  // error naming both places. True when this file's value is to be applied.
+  bool claimSetting(const Doc& d, const toml::key& k, const toml::node& v) {
     const std::string name(k.str());
+    // Compared as values: 0xff00 and 65280 agree.
+    std::ostringstream text;
+    settingText(text, v);
     auto it = settings_.find(name);
     if (it != settings_.end()) {
+      if (it->second.value == text.str()) return false;
       error(d.file, k.source(), "policy." + name,
-            "already set at " + it->second.file + ":" + std::to_string(it->second.line));
+            "already set to " + it->second.value + " at " + it->second.where.file + ":" +
+                std::to_string(it->second.where.line) + "; files that set it must agree");
       return false;
     }
-    settings_[name] = Where{d.file, static_cast<int>(k.source().begin.line)};
+    settings_[name] = Setting{Where{d.file, static_cast<int>(k.source().begin.line)}, text.str()};
     return true;
   }
 
@@ -410,7 +465,7 @@ class Compiler {
         unknownKey(d.file, k, "policy.", kPolicyKeys);
         continue;
       }
-      if (!claimSetting(d, k)) continue;
+      if (!claimSetting(d, k, v)) continue;
       if (name == "default_action") {
         if (auto s = str(d.file, v, key)) {
           if (auto verdict = parseVerdict(*s)) {
@@ -540,16 +595,21 @@ class Compiler {
             have_table = true;
           }
         } else if (rname == "via") {
-          if (auto s = str(d.file, rv, rkey)) {
-            if (auto a = IpAddress::parse(*s)) {
-              r.via = *a;
+          // One next hop, or one per family: via = ["10.0.3.1", "fd00:3::1"].
+          const size_t before = errors_.size();
+          strings(d.file, rv, rkey, [&](const std::string& s, const toml::node& el) {
+            auto a = IpAddress::parse(s);
+            if (!a) {
+              error(d.file, el, rkey, "expected an IPv4 or IPv6 next-hop address, got " + quote(s));
+            } else if (r.viaFor(a->family) != nullptr) {
+              error(d.file, el, rkey,
+                    std::string("a second ") + (a->family == IpFamily::V4 ? "IPv4" : "IPv6") + " next hop " +
+                        quote(s) + ": a route class takes one next hop per address family");
             } else {
-              error(d.file, rv, rkey, "expected an IPv4 or IPv6 next-hop address, got " + quote(*s));
-              ok = false;
+              r.via.push_back(*a);
             }
-          } else {
-            ok = false;
-          }
+          });
+          if (errors_.size() != before) ok = false;
         } else if (rname == "dev") {
           if (auto s = str(d.file, rv, rkey)) {
             if (s->empty() || s->size() > 15 || s->find_first_of("/ \t") != std::string::npos) {
@@ -745,6 +805,10 @@ class Compiler {
         ok = false;
       }
       if (!bindSet(d, key, route_node, class_node, verdict_node, s)) ok = false;
+      if (ok && s.bind_route != Decision::kNone)
+        set_route_uses_.push_back(RouteUse{.file = d.file, .src = route_node->source(), .key = key + ".route",
+                                           .route = s.bind_route,
+                                           .rule = static_cast<uint32_t>(data_->sets.size())});
       set_index_[name] = ok ? static_cast<int>(data_->sets.size()) : -1;
       if (ok) data_->sets.push_back(std::move(s));
     }
@@ -862,6 +926,8 @@ class Compiler {
 
     const toml::node* class_node = nullptr;
     const toml::node* route_node = nullptr;
+    const toml::node* verified_node = nullptr;
+    std::optional<bool> require_verified;
     for (const auto& [k, v] : t) {
       const std::string name(k.str());
       const std::string key = label + "." + name;
@@ -954,6 +1020,9 @@ class Compiler {
         });
       } else if (name == "log") {
         if (auto b = boolean(d.file, v, key)) r.log = *b; else ok = false;
+      } else if (name == "require_verified_name") {
+        verified_node = &v;
+        if (auto b = boolean(d.file, v, key)) require_verified = *b; else ok = false;
       } else if (name == "exempt") {
         std::vector<Cidr> cidrs;
         const size_t before = errors_.size();
@@ -971,6 +1040,17 @@ class Compiler {
                 "\" (classes and routes only apply to accepted flows)");
       ok = false;
     }
+    // Verified names: by default, rules that act beyond the verdict (route,
+    // class, sets) on a name act on verified names only.
+    for (const Cond& c : r.conds)
+      if (c.key == Key::Application || c.key == Key::Category || c.key == Key::Hostname) r.info.reads_name = true;
+    const bool acts = r.cls >= 0 || r.route >= 0 || !r.sets.empty();
+    if (require_verified.value_or(false) && !r.info.reads_name) {
+      error(d.file, *verified_node, label + ".require_verified_name",
+            "has no effect: the rule matches no name (application, category or hostname)");
+      ok = false;
+    }
+    r.info.require_verified_name = r.info.reads_name && require_verified.value_or(acts);
     if (r.cls >= 0) {
       r.mark |= data_->classes[static_cast<size_t>(r.cls)].mark;
       r.mark_mask = data_->mark_mask;
@@ -986,7 +1066,63 @@ class Compiler {
       r.mark |= ri.fwmark;
       r.mark_mask = data_->mark_mask;
     }
+    if (ok && r.route >= 0 && r.info.enabled && !r.info.shadow)
+      route_uses_.push_back(RouteUse{.file = d.file, .src = route_node->source(), .key = label + ".route",
+                                     .route = static_cast<uint32_t>(r.route),
+                                     .rule = static_cast<uint32_t>(data_->rules.size())});
     if (ok) data_->rules.push_back(std::move(r));
+  }
+
+  // The address families a rule can match: both, unless a positive `src` or
+  // `dst` key lists addresses of one family only.
+  static std::pair<bool, bool> ruleFamilies(const Rule& r) {
+    bool v4 = true, v6 = true;
+    for (const auto& c : r.conds) {
+      if (c.negate || (c.key != Key::Src && c.key != Key::Dst)) continue;
+      bool c4 = false, c6 = false;
+      for (const auto& cidr : c.cidr_list) {
+        c4 |= cidr.network.family == IpFamily::V4;
+        c6 |= cidr.network.family == IpFamily::V6;
+      }
+      v4 &= c4;
+      v6 &= c6;
+    }
+    return {v4, v6};
+  }
+
+  // Warnings: rules and kernel-bound sets that would route flows of a family
+  // their route class does not cover (they would leave by the main table).
+  void routeFamilyWarnings() {
+    auto familyName = [](IpFamily f) { return f == IpFamily::V4 ? std::string("IPv4") : std::string("IPv6"); };
+    auto advice = [&](const RouteInfo& ri, IpFamily f) {
+      return "route " + quote(ri.name) + " covers " + std::string(familiesName(ri)) + " only (via = " +
+             (ri.via.empty() ? std::string("none") : ri.via.front().toString()) + "): such flows find no " +
+             familyName(f) + " route in table " + std::to_string(ri.table) +
+             " and leave by the main table's default route; add an " + familyName(f) +
+             " next hop (via = [\"...\", \"...\"])";
+    };
+    for (const auto& u : route_uses_) {
+      const RouteInfo& ri = data_->routes[u.route];
+      const Rule& rule = data_->rules[u.rule];
+      const auto [v4, v6] = ruleFamilies(rule);
+      for (auto [f, can] : {std::pair{IpFamily::V4, v4}, std::pair{IpFamily::V6, v6}}) {
+        if (!can || ri.covers(f)) continue;
+        data_->warnings.push_back(LoadError{
+            u.file, static_cast<int>(u.src.begin.line), static_cast<int>(u.src.begin.column), u.key,
+            "rule " + quote(rule.info.name) + " routes " + familyName(f) + " flows, but " + advice(ri, f) +
+                ", or restrict the rule with dst"});
+      }
+    }
+    for (const auto& u : set_route_uses_) {
+      const SetInfo& si = data_->sets[u.rule];
+      const RouteInfo& ri = data_->routes[u.route];
+      if (ri.covers(si.family)) continue;
+      data_->warnings.push_back(LoadError{
+          u.file, static_cast<int>(u.src.begin.line), static_cast<int>(u.src.begin.column), u.key,
+          "set " + quote(si.name) + " (" + (si.family == IpFamily::V4 ? "ipv4" : "ipv6") +
+              ") is bound to route " + quote(ri.name) + ", which has no " + familyName(si.family) +
+              " next hop: " + advice(ri, si.family)});
+    }
   }
 
   bool loadMatch(const Doc& d, const toml::table& mt, const std::string& prefix, Rule& r) {
@@ -1361,7 +1497,11 @@ class Compiler {
   std::vector<std::string> cipher_names_;
   std::map<std::string, std::vector<Cidr>> groups_;
   std::map<std::string, Where> group_where_;
-  std::map<std::string, Where> settings_;
+  struct Setting {
+    Where where;
+    std::string value;  // as TOML text, to compare
+  };
+  std::map<std::string, Setting> settings_;
   Where mask_node_;
   bool masks_checked_ = false;
   std::map<std::string, size_t> class_index_;
@@ -1369,6 +1509,15 @@ class Compiler {
   std::vector<MarkUse> class_nodes_;
   std::map<std::string, int> route_index_;  // -1: defined but invalid
   std::vector<MarkUse> route_nodes_;
+  // Where a rule (or a set) names a route: for routeFamilyWarnings().
+  struct RouteUse {
+    std::string file;
+    toml::source_region src;
+    std::string key;
+    uint32_t route = 0;
+    uint32_t rule = 0;  // rule id, or set index in set_route_uses_
+  };
+  std::vector<RouteUse> route_uses_, set_route_uses_;
   std::map<std::string, int> set_index_;
   std::map<std::string, Where> rule_where_;
   size_t rule_number_ = 0;

@@ -49,6 +49,18 @@ std::string_view toString(Verdict v) {
   return "accept";
 }
 
+std::string_view toString(NameCheck c) {
+  switch (c) {
+    case NameCheck::None:
+      return "none";
+    case NameCheck::Verified:
+      return "verified";
+    case NameCheck::Unverified:
+      return "unverified";
+  }
+  return "none";
+}
+
 std::string formatError(const LoadError& e) {
   std::string out = e.file;
   if (e.line > 0) {
@@ -262,6 +274,11 @@ bool ruleApplies(const Rule& r, const EvalContext& ctx, uint8_t assume_groups) {
   return true;
 }
 
+// A rule that needs a verified name, on a flow whose name is unverified.
+bool unverifiedFor(const Rule& r, const FlowFacts& f) {
+  return r.info.require_verified_name && f.name_check == NameCheck::Unverified;
+}
+
 void applyRule(const PolicyData& d, uint32_t id, const FlowFacts& f, Decision& out) {
   const Rule& r = d.rules[id];
   out.rule = id;
@@ -275,7 +292,11 @@ void applyRule(const PolicyData& d, uint32_t id, const FlowFacts& f, Decision& o
     out.route_table = ri.table;
     out.route_fwmark = ri.fwmark;
   }
+  // Sets teach every later flow to the address: never from a name only the
+  // client vouches for (even when the rule itself accepts unverified names).
+  const bool learn = !(r.info.reads_name && f.name_check == NameCheck::Unverified);
   for (uint32_t s : r.sets) {
+    if (!learn) break;
     const SetInfo& si = d.sets[s];
     const IpAddress& a = si.endpoint == SetEndpoint::Src ? f.src : f.dst;
     if (a.family != si.family || out.set_count >= Decision::kMaxSets) continue;
@@ -356,6 +377,12 @@ Decision PolicySet::evaluateImpl(const FlowFacts& facts,
   auto visit = [&](uint32_t id) {
     const Rule& r = d.rules[id];
     if (!ruleApplies(r, ctx, 0)) return false;
+    if (unverifiedFor(r, facts)) {
+      // As if the rule did not match: the policy's "no match" for it.
+      ++out.unverified_matches;
+      if (out.unverified_count < Decision::kMaxUnverified) out.unverified_rules[out.unverified_count++] = id;
+      return false;
+    }
     if (r.info.shadow) {
       ++out.shadow_matches;
       if (out.shadow_count < Decision::kMaxShadow) out.shadow_rules[out.shadow_count++] = id;
@@ -429,6 +456,8 @@ Decision PolicySet::evaluateImpl(const FlowFacts& facts,
   if (linear) {
     out.shadow_count = 0;
     out.shadow_matches = 0;
+    out.unverified_count = 0;
+    out.unverified_matches = 0;
     for (uint32_t id = 0; id < d.rules.size(); ++id) {
       if (!d.rules[id].info.enabled) continue;
       if (visit(id)) break;
@@ -445,6 +474,8 @@ Decision PolicySet::evaluateImpl(const FlowFacts& facts,
         // decision open, unless it would enforce the same thing anyway (an
         // accept-all policy is then final at the first packet).
         // The deciding rule itself is different: its own match could vanish.
+        // A rule set aside for an unverified name could still match: the
+        // name may yet be verified (ruleApplies ignores verification).
         if (ruleApplies(d.rules[id], ctx, facts.pending) &&
             (id == limit || !sameEffect(d, id, facts, out))) {
           out.final = false;
@@ -460,10 +491,46 @@ void PolicySet::count(const Decision& d) const {
   if (d.generation != data_->generation) return;  // decided by another snapshot
   if (d.rule != Decision::kNone) data_->hits[d.rule].fetch_add(1, std::memory_order_relaxed);
   for (uint32_t id : d.shadowRules()) data_->hits[id].fetch_add(1, std::memory_order_relaxed);
+  for (uint32_t id : d.unverifiedRules()) data_->unverified[id].fetch_add(1, std::memory_order_relaxed);
+}
+
+uint64_t PolicySet::ruleUnverified(uint32_t rule) const {
+  return rule < data_->rules.size() ? data_->unverified[rule].load(std::memory_order_relaxed) : 0;
+}
+
+bool PolicySet::inVerifiedRanges(std::string_view application, const IpAddress& address) const {
+  if (data_->verified_ranges.empty() || application.empty() || !address.valid()) return false;
+  const auto it = data_->verified_ranges.find(application);
+  return it != data_->verified_ranges.end() && it->second.contains(address);
 }
 
 uint64_t PolicySet::ruleHits(uint32_t rule) const {
   return rule < data_->rules.size() ? data_->hits[rule].load(std::memory_order_relaxed) : 0;
+}
+
+bool PolicySet::countRoutedFlow(uint32_t route, IpFamily family) const {
+  if (route >= data_->routes.size()) return true;
+  std::atomic<uint64_t>* c = &data_->route_flows[3 * route];
+  if (family == IpFamily::V4) c[0].fetch_add(1, std::memory_order_relaxed);
+  if (family == IpFamily::V6) c[1].fetch_add(1, std::memory_order_relaxed);
+  if (data_->routes[route].covers(family)) return true;
+  c[2].fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+PolicySet::RouteCounters PolicySet::routeCounters(uint32_t route) const {
+  if (route >= data_->routes.size()) return {};
+  const std::atomic<uint64_t>* c = &data_->route_flows[3 * route];
+  return {.flows_v4 = c[0].load(std::memory_order_relaxed),
+          .flows_v6 = c[1].load(std::memory_order_relaxed),
+          .uncovered = c[2].load(std::memory_order_relaxed)};
+}
+
+std::span<const LoadError> PolicySet::warnings() const { return data_->warnings; }
+
+std::string_view familiesName(const RouteInfo& r) {
+  const bool v4 = r.covers(IpFamily::V4), v6 = r.covers(IpFamily::V6);
+  return v4 && v6 ? "ipv4+ipv6" : v4 ? "ipv4" : v6 ? "ipv6" : "none";
 }
 
 size_t PolicySet::ruleCount() const { return data_->rules.size(); }
@@ -536,7 +603,8 @@ void buildIndex(PolicyData& d) {
     if (!r.info.enabled) continue;
     if (!r.info.shadow) {
       if (r.pending_groups & kPendingClassification) d.pending_readers[0].push_back(id);
-      if (r.pending_groups & kPendingTlsServerHello) d.pending_readers[1].push_back(id);
+      if (r.pending_groups & kPendingTlsServerHello || r.info.require_verified_name)
+        d.pending_readers[1].push_back(id);
     }
     // Index by the most selective positive key the rule has: application,
     // hostname, dst, src and dst_port have many distinct values; l7_protocol
@@ -596,6 +664,8 @@ void buildIndex(PolicyData& d) {
     }
   }
   d.hits = std::make_unique<std::atomic<uint64_t>[]>(std::max<size_t>(1, d.rules.size()));
+  d.route_flows = std::make_unique<std::atomic<uint64_t>[]>(std::max<size_t>(1, 3 * d.routes.size()));
+  d.unverified = std::make_unique<std::atomic<uint64_t>[]>(std::max<size_t>(1, d.rules.size()));
 }
 
 // ---- holder --------------------------------------------------------------------

@@ -32,6 +32,15 @@
 // deciding rule are not evaluated. A rule's own `exempt` list makes it skip
 // flows whose src or dst is listed. No match: the policy's default action.
 //
+// Verified names: a rule that matches on application, category or hostname
+// and routes, classes or adds to sets requires the flow's name to be verified
+// (FlowFacts::name_check; `require_verified_name = false` turns it off, and
+// `= true` turns it on for verdict-only rules). With an unverified name such
+// a rule does not match (listed in Decision::unverifiedRules(), counted) and
+// evaluation goes on. A rule matching on a name never adds an unverified
+// flow's address to a set. [verified_ranges] maps applications to address
+// ranges whose names count as verified (inVerifiedRanges()).
+//
 // Actions: verdict accept | drop | reject (reject = TCP reset or ICMP
 // unreachable, chosen by the adapter); `class` sets a conntrack mark value
 // from [class]; `route` selects [route.NAME] (table, fwmark); `add_to_set`
@@ -93,6 +102,7 @@ struct Decision {
   static constexpr uint32_t kNone = std::numeric_limits<uint32_t>::max();
   static constexpr size_t kMaxSets = 8;    // per rule, enforced at load
   static constexpr size_t kMaxShadow = 8;  // listed; shadow_matches counts all
+  static constexpr size_t kMaxUnverified = 4;  // listed; unverified_matches counts all
 
   Verdict verdict = Verdict::Accept;
   uint32_t rule = kNone;    // deciding rule id (PolicySet::ruleName); kNone = default
@@ -113,11 +123,18 @@ struct Decision {
   uint8_t shadow_count = 0;
   uint32_t shadow_matches = 0;  // all shadow matches, even beyond kMaxShadow
   uint64_t generation = 0;      // of the PolicySet that decided
+  // Rules (enforcing or shadow) whose match was set aside because they
+  // require a verified name and the flow's name is unverified
+  // (FlowFacts::name_check); evaluation went on past them.
+  uint8_t unverified_count = 0;
+  uint32_t unverified_matches = 0;
   std::array<SetAddition, kMaxSets> sets{};
   std::array<uint32_t, kMaxShadow> shadow_rules{};
+  std::array<uint32_t, kMaxUnverified> unverified_rules{};
 
   std::span<const SetAddition> setAdditions() const { return {sets.data(), set_count}; }
   std::span<const uint32_t> shadowRules() const { return {shadow_rules.data(), shadow_count}; }
+  std::span<const uint32_t> unverifiedRules() const { return {unverified_rules.data(), unverified_count}; }
 };
 
 // ---- Snapshot ---------------------------------------------------------------
@@ -130,14 +147,40 @@ struct ClassInfo {
   uint32_t mark = 0;   // value << mark_shift
 };
 
+// A route class: `fwmark & fwmark_mask -> table`, and the table's default
+// route. The next hops (`via`, one per address family at most) and `dev` say
+// which families the class carries (covers()):
+//   via only        the families of the next hops;
+//   dev only        both (a point-to-point uplink: ppp, wg, tun);
+//   via and dev     the families of the next hops, through that device;
+//   neither         both: the table is managed outside flowgate.
+// A flow of a family its route class does not cover finds no route in the
+// table and leaves by the main table's default route: `policy check` warns
+// about rules and sets that would route such flows (PolicySet::warnings())
+// and the daemon counts them (countRoutedFlow()).
 struct RouteInfo {
   std::string name;
   uint32_t table = 0;
-  std::optional<IpAddress> via;
+  std::vector<IpAddress> via;  // at most one per family, in file order
   std::string dev;
   uint32_t fwmark = 0;       // shifted into the policy's mark field
   uint32_t fwmark_mask = 0;  // shifted; the bits the fwmark rule compares
+
+  // The next hop of `family`, nullptr when none.
+  const IpAddress* viaFor(IpFamily family) const {
+    for (const auto& a : via)
+      if (a.family == family) return &a;
+    return nullptr;
+  }
+  bool managed() const { return !via.empty() || !dev.empty(); }  // false: admin's table
+  bool covers(IpFamily family) const {
+    if (family != IpFamily::V4 && family != IpFamily::V6) return false;
+    return via.empty() || viaFor(family) != nullptr;
+  }
 };
+
+// "ipv4", "ipv6", "ipv4+ipv6" or "none": the families a route covers.
+std::string_view familiesName(const RouteInfo& r);
 
 // A set with a kernel binding (`route`, `class`, `verdict` in [set.NAME];
 // only on `address = "dst"` sets): the kernel itself handles the first packet
@@ -168,6 +211,11 @@ struct RuleInfo {
   bool enabled = true;
   bool shadow = false;
   Verdict verdict = Verdict::Accept;
+  // The rule matches on a name (application, category or hostname) ...
+  bool reads_name = false;
+  // ... and acts only on verified names (`require_verified_name`; default:
+  // true for rules that route, class or add to sets).
+  bool require_verified_name = false;
 };
 
 struct PolicySummary {
@@ -210,10 +258,17 @@ class PolicySet {
                               std::chrono::system_clock::time_point now) const;
 
   // Per-rule hit counters (relaxed atomics): count() adds one hit for the
-  // deciding rule and every listed shadow rule. Call once per flow, when the
-  // decision is applied, not for every provisional evaluation.
+  // deciding rule and every listed shadow rule, and one unverified match
+  // for every rule in Decision::unverifiedRules(). Call once per flow, when
+  // the decision is applied, not for every provisional evaluation.
   void count(const Decision& d) const;
   uint64_t ruleHits(uint32_t rule) const;
+  uint64_t ruleUnverified(uint32_t rule) const;
+
+  // Whether `address` lies in the ranges the policy's [verified_ranges]
+  // assigns to `application` (case-insensitive nDPI name): a name of that
+  // application on such an address counts as verified. Thread-safe.
+  bool inVerifiedRanges(std::string_view application, const IpAddress& address) const;
 
   size_t ruleCount() const;
   const RuleInfo& rule(uint32_t id) const;
@@ -237,6 +292,25 @@ class PolicySet {
   // is the whole policy-owned field.
   uint32_t keepRoute(uint32_t bits, uint32_t pinned, uint32_t value_mask) const;
   PolicySummary summary() const;
+
+  // Findings that are not errors: the policy loads and runs, but does
+  // something an operator would not want (a rule routing IPv6 flows through a
+  // route class with only an IPv4 next hop). `policy check` prints them, the
+  // daemon logs them at start and reload. line/column point at the rule's or
+  // set's `route` key.
+  std::span<const LoadError> warnings() const;
+
+  // Counts one flow of `family` routed by route class `route` (an index into
+  // routes(); kNone is ignored), per route and family. Returns false when the
+  // route does not cover the family: that flow leaves by the main table, and
+  // the route's `uncovered` counter grows. Thread-safe (relaxed atomics).
+  bool countRoutedFlow(uint32_t route, IpFamily family) const;
+  struct RouteCounters {
+    uint64_t flows_v4 = 0;
+    uint64_t flows_v6 = 0;
+    uint64_t uncovered = 0;  // flows of a family the route does not cover
+  };
+  RouteCounters routeCounters(uint32_t route) const;
 
  private:
   template <bool kIndexed>

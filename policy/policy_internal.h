@@ -196,6 +196,7 @@ struct PolicyData {
   Verdict default_verdict = Verdict::Accept;
   bool default_log = false;
   CidrSet global_exempt;
+  CiMap<CidrSet> verified_ranges;  // [verified_ranges]: application -> its addresses
   TimeZone tz = TimeZone::utc();
   uint32_t mark_mask = 0xff;
   uint32_t mark_shift = 0;
@@ -209,10 +210,16 @@ struct PolicyData {
   std::unordered_map<uint16_t, RuleList> by_dst_port;
   RuleList generic;
   size_t indexed = 0;
-  // enabled enforcing rules that read each pending group (bit 0, bit 1)
+  // enabled enforcing rules that read each pending group (bit 0, bit 1);
+  // a rule requiring a verified name reads both (the certificate that may
+  // verify the name comes with the TLS server hello)
   RuleList pending_readers[2];
 
   std::unique_ptr<std::atomic<uint64_t>[]> hits;
+  // Per route: flows routed, IPv4, IPv6, uncovered family (3 per route).
+  std::unique_ptr<std::atomic<uint64_t>[]> route_flows;
+  LoadErrors warnings;
+  std::unique_ptr<std::atomic<uint64_t>[]> unverified;  // per rule: matches set aside (unverified name)
 };
 
 // Builds the indices and counters from `rules`; called by the loader.

@@ -134,6 +134,10 @@ Result<FlowFacts> factsFromRecord(const nlohmann::json& j) {
       }
     }
   }
+  if (auto it = j.find("name_verified"); it != j.end() && !it->is_null()) {
+    if (!it->is_boolean()) return makeError("field \"name_verified\": expected true or false");
+    f.name_check = it->get<bool>() ? NameCheck::Verified : NameCheck::Unverified;
+  }
   if (auto it = j.find("pending"); it != j.end() && !it->is_null()) {
     if (!it->is_array()) return makeError("field \"pending\": expected an array");
     for (const auto& e : *it) {
@@ -165,6 +169,8 @@ nlohmann::json decisionToJson(const Decision& d, const PolicySet& policy) {
   j["log"] = d.log;
   j["shadow_rules"] = nlohmann::json::array();
   for (uint32_t id : d.shadowRules()) j["shadow_rules"].push_back(std::string(policy.ruleName(id)));
+  j["unverified_rules"] = nlohmann::json::array();
+  for (uint32_t id : d.unverifiedRules()) j["unverified_rules"].push_back(std::string(policy.ruleName(id)));
   j["final"] = d.final;
   j["exempt"] = d.exempt;
   j["generation"] = d.generation;

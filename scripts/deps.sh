@@ -2,13 +2,13 @@
 # Install flowgate's build, test and demo dependencies on Debian 12.
 # Idempotent: apt is only touched when something is missing.
 #
-# Usage: scripts/deps.sh [all|build|test|demo|fuzz]...   (default: all; fuzz is not in all)
+# Usage: scripts/deps.sh [all|build|test|demo|package|fuzz]...   (default: all; fuzz is not in all)
 set -euo pipefail
 
 build_pkgs=(
-  build-essential cmake pkg-config g++
+  build-essential cmake pkg-config g++ ccache
   libndpi-dev libpcap-dev nlohmann-json3-dev libtomlplusplus-dev
-  libmnl-dev libnftnl-dev libnetfilter-queue-dev libboost-dev libmosquitto-dev
+  libmnl-dev libnftnl-dev libnetfilter-queue-dev libboost-dev libmosquitto-dev libssl-dev libcli11-dev
 )
 # Every tool a test uses (tests/, netns-tests/): a missing one makes a test
 # skip, and a skip fails a CI run. systemd provides systemd-analyze
@@ -19,6 +19,9 @@ test_pkgs=(
   libgtest-dev libgmock-dev python3 python3-jsonschema
   iproute2 nftables conntrack curl openssl dnsutils dnsmasq-base procps jq util-linux tcpdump coreutils
   mosquitto mosquitto-clients systemd iptables
+)
+package_pkgs=(
+  debhelper dpkg-dev pandoc adduser
 )
 fuzz_pkgs=(
   clang libclang-rt-14-dev llvm
@@ -39,10 +42,11 @@ for g in "${groups[@]}"; do
     build) wanted+=("${build_pkgs[@]}") ;;
     test)  wanted+=("${test_pkgs[@]}") ;;
     fuzz)  wanted+=("${build_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
+    package) wanted+=("${build_pkgs[@]}" "${package_pkgs[@]}") ;;
     demo)  wanted+=("${demo_pkgs[@]}") ;;
-    all)   wanted+=("${build_pkgs[@]}" "${test_pkgs[@]}" "${demo_pkgs[@]}") ;;
+    all)   wanted+=("${build_pkgs[@]}" "${test_pkgs[@]}" "${demo_pkgs[@]}" "${package_pkgs[@]}") ;;
     -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
-    *) die "unknown group '$g' (expected all, build, test, demo or fuzz)" ;;
+    *) die "unknown group '$g' (expected all, build, test, demo, package or fuzz)" ;;
   esac
 done
 

@@ -11,6 +11,13 @@
 #
 # Usage: scripts/test.sh [extra ctest arguments]
 #   FLOWGATE_SANITIZE_STAGE=0 skips the sanitizer build (quicker local runs).
+#   FLOWGATE_RELEASE_STAGE=0 skips the Release build with clang.
+#
+# The stages: the development build (RelWithDebInfo, g++, warnings are
+# errors) and every test, the Debian package among them (label `package`:
+# built with dpkg-buildpackage, installed, started the way its unit starts
+# it); the sanitizer build; a Release build with clang (warnings are errors)
+# so the optimiser's and the other compiler's warnings are seen too.
 set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.."
 
@@ -73,6 +80,9 @@ PY
 
 scripts/deps.sh all
 scripts/build.sh
+if command -v ccache >/dev/null 2>&1; then
+  export FLOWGATE_CCACHE=1 CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=1
+fi
 rc=0
 ctest --test-dir build --output-on-failure -j"$(nproc)" --output-junit "$PWD/build/ctest-junit.xml" "$@" || rc=1
 summary "tests (build)" build/ctest-junit.xml || rc=1
@@ -80,7 +90,8 @@ summary "tests (build)" build/ctest-junit.xml || rc=1
 if [[ ${FLOWGATE_SANITIZE_STAGE:-1} != 0 ]]; then
   echo "==> unit, kernel and corpus tests under ASan + UBSan (build-asan)"
   if [[ ! -f build-asan/CMakeCache.txt ]]; then
-    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLOWGATE_SANITIZE=ON -DFLOWGATE_BUILD_BENCH=OFF
+    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFLOWGATE_SANITIZE=ON -DFLOWGATE_BUILD_BENCH=OFF \
+      -DFLOWGATE_WERROR=ON ${FLOWGATE_CCACHE:+-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache}
   fi
   cmake --build build-asan -j"$(nproc)"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1 \
@@ -91,5 +102,21 @@ if [[ ${FLOWGATE_SANITIZE_STAGE:-1} != 0 ]]; then
 else
   echo "==> FLOWGATE_SANITIZE_STAGE=0: the sanitizer stage was not run"
   [[ ${CI:-} != true ]] || { echo "==> CI=true needs the sanitizer stage"; rc=1; }
+fi
+if [[ ${FLOWGATE_RELEASE_STAGE:-1} != 0 ]]; then
+  echo "==> Release build with clang, warnings as errors (build-release-clang)"
+  scripts/deps.sh fuzz >/dev/null   # clang
+  if [[ ! -f build-release-clang/CMakeCache.txt ]]; then
+    CC=clang CXX=clang++ cmake -S . -B build-release-clang -DCMAKE_BUILD_TYPE=Release -DFLOWGATE_WERROR=ON \
+      -DFLOWGATE_BUILD_BENCH=OFF ${FLOWGATE_CCACHE:+-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache}
+  fi
+  if cmake --build build-release-clang -j"$(nproc)"; then
+    echo "==> Release build with clang: built without a warning"
+  else
+    echo "==> Release build with clang: FAILED"; rc=1
+  fi
+else
+  echo "==> FLOWGATE_RELEASE_STAGE=0: the Release build with clang was not run"
+  [[ ${CI:-} != true ]] || { echo "==> CI=true needs the Release stage"; rc=1; }
 fi
 exit "$rc"

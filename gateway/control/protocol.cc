@@ -1,5 +1,7 @@
 #include "gateway/control/protocol.h"
 
+#include "common/log.h"
+
 #include <algorithm>
 #include <initializer_list>
 
@@ -97,8 +99,9 @@ std::optional<ProtocolError> parseFilter(const json& obj, EventFilter& out, cons
   return std::nullopt;
 }
 
-constexpr std::string_view kNames[] = {"status", "flows", "flow",    "policy",
-                                       "reload", "subscribe", "metrics", "hint"};
+constexpr std::string_view kNames[] = {"status",    "flows",   "flow", "policy",   "reload",
+                                       "subscribe", "metrics", "hint", "log_level"};
+static_assert(std::size(kNames) == std::variant_size_v<RequestBody>);
 
 }  // namespace
 
@@ -152,7 +155,7 @@ ParseResult parseRequest(std::string_view line) {
   auto rq = doc.find("request");
   if (rq == doc.end()) {
     return err(ErrorCode::MissingRequest, "missing field \"request\" (one of: status, flows, flow, policy, "
-                                          "reload, subscribe, metrics, hint)", id);
+                                          "reload, subscribe, metrics, hint, log_level)", id);
   }
   if (!rq->is_string()) {
     return err(ErrorCode::BadField, std::string("\"request\" must be a string, not ") + typeName(*rq), id);
@@ -208,6 +211,19 @@ ParseResult parseRequest(std::string_view line) {
     return Request{id, HintRequest{a->get<std::string>()}};
   }
 
+  if (name == "log_level") {
+    if (auto e = checkFields(doc, {"request", "id", "level"}, "request \"log_level\"", id)) return *e;
+    LogLevelRequest r;
+    if (auto l = doc.find("level"); l != doc.end() && !l->is_null()) {
+      log::Level parsed;
+      if (!l->is_string() || !log::parseLevel(l->get_ref<const std::string&>(), parsed)) {
+        return err(ErrorCode::BadField, "\"level\" must be one of debug, info, warn, error", id);
+      }
+      r.level = std::string(log::toString(parsed));
+    }
+    return Request{id, std::move(r)};
+  }
+
   if (name == "subscribe") {
     if (auto e = checkFields(doc, {"request", "id", "topics", "filter", "format"}, "request \"subscribe\"", id))
       return *e;
@@ -242,7 +258,8 @@ ParseResult parseRequest(std::string_view line) {
   }
 
   return err(ErrorCode::UnknownRequest, "unknown request \"" + name +
-                                            "\" (one of: status, flows, flow, policy, reload, subscribe, metrics, hint)",
+                                            "\" (one of: status, flows, flow, policy, reload, subscribe, metrics, hint, "
+                                            "log_level)",
              id);
 }
 
@@ -264,6 +281,8 @@ std::string encodeRequest(const Request& r) {
     j["flow_id"] = f1->flow_id;
   } else if (auto* h = std::get_if<HintRequest>(&r.body)) {
     j["address"] = h->address;
+  } else if (auto* l = std::get_if<LogLevelRequest>(&r.body)) {
+    if (!l->level.empty()) j["level"] = l->level;
   } else if (auto* s = std::get_if<SubscribeRequest>(&r.body)) {
     json topics = json::array();
     for (Topic t : s->topics) topics.push_back(std::string(toString(t)));

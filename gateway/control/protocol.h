@@ -73,8 +73,16 @@ struct HintRequest {
   bool operator==(const HintRequest&) const = default;
 };
 
+// The daemon's log level: `level` "" asks, otherwise sets it (debug, info,
+// warn, error). Answered by the server itself (the level is process-wide).
+struct LogLevelRequest {
+  std::string level;
+  bool operator==(const LogLevelRequest&) const = default;
+};
+
 using RequestBody = std::variant<StatusRequest, FlowsRequest, FlowRequest, PolicyRequest,
-                                 ReloadRequest, SubscribeRequest, MetricsRequest, HintRequest>;
+                                 ReloadRequest, SubscribeRequest, MetricsRequest, HintRequest,
+                                 LogLevelRequest>;
 
 struct Request {
   nlohmann::json id;  // null when the client sent none

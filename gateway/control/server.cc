@@ -195,6 +195,18 @@ class ControlSession : public std::enable_shared_from_this<ControlSession> {
       replyOk(id, std::move(h.result));
     }
   }
+  void dispatch(const nlohmann::json& id, const LogLevelRequest& r) {
+    if (!r.level.empty()) {
+      log::Level level = log::level();
+      (void)log::parseLevel(r.level, level);  // validated by parseRequest
+      const log::Level before = log::level();
+      log::setLevel(level);
+      log::write(log::Level::Info, "log_level_changed",
+                 {{"from", log::toString(before)}, {"to", log::toString(level)}});
+    }
+    replyOk(id, nlohmann::json{{"level", std::string(log::toString(log::level()))}});
+    continueAfterReply();
+  }
   void dispatch(const nlohmann::json& id, const ReloadRequest&) {
     ControlHandler::ReloadResult r = server_->handler_.reload();
     if (r.ok) {

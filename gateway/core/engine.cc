@@ -19,6 +19,23 @@ std::chrono::system_clock::time_point toTimePoint(Timestamp ts) {
   return std::chrono::system_clock::time_point(std::chrono::microseconds(ts));
 }
 
+// The name the policy sees: the one DPI read (verified or not), else the
+// one of the early answer -- a DNS name this client resolved, or a server
+// learned from a verified flow.
+policy::NameCheck nameCheckOf(const Flow& f) {
+  switch (f.cls.name_proof) {
+    case NameProof::Unverified:
+      return policy::NameCheck::Unverified;
+    case NameProof::Dns:
+    case NameProof::Range:
+    case NameProof::Certificate:
+      return policy::NameCheck::Verified;
+    case NameProof::None:
+      break;
+  }
+  return f.cls.hostname.empty() && f.early ? policy::NameCheck::Verified : policy::NameCheck::None;
+}
+
 }  // namespace
 
 std::string MarkLayout::validate() const {
@@ -87,6 +104,7 @@ policy::FlowFacts Engine::factsOf(const Flow& f, const PacketContext& ctx) {
   x.in_interface = ctx.in_interface;
   x.out_interface = ctx.out_interface;
   x.confidence = toString(c.confidence);
+  x.name_check = nameCheckOf(f);
   if (!f.classified) {
     x.pending |= policy::kPendingClassification;
     // The cipher and JA3S arrive with the server's hello, a round trip after
@@ -133,6 +151,11 @@ void Engine::decide(Flow& f, const policy::Decision& d, const policy::PolicySet&
     case policy::Verdict::Reject: ++counters_.decided_reject; break;
   }
   policy.count(d);
+  // The route the kernel will use for the flow (its mark's route bits). A
+  // route class without a next hop of the flow's family sends it out by the
+  // main table: counted per route, never silent (docs/policy.md).
+  if (d.verdict == policy::Verdict::Accept)
+    (void)policy.countRoutedFlow(policy.routeForMark(bits & config_.marks.value_mask), toPolicy(f.src).family);
   // Later packets bypass userspace: no further inspection is possible, and
   // the entry only has to outlive the packets already queued.
   pipeline_.stopInspection(f);

@@ -44,6 +44,17 @@ enum class Confidence : uint8_t {
 };
 std::string_view toString(Confidence c);
 
+// How the name a client sent for the server (TLS/QUIC SNI, HTTP Host) is
+// backed (core/name_check.h, docs/policy.md "Verified names").
+enum class NameProof : uint8_t {
+  None,         // no such name (or none read yet): nothing to verify
+  Unverified,   // only the client vouches for it
+  Dns,          // this client resolved it (or a name of the same application) to this server
+  Range,        // the server lies in the application's address ranges
+  Certificate,  // the server's certificate covers it (TLS <= 1.2, certificate in clear)
+};
+std::string_view toString(NameProof p);
+
 // Where a flow's application label came from (docs/catalog.md, precedence).
 enum class AppSource : uint8_t {
   Ndpi,       // nDPI recognised it from the traffic
@@ -70,6 +81,10 @@ struct Classification {
   uint16_t dns_qtype = 0;
   std::string user_agent;
   Confidence confidence = Confidence::Unknown;
+  // The server certificate's DNS names, comma-separated, when the classifier
+  // read the certificate (TLS <= 1.2); "" otherwise.
+  std::string cert_names;
+  NameProof name_proof = NameProof::None;  // of `hostname`, set by the pipeline
   AppSource app_source = AppSource::Ndpi;
   // Who owns the server's address (a cloud or CDN: "AmazonAWS",
   // "Cloudflare"), when known; never the application itself.

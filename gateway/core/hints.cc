@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "common/ascii.h"
 #include "gateway/core/dns.h"
 
 namespace fg::core {
@@ -47,8 +48,24 @@ void Hints::learnDns(const IpAddress& client, std::span<const uint8_t> payload, 
   for (const DnsAddress& d : a->addresses) ttl = std::min(ttl, d.ttl_s);
   for (const std::string& target : a->cnames)
     if (target != name) aliases_.insert(AliasKey{client, target}, name, ttl, now);
+  // Every name of the chain leads to the addresses: a client may send any
+  // of them as SNI. Names this client resolved to the address before stay
+  // (a shared address serves several), up to DnsHint::kMaxNames.
+  auto add = [](DnsHint& h, std::string_view n) {
+    if (n.empty() || h.names.size() >= DnsHint::kMaxNames) return;
+    for (const std::string& have : h.names)
+      if (iequalsAscii(have, n)) return;
+    h.names.emplace_back(n);
+  };
   for (const DnsAddress& d : a->addresses) {
-    dns_.insert(DnsKey{client, d.address}, name, d.ttl_s, now);
+    const DnsKey key{client, d.address};
+    DnsHint h{.name = name, .names = {}};
+    add(h, name);
+    add(h, a->qname);
+    for (const std::string& target : a->cnames) add(h, target);
+    if (const auto* old = dns_.peek(key, now))
+      for (const std::string& n : old->value.names) add(h, n);
+    dns_.insert(key, std::move(h), d.ttl_s, now);
     ++counters_.dns_addresses;
   }
 }
@@ -63,6 +80,9 @@ void Hints::learnFlow(const Flow& f, Timestamp now) {
   if (f.cls.application.empty() || f.cls.application == "Unknown" ||
       f.cls.application == f.cls.l7_protocol || f.cls.l7_protocol == "DNS")
     return;
+  // An application read from a name only the client vouches for says
+  // nothing about the server: one forged SNI would teach it to every client.
+  if (f.cls.name_proof == NameProof::Unverified) return;
   LearnedServer s{.application = f.cls.application,
                   .l7_protocol = f.cls.l7_protocol,
                   .category = f.cls.category,
@@ -82,10 +102,10 @@ std::optional<EarlyAnswer> Hints::lookup(const IpAddress& client, const ServerKe
   if (dns) {
     ++counters_.dns_hits;
     a.source = Confidence::Dns;
-    a.hostname = dns->value;
+    a.hostname = dns->value.name;
     // What DPI said about this server before counts only for the same name:
     // a shared CDN address serves many.
-    if (learned && learned->value.hostname == dns->value) {
+    if (learned && learned->value.hostname == dns->value.name) {
       a.application = learned->value.application;
       a.l7_protocol = learned->value.l7_protocol;
       a.category = learned->value.category;
@@ -102,11 +122,26 @@ std::optional<EarlyAnswer> Hints::lookup(const IpAddress& client, const ServerKe
   return a;
 }
 
+bool Hints::resolvedTo(const IpAddress& client, const IpAddress& server, std::string_view name,
+                       Timestamp now) const {
+  if (!config_.enabled) return false;
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  if (name.empty()) return false;
+  std::lock_guard lock(mu_);
+  const auto* e = dns_.peek(DnsKey{client, server}, now);
+  if (!e) return false;
+  for (std::string n : e->value.names) {
+    if (!n.empty() && n.back() == '.') n.pop_back();
+    if (iequalsAscii(n, name)) return true;
+  }
+  return false;
+}
+
 HintInfo Hints::describe(const IpAddress& addr, Timestamp now) const {
   std::lock_guard lock(mu_);
   HintInfo info;
   dns_.forEachLive(now, [&](const auto& e) {
-    if (e.key.server == addr) info.dns.push_back({.client = e.key.client, .hostname = e.value, .expires = e.expires});
+    if (e.key.server == addr) info.dns.push_back({.client = e.key.client, .hostname = e.value.name, .expires = e.expires});
   });
   learned_.forEachLive(now, [&](const auto& e) {
     if (e.key.addr == addr)

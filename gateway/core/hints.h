@@ -38,6 +38,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gateway/core/flow.h"
@@ -50,6 +51,15 @@ struct HintsConfig {
   HintCacheConfig dns{};        // (client, address) -> hostname
   size_t learned_entries = 65'536;
   uint32_t learned_ttl_s = 900;
+};
+
+// What one client resolved to one address: the name it asked for (CNAME
+// chains attributed to it) and every name of the chains and earlier answers
+// that led there (for name verification), at most kMaxNames.
+struct DnsHint {
+  static constexpr size_t kMaxNames = 8;
+  std::string name;
+  std::vector<std::string> names;  // `name` first
 };
 
 struct LearnedServer {
@@ -125,8 +135,14 @@ class Hints {
   // One DNS message (UDP payload, or a TCP segment starting with the length
   // prefix) answering `client`. Responses with addresses fill its hints.
   void learnDns(const IpAddress& client, std::span<const uint8_t> payload, bool tcp, Timestamp now);
-  // A flow DPI classified itself (confidence dpi) teaches its server.
+  // A flow DPI classified itself (confidence dpi) teaches its server,
+  // unless the name it was classified by is unverified (a forged SNI must
+  // not teach the server an application).
   void learnFlow(const Flow& flow, Timestamp now);
+  // Whether `client` resolved `name` (or a CNAME chain through it) to
+  // `server` and the answer is still live. Counts nothing, changes no LRU
+  // order (checked for each inspected packet until a name is verified).
+  bool resolvedTo(const IpAddress& client, const IpAddress& server, std::string_view name, Timestamp now) const;
   // The early answer for `client`'s new flow to `server`, or nullopt.
   std::optional<EarlyAnswer> lookup(const IpAddress& client, const ServerKey& server, Timestamp now);
 
@@ -136,7 +152,7 @@ class Hints {
  private:
   HintsConfig config_;
   mutable std::mutex mu_;
-  TtlLruCache<DnsKey, std::string, DnsKeyHash> dns_;
+  TtlLruCache<DnsKey, DnsHint, DnsKeyHash> dns_;
   TtlLruCache<AliasKey, std::string, AliasKeyHash> aliases_;  // (client, CNAME target) -> asked name
   TtlLruCache<ServerKey, LearnedServer, ServerKeyHash> learned_;
   HintsCounters counters_;

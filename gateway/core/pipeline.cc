@@ -1,6 +1,7 @@
 #include "gateway/core/pipeline.h"
 
 #include "common/ascii.h"
+#include "gateway/core/name_check.h"
 #include "gateway/core/app_refine.h"
 
 namespace fg::core {
@@ -151,6 +152,7 @@ void Pipeline::classify(Flow& f, const Packet& p, Direction dir, StepResult& r) 
   ++counters_.inspected_packets;
   const bool final_answer = classifier_.inspect(f, p, dir);
   applyEarly(f);
+  checkName(f, p.ts);
   if (final_answer) {
     endInspection(f, true);
     r.classified_now = true;
@@ -241,9 +243,19 @@ void Pipeline::refine(Flow& f, bool final) {
                                              .server_port = f.dst_port, .classifier = &classifier_});
 }
 
+// The name DPI read for the server, verified or not (core/name_check.h). A
+// verified name stays verified; an unverified one is checked again as more
+// arrives (the certificate, the DNS answer of a slow resolver).
+void Pipeline::checkName(Flow& f, Timestamp now) {
+  NameProof& proof = f.cls.name_proof;
+  if (proof != NameProof::None && proof != NameProof::Unverified) return;
+  proof = verifyName(f, config_.hints, config_.app_ranges, now);
+}
+
 void Pipeline::endInspection(Flow& f, bool final_answer) {
   refine(f, true);
   if (f.cls.app_source == AppSource::Catalog) ++counters_.catalog_refined;
+  checkName(f, f.last_seen);
   if (f.early) {
     EarlyAnswer& e = *f.early;
     if (f.cls.confidence == Confidence::Dpi) {

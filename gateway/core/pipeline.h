@@ -24,6 +24,8 @@
 
 namespace fg::core {
 
+class AppRanges;  // core/name_check.h
+
 class FlowEventSink {
  public:
   virtual ~FlowEventSink() = default;
@@ -41,6 +43,9 @@ struct PipelineConfig {
   // packet its early answer (Flow::early) and teaches it the servers DPI
   // classified. Not owned; must outlive the pipeline.
   Hints* hints = nullptr;
+  // Application address ranges for name verification (core/name_check.h),
+  // or nullptr (no ranges). Not owned; must outlive the pipeline.
+  const AppRanges* app_ranges = nullptr;
   // The application catalog (docs/catalog.md), or nullptr for the
   // classifier's answers alone. The pipeline refines each flow's answer with
   // it (core/app_refine.h) once, when inspection ends, and the early answers
@@ -126,6 +131,7 @@ class Pipeline {
   static bool isOpening(const Flow& f, const Packet& p);
   void earlyAnswer(Flow& f, const Packet& p);
   void applyEarly(Flow& f);
+  void checkName(Flow& f, Timestamp now);
   void updateTcp(Flow& f, const Packet& p, Direction dir);
   void classify(Flow& f, const Packet& p, Direction dir, StepResult& r);
   void endInspection(Flow& f, bool final_answer);

@@ -35,6 +35,30 @@ std::map<uint32_t, KernelQueueStats> parseKernelQueueStats(std::istream& in) {
   return out;
 }
 
+// Matches set aside for unverified names, all rules of `p` (docs/policy.md).
+uint64_t unverifiedTotal(const policy::PolicySet& p) {
+  uint64_t n = 0;
+  for (uint32_t i = 0; i < p.ruleCount(); ++i) n += p.ruleUnverified(i);
+  return n;
+}
+
+// Route classes with the families they cover and the flows they routed, per
+// family; `uncovered` counts flows of a family without a next hop (they left
+// by the main table).
+nlohmann::json routesStatus(const policy::PolicySet& p) {
+  nlohmann::json routes = nlohmann::json::array();
+  for (uint32_t i = 0; i < p.routes().size(); ++i) {
+    const auto& r = p.routes()[i];
+    const auto c = p.routeCounters(i);
+    routes.push_back({{"name", r.name},
+                      {"table", r.table},
+                      {"families", policy::familiesName(r)},
+                      {"flows", {{"ipv4", c.flows_v4}, {"ipv6", c.flows_v6}}},
+                      {"uncovered", c.uncovered}});
+  }
+  return routes;
+}
+
 WorkerTotals addUp(const std::vector<const nfq::WorkerCounters*>& workers) {
   WorkerTotals t;
   for (const auto* c : workers) {
@@ -156,8 +180,11 @@ nlohmann::json DaemonControl::status() {
       {"policy", {{"generation", policy->generation()},
                   {"loaded_at", std::chrono::duration_cast<std::chrono::seconds>(p_.reloader.loadedAt().time_since_epoch()).count()},
                   {"rules", policy->ruleCount()},
+                  {"unverified_names", unverifiedTotal(*policy)},
                   {"reloads_ok", p_.reloader.reloadsOk()},
-                  {"reloads_failed", p_.reloader.reloadsFailed()}}},
+                  {"reloads_failed", p_.reloader.reloadsFailed()},
+                  {"warnings", policy->warnings().size()},
+                  {"routes", routesStatus(*policy)}}},
       {"counters", {{"flows", {{"tracked", ac.tracked}, {"ended", ac.ended}}},
                     {"queue_enobufs", t.enobufs},
                     {"events_dropped", p_.events.dropped()},
@@ -289,9 +316,11 @@ nlohmann::json DaemonControl::policy() {
                      {"enabled", r.enabled},
                      {"mode", r.shadow ? "shadow" : "enforce"},
                      {"action", policy::toString(r.verdict)},
-                     {"hits", p->ruleHits(i)}});
+                     {"require_verified_name", r.require_verified_name},
+                     {"hits", p->ruleHits(i)},
+                     {"unverified", p->ruleUnverified(i)}});
   }
-  return {{"generation", p->generation()}, {"paths", p_.cfg.policy_paths}, {"rules", rules}};
+  return {{"generation", p->generation()}, {"paths", p_.cfg.policy_paths}, {"rules", rules}, {"routes", routesStatus(*p)}};
 }
 
 std::string DaemonControl::metrics() {
@@ -312,6 +341,19 @@ std::string DaemonControl::metrics() {
   out.counter("flowgate_policy_reloads_failed_total", "Refused policy reloads", p_.reloader.reloadsFailed());
   out.family("flowgate_policy_rule_hits_total", ctl::MetricType::Counter, "Flows decided or shadow-matched by each rule");
   for (uint32_t i = 0; i < p->ruleCount(); ++i) out.sample(p->ruleHits(i), {{"rule", p->rule(i).name}});
+  out.family("flowgate_route_flows_total", ctl::MetricType::Counter, "Flows routed by each route class, by address family");
+  for (uint32_t i = 0; i < p->routes().size(); ++i) {
+    const auto c = p->routeCounters(i);
+    out.sample(c.flows_v4, {{"route", p->routes()[i].name}, {"family", "ipv4"}})
+        .sample(c.flows_v6, {{"route", p->routes()[i].name}, {"family", "ipv6"}});
+  }
+  out.family("flowgate_route_uncovered_flows_total", ctl::MetricType::Counter,
+             "Flows a rule routed through a route class without a next hop of their family (they left by the main table)");
+  for (uint32_t i = 0; i < p->routes().size(); ++i)
+    out.sample(p->routeCounters(i).uncovered, {{"route", p->routes()[i].name}});
+  out.family("flowgate_policy_rule_unverified_total", ctl::MetricType::Counter,
+             "Flows whose match of each rule was set aside: the rule requires a verified name, the flow's was not");
+  for (uint32_t i = 0; i < p->ruleCount(); ++i) out.sample(p->ruleUnverified(i), {{"rule", p->rule(i).name}});
   out.counter("flowgate_set_elements_written_total", "Set elements written to the kernel", p_.nft.writer()->written());
   const core::HintsCounters h = p_.hints.counters();
   out.gauge("flowgate_hints_dns_entries", "Addresses in the DNS hint cache", static_cast<double>(h.dns_entries));

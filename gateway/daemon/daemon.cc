@@ -13,6 +13,7 @@
 #include "gateway/control/jsonl_file.h"
 #include "gateway/control/server.h"
 #include "gateway/app_catalog.h"
+#include "gateway/core/name_check.h"
 #include "gateway/daemon/accounting.h"
 #include "gateway/daemon/conntrack_feed.h"
 #include "gateway/daemon/control_handler.h"
@@ -22,6 +23,7 @@
 #include "gateway/daemon/outputs.h"
 #include "gateway/daemon/process.h"
 #include "gateway/daemon/reload.h"
+#include "gateway/dissect/dissecting_classifier.h"
 #include "gateway/dpi/ndpi_classifier.h"
 #include "gateway/sd_notify.h"
 #include "netlink/conntrack.h"
@@ -66,6 +68,7 @@ class Daemon final {
   const policy::LoadOptions options_;
   policy::PolicyHolder holder_;
   core::Hints hints_;  // shared by the workers (DNS answers, learned servers)
+  core::PolicyRanges ranges_{holder_};  // [verified_ranges] for name verification
   std::unique_ptr<NftOwner> nft_;        // the nft table's socket, then its writer thread
   std::unique_ptr<PolicyKernel> kernel_;  // table and routes of the policy in force
   std::unique_ptr<Reloader> reloader_;
@@ -151,6 +154,7 @@ bool Daemon::startWorkers() {
     ec.pipeline.table.id_step = cfg_.workers;
     ec.pipeline.hints = &hints_;
     ec.pipeline.catalog = &cli::appCatalogState().holder();
+    ec.pipeline.app_ranges = &ranges_;
     ec.marks = cfg_.marks;
     ec.keep_first_route = cfg_.keep_first_route;
     const int index = static_cast<int>(i);
@@ -161,7 +165,7 @@ bool Daemon::startWorkers() {
     };
     workers_.push_back(std::make_unique<nfq::Worker>(
         index, nfq::WorkerConfig{.queue = qc, .engine = ec, .max_round = 256}, std::move(*qs),
-        std::make_unique<dpi::NdpiClassifier>(), holder_,
+        std::make_unique<dissect::DissectingClassifier>(std::make_unique<dpi::NdpiClassifier>()), holder_,
         [this](const std::vector<nfq::SetElementRequest>& r) { nft_->writer()->addElements(r); },
         std::move(obs)));
   }
@@ -264,6 +268,7 @@ int Daemon::run() {
                               {"rules", summary.rules},
                               {"sets", summary.sets},
                               {"routes", summary.routes}});
+  logPolicyWarnings(*holder_.current());
 
   auto cleanupKernel = [&] {
     if (kernel_ && kernel_->tableInstalled()) (void)nft_->deleteTable();

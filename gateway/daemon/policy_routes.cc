@@ -70,22 +70,20 @@ Result<RoutingState> routingStateOf(const policy::PolicySet& p, uint32_t priorit
       if (!idx) return Error{idx.error().code, "route '" + r.name + "': " + idx.error().context};
       oif = *idx;
     }
-    for (nl::IpFamily fam : {nl::IpFamily::V4, nl::IpFamily::V6}) {
-      s.rules.push_back({.family = fam, .fwmark = r.fwmark, .fwmask = r.fwmark_mask, .table = r.table,
-                         .priority = prio, .suppress_prefixlen = -1});
-      // The route itself: via a gateway of one family, or a device (both families).
-      const bool v6 = fam == nl::IpFamily::V6;
-      nl::RouteSpec route{.family = fam, .table = r.table};
-      if (r.via) {
-        if ((r.via->family == policy::IpFamily::V6) != v6) continue;
-        nl::RouteAddress gw{.family = fam};
-        gw.bytes = r.via->bytes;
-        route.gateway = gw;
-      }
-      route.oif = oif;
-      if (!route.gateway && !route.oif) continue;  // table managed by the admin
-      s.routes.push_back({.owner = r.name, .spec = route, .may_fail = v6 && !r.via});
-    }
+    // netlink/rtnl.h planRouteClass: a rule and a default route per family
+    // the route class has a next hop for (docs/kernel.md).
+    nl::RouteClassSpec spec{.table = r.table, .fwmark = r.fwmark, .fwmask = r.fwmark_mask, .priority = prio};
+    for (const auto& via : r.via)
+      spec.gateways.push_back(nl::RouteAddress{
+          .family = via.family == policy::IpFamily::V6 ? nl::IpFamily::V6 : nl::IpFamily::V4, .bytes = via.bytes});
+    spec.oif = oif;
+    auto plan = nl::planRouteClass(spec);
+    if (!plan) return Error{plan.error().code, "route '" + r.name + "': " + plan.error().context};
+    for (const auto& rule : plan->rules) s.rules.push_back(rule);
+    // An IPv6 default via a device without IPv6 is not fatal (it is logged).
+    for (const auto& route : plan->routes)
+      s.routes.push_back({.owner = r.name, .spec = route,
+                          .may_fail = route.family == nl::IpFamily::V6 && !route.gateway});
     ++prio;
   }
   return s;
@@ -103,6 +101,7 @@ Result<void> PolicyRoutes::prepare(const policy::PolicySet& next) {
   for (const auto& r : want->routes) {
     if (auto s = table_->route(nl::RtnlOp::Replace, r.spec); !s) {
       if (!r.may_fail) fail(s.error(), "route '" + r.owner + "': ip route");
+      else log::warn("route_family_unavailable", {{"route", r.owner}, {"family", "ipv6"}, {"error", s.error().message()}});
       continue;
     }
     replaced_.push_back(r.spec);

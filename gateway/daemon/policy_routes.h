@@ -73,7 +73,8 @@ struct RoutingState {
 };
 
 // The rules and routes of `p`, rule priorities from `priority_base` on.
-// Fails only when a route names an interface that does not exist.
+// Fails when a route names an interface that does not exist or its next hops
+// do not plan (two of one family: netlink/rtnl.h planRouteClass).
 [[nodiscard]] Result<RoutingState> routingStateOf(const policy::PolicySet& p, uint32_t priority_base,
                                                   RoutingTable& table);
 

@@ -18,6 +18,16 @@ Result<void> dropPrivileges(const std::string& user) {
   passwd* found = nullptr;
   if (getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found) != 0 || !found)
     return makeError("gateway.user: no such user '" + user + "'");
+  // Already that user (systemd's User=, or setpriv): there is nothing to
+  // drop, and without CAP_SETUID/CAP_SETGID in the bounding set the calls
+  // below would fail with EPERM. Only make sure nothing can be regained.
+  if (::getuid() == pw.pw_uid && ::geteuid() == pw.pw_uid) {
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) return errnoError("PR_SET_NO_NEW_PRIVS", errno);
+    return {};
+  }
+  if (::geteuid() != 0)
+    return makeError("gateway.user: running as uid " + std::to_string(::geteuid()) + ", not root: cannot become '" +
+                     user + "' (start flowgate as root, or as that user with CAP_NET_ADMIN, e.g. systemd's User=)");
   // Bounding set: nothing but CAP_NET_ADMIN can ever come back.
   for (int cap = 0; cap <= CAP_LAST_CAP; ++cap) {
     if (cap == CAP_NET_ADMIN) continue;

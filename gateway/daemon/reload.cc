@@ -24,6 +24,10 @@ std::vector<std::string> checkMarks(const policy::PolicySet& p, const core::Mark
   return errors;
 }
 
+void logPolicyWarnings(const policy::PolicySet& p) {
+  for (const auto& w : p.warnings()) log::warn("policy_warning", {{"warning", policy::formatError(w)}});
+}
+
 ReloadOutcome Reloader::reload() {
   std::lock_guard lock(mu_);
   ReloadOutcome out;
@@ -58,6 +62,7 @@ ReloadOutcome Reloader::reload() {
   // next packet on.
   if (companion_) companion_->commit();
   out.generation = next->generation();
+  logPolicyWarnings(*next);
   holder_.publish(std::move(next));
   loaded_at_ = std::chrono::system_clock::now();
   ++ok_;

@@ -31,6 +31,9 @@ namespace fg::daemon {
 // kernel would see bits flowgate does not own. One line per offending class or route.
 std::vector<std::string> checkMarks(const policy::PolicySet& p, const core::MarkLayout& m);
 
+// Logs what `policy check` warns about a policy that loads (policy_warning lines).
+void logPolicyWarnings(const policy::PolicySet& p);
+
 struct ReloadOutcome {
   bool ok = false;
   uint64_t generation = 0;          // in force afterwards (the old one on failure)

@@ -1,6 +1,8 @@
 #include "gateway/dpi/ndpi_catalog.h"
 
 #include <algorithm>
+#include <map>
+#include <string>
 #include <set>
 #include <string_view>
 
@@ -37,7 +39,29 @@ policy::NameCatalog buildCatalog() {
   return catalog;
 }
 
+std::map<std::string, uint32_t, std::less<>> buildProtocolIds() {
+  std::map<std::string, uint32_t, std::less<>> ids;
+  ndpi_detection_module_struct* mod = ndpi_init_detection_module(ndpi_no_prefs);
+  if (mod == nullptr) return ids;
+  ndpi_finalize_initialization(mod);
+  const unsigned num = ndpi_get_num_supported_protocols(mod);
+  for (unsigned id = 0; id < num; ++id) {
+    const char* name = ndpi_get_proto_name(mod, static_cast<u_int16_t>(id));
+    if (name == nullptr || *name == '\0') continue;
+    ids.emplace(name, id);  // the first id of a name wins
+  }
+  ndpi_exit_detection_module(mod);
+  return ids;
+}
+
 }  // namespace
+
+std::optional<uint32_t> ndpiProtocolId(std::string_view name) {
+  static const auto ids = buildProtocolIds();
+  auto it = ids.find(name);
+  if (it == ids.end()) return std::nullopt;
+  return it->second;
+}
 
 policy::NameCatalog ndpiNameCatalog() {
   static const policy::NameCatalog catalog = buildCatalog();

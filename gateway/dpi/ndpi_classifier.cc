@@ -148,6 +148,11 @@ void extract(ndpi_detection_module_struct* m, core::Flow& flow, const NdpiInspec
     c.ja3c = boundedString(t.ja3_client, sizeof t.ja3_client);
     c.ja3s = boundedString(t.ja3_server, sizeof t.ja3_server);
     splitAlpn(t.alpn, c.alpn);
+    // The certificate's subjectAltName DNS names, comma-separated, once the
+    // dissector has read a certificate in clear (TLS <= 1.2; QUIC and TLS 1.3
+    // encrypt it): one of the proofs of the SNI (core/name_check.h).
+    if (t.server_names && t.server_names_len > 0)
+      c.cert_names.assign(t.server_names, strnlen(t.server_names, t.server_names_len));
   }
   if (isProto(p, NDPI_PROTOCOL_DNS) || isProto(p, NDPI_PROTOCOL_LLMNR) ||
       isProto(p, NDPI_PROTOCOL_MDNS)) {

@@ -128,6 +128,20 @@ void Worker::onDecision(const core::DecisionEvent& e) {
     pending_sets_.push_back({set.name, add.address, set.timeout_s});
   }
   if (observers_.decided) observers_.decided(flow, d, policy, interfaceName(flow.in_ifindex));
+  if (d.unverified_count > 0) {
+    // A rule matched on a name nothing backs (a forged SNI/Host, or a client
+    // whose DNS the gateway never saw): set aside; counted per rule.
+    static log::RateLimit limit(5);
+    uint64_t suppressed = 0;
+    if (limit.allow(suppressed))
+      log::warn("unverified_name", {{"flow", flow.id},
+                                    {"src", endpoint(flow.src, flow.src_port)},
+                                    {"dst", endpoint(flow.dst, flow.dst_port)},
+                                    {"hostname", output::safeString(flow.cls.hostname)},
+                                    {"app", output::safeString(flow.cls.application)},
+                                    {"rule", std::string(policy.ruleName(d.unverified_rules[0]))},
+                                    {"suppressed", suppressed}});
+  }
   if (d.log || log::level() <= log::Level::Debug) {
     log::write(d.log ? log::Level::Info : log::Level::Debug, "flow_decided",
                {{"flow", flow.id},

@@ -290,13 +290,30 @@ std::string netifySha1Hex(std::string_view input) {
   return out;
 }
 
+json netifyFirstSight(const json& r) {
+  if (!r.is_object()) return r;
+  json out = json::object();
+  for (const char* key : {"event", "ts", "flow_id", "ip_version", "proto", "vlan", "src_ip", "src_port", "dst_ip",
+                          "dst_port", "first_seen", "in_interface", "out_interface"})
+    if (const json* v = member(r, key)) out[key] = *v;
+  if (const json* v = member(r, "first_seen")) out["last_seen"] = *v;
+  return out;
+}
+
 bool validNetifyCidr(std::string_view cidr) { return parseNetwork(cidr).has_value(); }
 
 std::optional<ojson> netifyRecord(const json& r, const NetifyOptions& opt) {
   if (!r.is_object()) return std::nullopt;
   const auto event = str(r, "event");
   if (!event || (*event != "flow" && *event != "flow_end")) return std::nullopt;
-  const bool purge = *event == "flow_end";
+  return netifyMessage(r, *event == "flow_end" ? NetifyType::Purge : NetifyType::Flow, opt);
+}
+
+std::optional<ojson> netifyMessage(const json& r, NetifyType type, const NetifyOptions& opt,
+                                   const NetifyInterval* interval) {
+  if (!r.is_object()) return std::nullopt;
+  if (type == NetifyType::Stats && !interval) return std::nullopt;
+  const bool v4 = opt.version == 4;
 
   std::vector<Network> nets;
   nets.reserve(opt.local_networks.size());
@@ -312,33 +329,81 @@ std::optional<ojson> netifyRecord(const json& r, const NetifyOptions& opt) {
   const auto src_text = str(r, "src_ip"), dst_text = str(r, "dst_ip");
   const auto src = src_text ? core::IpAddress::parse(*src_text) : std::nullopt;
   const auto dst = dst_text ? core::IpAddress::parse(*dst_text) : std::nullopt;
-  const bool src_in = inLocal(src), dst_in = inLocal(dst);
+  // Which addresses are on the LAN side: local_networks when configured and
+  // one of them contains the address, else the kernel's view (own addresses,
+  // loopback, connected LAN networks; docs/netify.md "Which side is local").
+  auto onLan = [&](const std::optional<std::string>& text, const std::optional<core::IpAddress>& a) {
+    if (inLocal(a)) return true;
+    return text && a && opt.on_lan && opt.on_lan(*text);
+  };
+  const bool src_in = onLan(src_text, src), dst_in = onLan(dst_text, dst);
   const auto in_if = text(r, "in_interface");
-
-  // Which side is local: the one inside local_networks; when both or neither
-  // are, the opener (src): the LAN interface rule and the default agree on
-  // it (docs/netify.md).
-  bool local_is_src = true;
-  if (src_in != dst_in) local_is_src = src_in;
-  // Both ends local: both addresses in local_networks, or the packet came in
-  // on a LAN interface and leaves on one.
-  auto lanIf = [&](const std::optional<std::string>& name) {
+  const auto out_if = text(r, "out_interface");
+  auto listed = [](const std::vector<std::string>& list, const std::optional<std::string>& name) {
     if (!name) return false;
-    for (const auto& l : opt.lan_interfaces)
+    for (const auto& l : list)
       if (l == *name) return true;
     return false;
   };
-  const bool internal = (src_in && dst_in) || (lanIf(in_if) && lanIf(text(r, "out_interface")));
+
+  // The local side: the one on the LAN side; when both or neither are, the
+  // opener (src).
+  bool local_is_src = true;
+  if (src_in != dst_in) local_is_src = src_in;
+  const bool internal = (src_in && dst_in) ||
+                        (listed(opt.lan_interfaces, in_if) && listed(opt.lan_interfaces, out_if));
 
   ojson env = ojson::object();
-  env["type"] = purge ? "flow_purge" : "flow";
-  if (purge) env["reason"] = purgeReason(r);
+  switch (type) {
+    case NetifyType::Flow: env["type"] = "flow"; break;
+    case NetifyType::DpiComplete: env["type"] = "flow_dpi_complete"; break;
+    case NetifyType::Stats: env["type"] = "flow_stats"; break;
+    case NetifyType::Purge: env["type"] = "flow_purge"; break;
+  }
+  if (type == NetifyType::Purge) env["reason"] = purgeReason(r);
   env["interface"] = in_if ? *in_if : opt.interface;
   env["internal"] = internal;
+  // v4: true when the flow existed before the agent saw its start. flowgate
+  // sees every flow it reports from its first packet.
+  if (v4) env["established"] = false;
+
+  const char* l_b = local_is_src ? "src_bytes" : "dst_bytes";
+  const char* o_b = local_is_src ? "dst_bytes" : "src_bytes";
+  const char* l_p = local_is_src ? "src_packets" : "dst_packets";
+  const char* o_p = local_is_src ? "dst_packets" : "src_packets";
+  const auto lb = count(r, l_b), ob = count(r, o_b), lp = count(r, l_p), op = count(r, o_p);
+  auto totals = [&](ojson& f) {
+    if (auto v = count(r, "bytes")) f["total_bytes"] = *v;
+    else if (lb && ob) f["total_bytes"] = *lb + *ob;
+    if (auto v = count(r, "packets")) f["total_packets"] = *v;
+    else if (lp && op) f["total_packets"] = *lp + *op;
+  };
+  auto detectionPackets = [&](ojson& f) {
+    if (auto v = count(r, "dpi_packets")) f["detection_packets"] = *v;
+    else f["detection_packets"] = 0;
+  };
 
   ojson f = ojson::object();
   f["digest"] = digestOf(r);
-  if (auto v = epochMs(r, "first_seen")) f["first_seen_at"] = *v;
+
+  if (type == NetifyType::Stats) {
+    // The agent's stats message: the counters of the last interval per side,
+    // the flow's totals, and when the flow was last seen.
+    if (auto v = epochMs(r, "last_seen")) f["last_seen_at"] = *v;
+    f["local_bytes"] = local_is_src ? interval->src_bytes : interval->dst_bytes;
+    f["other_bytes"] = local_is_src ? interval->dst_bytes : interval->src_bytes;
+    f["local_packets"] = local_is_src ? interval->src_packets : interval->dst_packets;
+    f["other_packets"] = local_is_src ? interval->dst_packets : interval->src_packets;
+    totals(f);
+    detectionPackets(f);
+    env["flow"] = std::move(f);
+    return env;
+  }
+
+  if (auto v = epochMs(r, "first_seen")) {
+    f["first_seen_at"] = *v;
+    if (v4) f["first_update_at"] = *v;
+  }
   if (auto v = epochMs(r, "last_seen")) f["last_seen_at"] = *v;
   if (auto v = count(r, "ip_version"); v && (*v == 4 || *v == 6)) f["ip_version"] = *v;
   if (auto p = str(r, "proto"))
@@ -348,11 +413,22 @@ std::optional<ojson> netifyRecord(const json& r, const NetifyOptions& opt) {
     if (!vlan) f["vlan_id"] = 0;
     else if (auto v = bounded(r, "vlan", 4095)) f["vlan_id"] = *v;
   }
+  // Not tracked per flow (docs/netify.md).
+  f["ip_nat"] = false;
 
   const char* l_ip = local_is_src ? "src_ip" : "dst_ip";
   const char* o_ip = local_is_src ? "dst_ip" : "src_ip";
   const char* l_port = local_is_src ? "src_port" : "dst_port";
   const char* o_port = local_is_src ? "dst_port" : "src_port";
+  auto macOf = [&](const char* key) -> std::string {
+    constexpr const char* kNone = "00:00:00:00:00:00";
+    auto ip = str(r, key);
+    if (!ip || !opt.mac_of) return kNone;
+    auto m = opt.mac_of(*ip);
+    return m ? *m : kNone;
+  };
+  f["local_mac"] = macOf(l_ip);
+  f["other_mac"] = macOf(o_ip);
   if (auto v = str(r, l_ip)) f["local_ip"] = *v;
   if (auto v = bounded(r, l_port, 65535)) f["local_port"] = *v;
   if (auto v = str(r, o_ip)) f["other_ip"] = *v;
@@ -360,66 +436,99 @@ std::optional<ojson> netifyRecord(const json& r, const NetifyOptions& opt) {
   f["local_origin"] = local_is_src;
   {
     const auto& other = local_is_src ? dst : src;
-    const char* type = "remote";
-    if (other && isMulticast(*other)) type = "multicast";
-    else if (other && isBroadcast(*other, nets)) type = "broadcast";
-    else if (internal || (local_is_src ? dst_in : src_in)) type = "local";
-    f["other_type"] = type;
+    const char* kind = "remote";
+    if (other && isMulticast(*other)) kind = "multicast";
+    else if (other && isBroadcast(*other, nets)) kind = "broadcast";
+    else if (internal || (local_is_src ? dst_in : src_in)) kind = "local";
+    f["other_type"] = kind;
   }
 
-  if (auto v = str(r, "l7_protocol")) f["detected_protocol_name"] = *v;
-  if (auto v = str(r, "application")) f["detected_application_name"] = *v;
-  if (auto c = str(r, "confidence")) f["detection_guessed"] = *c == "guessed" || *c == "unknown";
+  // Detection. The agent names the protocol and, separately, the
+  // application; with no application it writes "Unknown" and id 0.
+  const auto l7 = str(r, "l7_protocol");
+  const std::string proto_name = l7 && !l7->empty() ? *l7 : "Unknown";
+  std::string app_name = str(r, "application").value_or("");
+  if (app_name.empty() || app_name == proto_name) app_name = "Unknown";
+  std::optional<uint32_t> proto_id;
+  if (opt.protocol_id && proto_name != "Unknown") proto_id = opt.protocol_id(proto_name);
+  f["detected_protocol"] = proto_id.value_or(0);
+  f["detected_protocol_name"] = proto_name;
+  f["detected_application"] = 0;  // Netify's application ids are not flowgate's to assign
+  f["detected_application_name"] = app_name;
+  const auto confidence = str(r, "confidence");
+  f["detection_guessed"] = confidence && (*confidence == "guessed" || *confidence == "unknown");
+  {
+    const json* du = member(r, "detection_updated");
+    f["detection_updated"] = du && du->is_boolean() && du->get<bool>();
+  }
+  // The agent's soft dissectors answer from addresses and names, not from
+  // the flow's payload: flowgate's DNS and learned-server answers.
+  f["soft_dissector"] = confidence && (*confidence == "dns" || *confidence == "cache");
+  if (v4) f["dhc_hit"] = confidence && *confidence == "dns";
+  f["category"] = ojson{{"application", 0}, {"protocol", 0}, {"domain", 0}};
+  f["risks"] = ojson{{"risks", ojson::array()},
+                     {"ndpi_risk_score", 0},
+                     {"ndpi_risk_score_client", 0},
+                     {"ndpi_risk_score_server", 0}};
 
   const json* tls = member(r, "tls");
   if (tls && !tls->is_object()) tls = nullptr;
-  const auto l7 = str(r, "l7_protocol");
   const auto hostname = text(r, "hostname");
   // flowgate's hostname is the SSH client's banner for SSH (not a host name).
   const bool ssh = l7 && *l7 == "SSH";
   if (hostname && !ssh) f["host_server_name"] = *hostname;
   if (auto v = text(r, "dns_hostname")) f["dns_host_name"] = *v;
 
-  if (tls) {
+  const bool quic = l7 && *l7 == "QUIC";
+  if (tls || quic) {
     ojson s = ojson::object();
-    if (auto v = str(*tls, "version"))
-      if (auto w = tlsVersionWire(*v)) s["version"] = hex16(*w);
-    if (auto v = str(*tls, "cipher"))
-      if (auto w = cipherWire(*v)) s["cipher_suite"] = hex16(*w);
+    const json empty = json::object();
+    const json& t = tls ? *tls : empty;
+    std::optional<uint16_t> version;
+    if (auto v = str(t, "version")) version = tlsVersionWire(*v);
+    if (!version && quic) version = 0x0304;  // QUIC carries TLS 1.3 (RFC 9001)
+    std::optional<uint16_t> cipher;
+    if (auto v = str(t, "cipher")) cipher = cipherWire(*v);
+    // The agent writes both always; 0x0000 where the handshake did not tell.
+    s["version"] = hex16(version.value_or(0));
+    s["cipher_suite"] = hex16(cipher.value_or(0));
     if (hostname) s["client_sni"] = *hostname;
-    if (const json* alpn = member(*tls, "alpn"); alpn && alpn->is_array()) {
+    if (const json* alpn = member(t, "alpn"); alpn && alpn->is_array()) {
       ojson a = ojson::array();
       for (const auto& p : *alpn)
         if (p.is_string()) a.push_back(p.get<std::string>());
       s["alpn"] = std::move(a);
     }
-    if (auto v = text(*tls, "ja3c")) s["client_ja3"] = *v;
-    if (auto v = text(*tls, "ja3s")) s["server_ja3"] = *v;
+    if (auto v = text(t, "ja3c")) s["client_ja3"] = *v;
+    if (auto v = text(t, "ja3s")) s["server_ja3"] = *v;
     f["ssl"] = std::move(s);
   }
   if (const json* http = member(r, "http"); http && http->is_object())
     if (auto ua = text(*http, "user_agent")) f["http"] = ojson{{"user_agent", *ua}};
   if (ssh && hostname) f["ssh"] = ojson{{"client", *hostname}};
 
-  const char* l_b = local_is_src ? "src_bytes" : "dst_bytes";
-  const char* o_b = local_is_src ? "dst_bytes" : "src_bytes";
-  const char* l_p = local_is_src ? "src_packets" : "dst_packets";
-  const char* o_p = local_is_src ? "dst_packets" : "src_packets";
-  const auto lb = count(r, l_b), ob = count(r, o_b), lp = count(r, l_p), op = count(r, o_p);
-  if (lb) f["local_bytes"] = *lb;
-  if (ob) f["other_bytes"] = *ob;
-  if (lp) f["local_packets"] = *lp;
-  if (op) f["other_packets"] = *op;
-  if (auto v = count(r, "bytes")) f["total_bytes"] = *v;
-  else if (lb && ob) f["total_bytes"] = *lb + *ob;
-  if (auto v = count(r, "packets")) f["total_packets"] = *v;
-  else if (lp && op) f["total_packets"] = *lp + *op;
+  {
+    // Counters: cumulative, as far as the record has them.
+    if (lb) f["local_bytes"] = *lb;
+    if (ob) f["other_bytes"] = *ob;
+    if (lp) f["local_packets"] = *lp;
+    if (op) f["other_packets"] = *op;
+    totals(f);
+    if (lb || ob) detectionPackets(f);
+  }
 
   {
-    ojson ct = ojson::object();
-    if (auto v = count(r, "conntrack_id")) ct["id"] = *v;
-    if (auto v = bounded(r, "mark", 0xffffffffu)) ct["mark"] = *v;
-    if (!ct.empty()) f["conntrack"] = std::move(ct);
+    const auto id = count(r, "conntrack_id");
+    const auto mark = bounded(r, "mark", 0xffffffffu);
+    if (v4) {
+      if (id) f["ct_id"] = *id;
+      if (mark) f["ct_mark"] = *mark;
+    } else {
+      ojson ct = ojson::object();
+      if (id) ct["id"] = *id;
+      if (mark) ct["mark"] = *mark;
+      if (!ct.empty()) f["conntrack"] = std::move(ct);
+    }
   }
 
   env["flow"] = std::move(f);

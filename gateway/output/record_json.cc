@@ -126,6 +126,10 @@ nlohmann::ordered_json flowRecord(const core::Flow& f, std::string_view event, c
   r["confidence"] = core::toString(c.confidence);
   r["app_source"] = core::toString(c.app_source);
   if (!c.owner.empty()) r["owner"] = safeString(c.owner);
+  if (c.name_proof != core::NameProof::None) {
+    r["name_verified"] = c.name_proof != core::NameProof::Unverified;
+    r["name_verified_by"] = core::toString(c.name_proof);
+  }
   if (f.early) {
     const core::EarlyAnswer& e = *f.early;
     if (e.source == core::Confidence::Dns) r["dns_hostname"] = safeString(e.hostname);
@@ -162,6 +166,11 @@ nlohmann::ordered_json decisionRecord(const core::Flow& f, const policy::Decisio
   json shadow = json::array();
   for (uint32_t id : d.shadowRules()) shadow.push_back(std::string(policy.ruleName(id)));
   r["shadow_rules"] = std::move(shadow);
+  if (d.unverified_count > 0) {
+    json unverified = json::array();
+    for (uint32_t id : d.unverifiedRules()) unverified.push_back(std::string(policy.ruleName(id)));
+    r["unverified_rules"] = std::move(unverified);
+  }
   if (d.exempt) r["exempt"] = true;
   r["policy_generation"] = d.generation;
   r["early"] = f.decision.early;

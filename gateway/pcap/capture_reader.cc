@@ -1,5 +1,8 @@
 #include "gateway/pcap/capture_reader.h"
 
+#include <cerrno>
+#include <string_view>
+
 #include <pcap/pcap.h>
 
 #include <optional>
@@ -30,8 +33,16 @@ std::optional<core::LinkType> linkFromDlt(int dlt) {
 
 Result<std::unique_ptr<CaptureReader>> CaptureReader::open(const std::string& path) {
   char err[PCAP_ERRBUF_SIZE] = {};
+  errno = 0;
   pcap_t* h = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_MICRO, err);
-  if (!h) return makeError(path + ": " + err);
+  if (!h) {
+    // libpcap's text already names the file when fopen failed, and its
+    // cause is errno: report "PATH: <errno text>" once, with that errno.
+    const int open_errno = errno;
+    if (open_errno != 0 && std::string_view(err).starts_with(path)) return errnoError(path, open_errno);
+    // Not a capture (bad magic, truncated header): libpcap's words, no errno text.
+    return Error{std::error_code{}, path + ": " + err};
+  }
   const int dlt = pcap_datalink(h);
   auto link = linkFromDlt(dlt);
   if (!link) {

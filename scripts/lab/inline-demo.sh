@@ -32,9 +32,12 @@ fg_cert
 cp "$here/demo-policy.toml" "$FG_WORK/policy.toml"
 head -c $((4 * 1024 * 1024)) /dev/zero >"$FG_WORK/big.bin"
 # Each service has an address of its own, as on the Internet: 10.71.100.1
-# (example.org, legacy-bank, BitTorrent peer, DNS), .2 (Netflix), .3 (Zoom).
-NETFLIX4=10.71.100.2 ZOOM4=10.71.100.3
+# (example.org, legacy-bank, BitTorrent peer, DNS), .2 (Netflix), .3 (Zoom);
+# Netflix is dual-stack (fd71:100::2), like the real service.
+NETFLIX4=10.71.100.2 ZOOM4=10.71.100.3 NETFLIX6=fd71:100::2
 ip -n "$FG_S" addr add "$NETFLIX4/32" dev lo
+ip -n "$FG_S" addr add "$NETFLIX6/128" dev lo
+fg_wait_ipv6
 ip -n "$FG_S" addr add "$ZOOM4/32" dev lo
 tls_server() {  # tls_server ADDRESS:PORT [s_server args]
   local at=$1; shift
@@ -43,12 +46,15 @@ tls_server() {  # tls_server ADDRESS:PORT [s_server args]
 tls_server "$FG_SERVICE4:443" -WWW
 tls_server "[$FG_SERVICE6]:443" -WWW
 tls_server "$NETFLIX4:443" -WWW
+tls_server "[$NETFLIX6]:443" -WWW
 tls_server "$ZOOM4:443" -WWW
 tls_server "$FG_SERVICE4:8443" -tls1_2 -cipher AES128-SHA -www
 fg_bg "$FG_S" python3 "$traffic" sink "$NETFLIX4" 4433 --tls "$FG_WORK/cert.pem" "$FG_WORK/key.pem"
+fg_bg "$FG_S" python3 "$traffic" sink "$NETFLIX6" 4433 --tls "$FG_WORK/cert.pem" "$FG_WORK/key.pem"
 fg_bg "$FG_S" python3 "$traffic" bt-server "$FG_SERVICE4" 6881
 fg_bg "$FG_S" dnsmasq --no-daemon --no-resolv --no-hosts --bind-interfaces --listen-address="$FG_SERVICE4" \
-  --port=53 --address=/netflix.com/"$NETFLIX4" --address=/zoom.us/"$ZOOM4" \
+  --listen-address="$FG_SERVICE6" --port=53 --address=/netflix.com/"$NETFLIX4" --address=/netflix.com/"$NETFLIX6" \
+  --address=/zoom.us/"$ZOOM4" \
   --address=/example.org/"$FG_SERVICE4" --address=/legacy-bank.example/"$FG_SERVICE4" \
   --pid-file="$FG_WORK/dnsmasq.pid"
 for p in 443 8443 4433 6881; do fg_wait_listen "$FG_S" tcp "$p"; done
@@ -72,6 +78,8 @@ grep -E "kernel_queue_mode|nft_table_installed|started" "$FG_WORK/flowgate.log" 
 # The client resolves every name through the lab's DNS server (its answers
 # cross the gateway, which learns address -> name), then connects.
 resolve() { fg_in "$FG_C" timeout 5 dig +short +time=2 +tries=1 @"$FG_SERVICE4" "$1" A 2>/dev/null | tail -1; }
+# AAAA from the lab's DNS server over IPv6 (hints are per client address).
+resolve6() { fg_in "$FG_C" timeout 5 dig +short +time=2 +tries=1 @"$FG_SERVICE6" "$1" AAAA 2>/dev/null | tail -1; }
 curl_to() {  # curl_to NAME URL [curl args]: prints the HTTP status (000 = failed)
   local name=$1 url=$2 addr; shift 2
   addr=$(resolve "$name")
@@ -89,6 +97,11 @@ a0=$(fg_tx_bytes "$FG_G" g1) b0=$(fg_tx_bytes "$FG_G" g2)
 up=$(fg_in "$FG_C" timeout 20 python3 "$traffic" upload "$(resolve www.netflix.com)" 4433 $((4 * 1024 * 1024)) --sni www.netflix.com || true)
 a1=$(fg_tx_bytes "$FG_G" g1) b1=$(fg_tx_bytes "$FG_G" g2)
 row "4 MB upload to www.netflix.com" "$up; uplink A +$(( (a1 - a0) / 1024 )) KiB, uplink B (zero-rated) +$(( (b1 - b0) / 1024 )) KiB"
+row "DNS www.netflix.com AAAA" "-> $(resolve6 www.netflix.com)"
+a0=$(fg_tx_bytes "$FG_G" g1) b0=$(fg_tx_bytes "$FG_G" g2)
+up=$(fg_in "$FG_C" timeout 20 python3 "$traffic" upload "$(resolve6 www.netflix.com)" 4433 $((4 * 1024 * 1024)) --sni www.netflix.com || true)
+a1=$(fg_tx_bytes "$FG_G" g1) b1=$(fg_tx_bytes "$FG_G" g2)
+row "4 MB upload over IPv6 (Netflix)" "$up; uplink A +$(( (a1 - a0) / 1024 )) KiB, uplink B (zero-rated) +$(( (b1 - b0) / 1024 )) KiB"
 row "HTTPS us04web.zoom.us" "HTTP $(curl_to us04web.zoom.us https://us04web.zoom.us/big.bin)"
 bt=$(fg_in "$FG_C" timeout 5 python3 "$traffic" bt-client "$FG_SERVICE4" 6881 >/dev/null 2>&1 && echo "handshake ok" || echo "failed")
 row "BitTorrent handshake" "$bt"
@@ -125,11 +138,20 @@ if [[ -n ${hints:-} ]]; then
   echo "  flowgatectl hint $NETFLIX4 (what the gateway learned from DNS and DPI):"
   sed 's/^/    /' <<<"$hints"
 fi
-echo "  nft set zero_rated (server addresses the policy collected, with their timeout):"
-echo "    zero_rated elements: $(fg_set_elements "$FG_G" flowgate zero_rated | paste -sd' ')"
-echo "  policy routing:"
-fg_in "$FG_G" ip rule show | grep -E "suppress|fwmark" | sed 's/^/    /'
-fg_in "$FG_G" ip route show table 100 | sed 's/^/    table 100: /'
+echo "  nft sets zero_rated, zero_rated6 (server addresses the policy collected, one set per family):"
+for set in zero_rated zero_rated6; do
+  echo "    $set elements: $(fg_set_elements "$FG_G" flowgate "$set" | paste -sd' ')"
+done
+echo "  policy routing (both families):"
+fg_in "$FG_G" ip -4 rule show | grep -E "suppress|fwmark" | sed 's/^/    ipv4 /'
+fg_in "$FG_G" ip -6 rule show | grep -E "suppress|fwmark" | sed 's/^/    ipv6 /'
+fg_in "$FG_G" ip -4 route show table 100 | sed 's/^/    table 100: /'
+fg_in "$FG_G" ip -6 route show table 100 | sed 's/^/    table 100: /'
+if [[ -n $ctl ]]; then
+  echo "  flowgatectl status: route classes (families covered, flows routed per family)"
+  timeout 5 "$ctl" --socket "$FG_CONTROL_SOCKET" status --json 2>/dev/null |
+    jq -c '.result.policy.routes[] | {name, families, flows, uncovered}' | sed 's/^/    /'
+fi
 rej=$(fg_nft_counter fwd reject-tcp); rej=${rej%% *}
 echo "  packets rejected by the kernel for blocked flows: $rej"
 echo "  packets queued to flowgate: $(fg_queued_packets) (decided flows bypass userspace)"

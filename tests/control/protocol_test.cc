@@ -215,3 +215,27 @@ TEST(EventFilter, Matches) {
 
 }  // namespace
 }  // namespace fg::ctl
+
+namespace fg::ctl {
+namespace {
+
+// log_level: no level asks, a known level sets (canonical spelling), garbage
+// is a bad field and never reaches the daemon's logger.
+TEST(ProtocolParse, LogLevel) {
+  ParseResult ask = parseRequest(R"({"request":"log_level"})");
+  ASSERT_TRUE(ask.ok());
+  EXPECT_EQ(std::get<LogLevelRequest>(ask.request().body).level, "");
+  ParseResult set = parseRequest(R"({"request":"log_level","level":"WARNING"})");
+  ASSERT_TRUE(set.ok());
+  EXPECT_EQ(std::get<LogLevelRequest>(set.request().body).level, "warn");
+  EXPECT_EQ(encodeRequest(set.request()), R"({"level":"warn","request":"log_level"})");
+  for (const char* bad : {R"({"request":"log_level","level":"loud"})", R"({"request":"log_level","level":3})",
+                          R"({"request":"log_level","lvl":"info"})"}) {
+    ParseResult r = parseRequest(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_TRUE(r.error().code == ErrorCode::BadField || r.error().code == ErrorCode::UnknownField) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace fg::ctl

@@ -2,9 +2,10 @@
 """Netify-format test: run `flowgate classify --format netify` over every
 capture of the corpus and validate every record against
 docs/netify-flow.schema.json, plus what a schema cannot say: every flow has
-one `flow` and one `flow_purge` record with the same digest, the totals are
-the sum of the sides, first_seen_at <= last_seen_at, and the ssl members come
-out as hex. The schema must also reject obviously bad records.
+its `flow` (first sight), `flow_dpi_complete` and `flow_purge` messages with
+the same digest, the `flow` differs from the `flow_purge`, the totals are the
+sum of the sides, first_seen_at <= last_seen_at. The schema must accept a
+message shaped like the agent's own and reject obviously bad records.
 
 Usage: netify_check.py FLOWGATE CORPUS_DIR SCHEMA.json [--local-net CIDR]...
 Exit 77 (skipped) when the corpus is absent.
@@ -64,22 +65,68 @@ def bad_records(good):
     variant(lambda r: r["flow"].update(ssl={"version": "TLSv1.2"}))
     variant(lambda r: r["flow"].update(ssl={"cipher_suite": 49199}))
     variant(lambda r: r["flow"].pop("local_origin"))
+    variant(lambda r: r["flow"].pop("local_mac"))
+    variant(lambda r: r["flow"].update(other_mac="unknown"))
+    variant(lambda r: r["flow"].update(detected_protocol="TLS"))
+    variant(lambda r: r["flow"].pop("risks"))
+    variant(lambda r: r["flow"]["category"].pop("domain"))
+    variant(lambda r: (r.update(type="flow_stats"), r["flow"].pop("detection_packets")))  # stats lacking a counter
     return bad
 
 
-def check_pair(flow, purge):
-    """Invariants across one flow's two records; list of problems."""
+# A detection message shaped like the agent's own v5 `flow_dpi_complete`
+# (written here from its documented member list; the values are made up).
+AGENT_LIKE = {
+    "type": "flow_dpi_complete", "interface": "eth0", "internal": False,
+    "flow": {
+        "digest": "0123456789abcdef0123456789abcdef01234567",
+        "first_seen_at": 1700000000000, "last_seen_at": 1700000000250,
+        "ip_version": 4, "ip_protocol": 6, "vlan_id": 0, "ip_nat": False, "ip_dscp": 0,
+        "local_mac": "02:00:00:00:00:01", "other_mac": "00:00:00:00:00:00",
+        "local_ip": "192.168.1.10", "local_port": 50000, "other_ip": "198.51.100.7", "other_port": 443,
+        "local_origin": True, "other_type": "remote",
+        "detected_protocol": 91, "detected_protocol_name": "TLS",
+        "detected_application": 0, "detected_application_name": "Unknown",
+        "detection_guessed": False, "detection_updated": False, "soft_dissector": False,
+        "category": {"application": 0, "protocol": 0, "domain": 0},
+        "risks": {"risks": [], "ndpi_risk_score": 0, "ndpi_risk_score_client": 0,
+                  "ndpi_risk_score_server": 0},
+        "host_server_name": "example.org", "dns_host_name": "",
+        "ssl": {"version": "0x0304", "cipher_suite": "0x1301", "client_sni": "example.org"},
+    },
+}
+AGENT_LIKE_STATS = {
+    "type": "flow_stats", "interface": "eth0", "internal": False,
+    "flow": {"digest": "0123456789abcdef0123456789abcdef01234567", "last_seen_at": 1700000015000,
+             "local_bytes": 100, "other_bytes": 2000, "local_packets": 2, "other_packets": 3,
+             "total_bytes": 9000, "total_packets": 20, "detection_packets": 6},
+}
+
+
+def check_flow(msgs):
+    """Invariants across one flow's messages (flow, flow_dpi_complete,
+    flow_purge); list of problems."""
     problems = []
-    f, p = flow["flow"], purge["flow"]
-    if f["digest"] != p["digest"]:
-        problems.append("digest differs between flow and flow_purge")
-    for rec in (f, p):
+    flow, dpi, purge = msgs
+    digests = {m["flow"]["digest"] for m in msgs}
+    if len(digests) != 1:
+        problems.append("digest differs between the flow's messages")
+    if flow["flow"] == purge["flow"]:
+        problems.append("the flow message equals its flow_purge")
+    if flow["flow"]["detected_protocol_name"] != "Unknown":
+        problems.append("flow at first sight with a detection")
+    for rec in (dpi["flow"], purge["flow"]):
         if rec["total_bytes"] != rec["local_bytes"] + rec["other_bytes"]:
             problems.append("total_bytes != local_bytes + other_bytes")
         if rec["total_packets"] != rec["local_packets"] + rec["other_packets"]:
             problems.append("total_packets != local_packets + other_packets")
-        if "first_seen_at" in rec and rec["first_seen_at"] > rec["last_seen_at"]:
+        if rec["first_seen_at"] > rec["last_seen_at"]:
             problems.append("first_seen_at > last_seen_at")
+    if dpi["flow"]["total_packets"] > purge["flow"]["total_packets"]:
+        problems.append("flow_dpi_complete counts more packets than the flow_purge")
+    if dpi["flow"]["detected_application_name"] != purge["flow"]["detected_application_name"] and \
+            not purge["flow"]["detection_updated"]:
+        pass  # the final record may name a later answer (DNS hint contradicted)
     return problems
 
 
@@ -119,7 +166,7 @@ def main():
             failures.append("%s: %s" % (name, err))
             continue
         stats["captures"] += 1
-        pending = None
+        pending = []
         for i, r in enumerate(records):
             stats["records"] += 1
             errors = sorted(validator.iter_errors(r), key=lambda e: list(e.path))
@@ -133,24 +180,28 @@ def main():
                 stats["ssl"] += 1
             if not r["flow"]["local_origin"]:
                 stats["local_is_dst"] += 1
-            # classify writes each flow's `flow` record, then its `flow_purge`.
-            if r["type"] == "flow":
-                if pending is not None:
-                    failures.append("%s record %d: flow without its flow_purge" % (name, i - 1))
-                pending = r
-                if sample is None and "ssl" in r["flow"]:
-                    sample = r
-            else:
-                if pending is None:
-                    failures.append("%s record %d: flow_purge without its flow" % (name, i))
-                    continue
-                for prob in check_pair(pending, r):
+            # classify writes each flow's three messages in a row.
+            pending.append(r)
+            want = ("flow", "flow_dpi_complete", "flow_purge")[len(pending) - 1]
+            if r["type"] != want:
+                failures.append("%s record %d: %s where %s was due" % (name, i, r["type"], want))
+                pending = []
+                continue
+            if r["type"] == "flow_dpi_complete" and sample is None and "ssl" in r["flow"]:
+                sample = r
+            if len(pending) == 3:
+                for prob in check_flow(pending):
                     failures.append("%s record %d: %s" % (name, i, prob))
-                pending = None
-        if pending is not None:
+                pending = []
+        if pending:
             failures.append("%s: last flow without its flow_purge" % name)
 
-    # The schema must be able to say no.
+    # The schema must say yes to the agent's own shape...
+    for good in (AGENT_LIKE, AGENT_LIKE_STATS):
+        for e in validator.iter_errors(good):
+            failures.append("the schema rejects an agent-shaped %s: %s at /%s" % (
+                good["type"], e.message, "/".join(str(x) for x in e.path)))
+    # ...and be able to say no.
     if sample is None:
         failures.append("no record with an ssl object in the corpus output")
     else:
@@ -158,8 +209,10 @@ def main():
             if validator.is_valid(bad):
                 failures.append("the schema accepts an invalid record: %s" % json.dumps(bad)[:300])
 
-    print("netify: %d captures, %d records (%d flow, %d flow_purge, %d with ssl, %d local=dst)" % (
-        stats["captures"], stats["records"], stats["flow"], stats["flow_purge"], stats["ssl"],
+    print("netify: %d captures, %d records (%d flow, %d flow_dpi_complete, %d flow_purge, %d with ssl, "
+          "%d local=dst)" % (
+        stats["captures"], stats["records"], stats["flow"], stats["flow_dpi_complete"], stats["flow_purge"],
+        stats["ssl"],
         stats["local_is_dst"]))
     if stats["flow"] == 0:
         failures.append("no flow records at all")

@@ -6,6 +6,7 @@
 
 #include <map>
 
+#include "gateway/core/name_check.h"
 #include "gateway/core/tcp_reset.h"
 #include "tests/gateway/packet_builder.h"
 
@@ -131,6 +132,13 @@ class EngineTest : public ::testing::Test {
     return c;
   }
 
+  // `c` with a certificate covering its hostname (TLS <= 1.2): the name
+  // is verified without a DNS answer (core/name_check.h).
+  static Classification certified(Classification c) {
+    c.cert_names = c.hostname;
+    return c;
+  }
+
   // The client's query to its resolver 10.53.0.1:53, and the answer for
   // `name` (only answers to a query the client sent are learned).
   static test::Bytes dnsQuery(uint16_t sport = 33333) {
@@ -244,7 +252,7 @@ name = "netflix"
 match = { application = "NetFlix" }
 class = "video"
 )");
-  classifier_.script[2] = {tls("www.netflix.com", 0xC02F, "NetFlix"), true};
+  classifier_.script[2] = {certified(tls("www.netflix.com", 0xC02F, "NetFlix")), true};
   engine();
   send(fromClient(kTcpSyn), 0x00010000);
   PacketVerdict v = send(fromClient(kTcpAck | kTcpPsh, "client hello"), 0x00ab0000 | 0x7);
@@ -344,7 +352,7 @@ name = "collect"
 match = { application = "NetFlix" }
 add_to_set = "seen"
 )");
-  classifier_.script[1] = {tls("www.netflix.com", 0xC02F, "NetFlix"), true};
+  classifier_.script[1] = {certified(tls("www.netflix.com", 0xC02F, "NetFlix")), true};
   engine();
   send(fromClient(kTcpAck | kTcpPsh, "client hello"));
   ASSERT_EQ(sink_.decisions.size(), 1u);
@@ -412,6 +420,40 @@ TEST_F(EngineTest, ResolvedHostnameRoutesTheSynProvisionallyAndDpiConfirms) {
   EXPECT_EQ(f->cls.confidence, Confidence::Dpi);
 }
 
+TEST_F(EngineTest, FlowsRoutedWithoutANextHopOfTheirFamilyAreCounted) {
+  // The route has an IPv4 next hop only: an IPv6 flow the rule routes finds
+  // no route in table 100 and leaves by the main table. Counted, not silent.
+  load(R"(
+[policy]
+mark_mask = 0x0000ff00
+mark_shift = 8
+[route.zero]
+table = 100
+via = "10.0.3.1"
+fwmark = 1
+[[rule]]
+name = "zero-rate"
+match = { application = "NetFlix" }
+route = "zero"
+require_verified_name = false   # this test is about address families, not names
+)");
+  classifier_.script[1] = {tls("www.netflix.com", 0xC02F, "NetFlix"), true};
+  engine(32, /*hints=*/false, /*keep_first_route=*/false);  // routed uplinks: DPI may route mid-flow
+  const auto v6 = PacketBuilder()
+                      .ipv6({.src = "fd00:1::2", .dst = "fd00:9::9"})
+                      .tcp({.sport = 40000, .dport = 443, .flags = kTcpAck | kTcpPsh})
+                      .payload("client hello")
+                      .build();
+  EXPECT_EQ(send(v6).mark, std::optional<uint32_t>(kDecided | 0x100)) << "the mark is the route's all the same";
+  send(fromClient(kTcpAck | kTcpPsh, "client hello"));
+  ASSERT_EQ(sink_.decisions.size(), 2u);
+  const auto p = holder_.current();
+  const auto c = p->routeCounters(0);
+  EXPECT_EQ(c.flows_v6, 1u);
+  EXPECT_EQ(c.flows_v4, 1u);
+  EXPECT_EQ(c.uncovered, 1u) << "the IPv6 flow only";
+}
+
 TEST_F(EngineTest, BlockedHostnameIsRejectedAtTheSyn) {
   load(kZeroRatePolicy);
   Engine& e = engine(32, true);
@@ -426,7 +468,7 @@ TEST_F(EngineTest, BlockedHostnameIsRejectedAtTheSyn) {
 
 TEST_F(EngineTest, WithoutHintsAFlowKeepsTheUplinkOfItsSyn) {
   load(kZeroRatePolicy);
-  classifier_.script[2] = {tls("www.netflix.com", 0xC02F, "NetFlix"), true};
+  classifier_.script[2] = {certified(tls("www.netflix.com", 0xC02F, "NetFlix")), true};
   Engine& e = engine(32, /*hints=*/false);
   resolve("www.netflix.com", {"10.9.9.9"});
   EXPECT_FALSE(send(fromClient(kTcpSyn)).mark.has_value()) << "nothing known at the SYN";
@@ -437,7 +479,7 @@ TEST_F(EngineTest, WithoutHintsAFlowKeepsTheUplinkOfItsSyn) {
 
 TEST_F(EngineTest, WithoutKeepFirstRouteADecidedFlowSwitchesUplink) {
   load(kZeroRatePolicy);
-  classifier_.script[2] = {tls("www.netflix.com", 0xC02F, "NetFlix"), true};
+  classifier_.script[2] = {certified(tls("www.netflix.com", 0xC02F, "NetFlix")), true};
   engine(32, /*hints=*/false, /*keep_first_route=*/false);
   EXPECT_FALSE(send(fromClient(kTcpSyn)).mark.has_value());
   EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "client hello")).mark,
@@ -516,7 +558,7 @@ name = "by-app"
 match = { application = "NetFlix" }
 route = "zero"
 )"));
-  classifier_.script[2] = {tls("nflx.example", 0xC02F, "NetFlix"), true};
+  classifier_.script[2] = {certified(tls("nflx.example", 0xC02F, "NetFlix")), true};
   engine(32, true);
   // First flow: nothing known at its SYN, so it stays on the default uplink;
   // decided by DPI, and its server is learned.
@@ -535,7 +577,7 @@ route = "zero"
 
 TEST_F(EngineTest, ALearnedServerNeverBlocksAtTheFirstPacket) {
   load(kNoVideoPolicy);
-  classifier_.script[2] = {tls("nflx.example", 0xC02F, "NetFlix"), true};
+  classifier_.script[2] = {certified(tls("nflx.example", 0xC02F, "NetFlix")), true};
   Engine& e = engine(32, true);
   send(fromClient(kTcpSyn));
   EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "hello")).mark, std::optional<uint32_t>(kDecided | kReject));
@@ -558,7 +600,7 @@ TEST_F(EngineTest, BareProtocolsAreNotLearned) {
 
 TEST_F(EngineTest, ALearnedAnswerNeverBecomesTheFinalClassification) {
   load(kNoVideoPolicy);
-  classifier_.script[2] = {tls("nflx.example", 0xC02F, "NetFlix"), true};
+  classifier_.script[2] = {certified(tls("nflx.example", 0xC02F, "NetFlix")), true};
   Engine& e = engine(/*budget=*/3, true);
   send(fromClient(kTcpSyn));
   send(fromClient(kTcpAck | kTcpPsh, "hello"));  // learned: NetFlix
@@ -580,7 +622,7 @@ TEST_F(EngineTest, AFlowMetMidConnectionKeepsItsRoute) {
   // After a restart (or an eviction) flowgate meets connections mid-way:
   // their earlier packets left by the route their ct mark says.
   load(kZeroRatePolicy);
-  classifier_.script[1] = {tls("www.netflix.com", 0xC02F, "NetFlix"), true};
+  classifier_.script[1] = {certified(tls("www.netflix.com", 0xC02F, "NetFlix")), true};
   engine();
   EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "data")).mark, std::optional<uint32_t>(kDecided | kVideo))
       << "no route mid-connection: it went out the default uplink so far";
@@ -656,6 +698,111 @@ TEST_F(EngineTest, DnsAnswersOnOtherPortsAreLearnedOnceDpiSaysDns) {
   send(query);
   send(answer);
   EXPECT_EQ(hints_.counters().dns_addresses, 1u);
+}
+
+// --- verified names (docs/policy.md) -------------------------------------------
+
+constexpr const char* kZeroRateSetPolicy = R"(
+[policy]
+mark_mask = 0x0000ff00
+mark_shift = 8
+
+[route.zero]
+table = 100
+fwmark = 1
+fwmark_mask = 0x0f
+
+[set.zero_rated]
+family = "ipv4"
+timeout = 3600
+
+[[rule]]
+name = "zero-rate"
+match = { application = "NetFlix" }
+route = "zero"
+add_to_set = "zero_rated"
+)";
+
+TEST_F(EngineTest, ASpoofedSniIsNotRoutedAddedToASetNorLearned) {
+  load(kZeroRateSetPolicy);
+  classifier_.script[2] = {tls("www.netflix.com", 0xC02F, "NetFlix"), true};
+  engine(32, /*hints=*/true, /*keep_first_route=*/false);
+  send(fromClient(kTcpSyn));
+  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "client hello")).mark, std::optional<uint32_t>(kDecided))
+      << "the default: no route, no class";
+  ASSERT_EQ(sink_.decisions.size(), 1u);
+  EXPECT_EQ(sink_.decisions[0].rule, "");
+  EXPECT_EQ(sink_.decisions[0].sets, 0u);
+  const Flow* f = flowOf(fromClient(kTcpSyn));
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->cls.name_proof, NameProof::Unverified);
+  EXPECT_EQ(holder_.current()->ruleUnverified(0), 1u);
+  EXPECT_EQ(hints_.counters().learned, 0u) << "a forged name teaches no server";
+  EXPECT_FALSE(send(fromClientPort(40001, kTcpSyn)).mark.has_value()) << "no early answer for the next flow";
+}
+
+TEST_F(EngineTest, ANameThisClientResolvedIsVerified) {
+  load(kZeroRateSetPolicy);
+  classifier_.hosts["www.netflix.com"] = "NetFlix";
+  classifier_.script[3] = {tls("www.netflix.com", 0xC02F, "NetFlix"), true};
+  engine(32, true);
+  resolve("www.netflix.com", {"10.9.9.9"});
+  EXPECT_EQ(send(fromClient(kTcpSyn)).mark, std::optional<uint32_t>(kZeroRoute)) << "zero-rated from the SYN";
+  send(fromServer(kTcpSyn | kTcpAck));
+  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "client hello")).mark, std::optional<uint32_t>(kDecided | kZeroRoute));
+  ASSERT_EQ(sink_.decisions.size(), 1u);
+  EXPECT_EQ(sink_.decisions[0].rule, "zero-rate");
+  EXPECT_EQ(sink_.decisions[0].sets, 1u);
+  EXPECT_EQ(flowOf(fromClient(kTcpSyn))->cls.name_proof, NameProof::Dns);
+}
+
+TEST_F(EngineTest, ANameAnotherClientResolvedDoesNotVerify) {
+  load(kZeroRateSetPolicy);
+  classifier_.script[2] = {tls("www.netflix.com", 0xC02F, "NetFlix"), true};
+  engine(32, true, /*keep_first_route=*/false);
+  // 10.1.0.3 resolves the name to the server; 10.1.0.2 connects.
+  send(PacketBuilder().ipv4({.src = "10.1.0.3", .dst = "10.53.0.1"}).udp({.sport = 5353, .dport = 53}).payload("q").build());
+  send(PacketBuilder()
+           .ipv4({.src = "10.53.0.1", .dst = "10.1.0.3"})
+           .udp({.sport = 53, .dport = 5353})
+           .payload(test::dnsResponse("www.netflix.com", {"10.9.9.9"}))
+           .build());
+  EXPECT_FALSE(send(fromClient(kTcpSyn)).mark.has_value());
+  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "client hello")).mark, std::optional<uint32_t>(kDecided));
+  EXPECT_EQ(flowOf(fromClient(kTcpSyn))->cls.name_proof, NameProof::Unverified);
+}
+
+TEST_F(EngineTest, TheCertificateCanStillVerifyAnUnverifiedSni) {
+  load(kZeroRateSetPolicy);
+  Classification hello = tls("www.netflix.com", 0, "NetFlix");  // SNI read, server hello pending
+  classifier_.script[2] = {hello, false};
+  classifier_.script[3] = {certified(tls("www.netflix.com", 0xC02F, "NetFlix")), true};
+  engine(32, true, /*keep_first_route=*/false);
+  send(fromClient(kTcpSyn));
+  EXPECT_FALSE(send(fromClient(kTcpAck | kTcpPsh, "client hello")).mark.has_value())
+      << "not decided while the certificate may still verify the name";
+  EXPECT_TRUE(sink_.decisions.empty());
+  EXPECT_EQ(send(fromServer(kTcpAck | kTcpPsh, "server hello, certificate")).mark,
+            std::optional<uint32_t>(kDecided | kZeroRoute));
+  ASSERT_EQ(sink_.decisions.size(), 1u);
+  EXPECT_EQ(sink_.decisions[0].sets, 1u);
+  EXPECT_EQ(flowOf(fromClient(kTcpSyn))->cls.name_proof, NameProof::Certificate);
+}
+
+TEST_F(EngineTest, OperatorRangesVerify) {
+  load(kZeroRateSetPolicy + std::string(R"(
+[verified_ranges]
+NetFlix = ["10.9.9.0/24"]
+)"));
+  classifier_.script[2] = {tls("www.netflix.com", 0xC02F, "NetFlix"), true};
+  PolicyRanges ranges(holder_);
+  EngineConfig c;
+  c.keep_first_route = false;
+  c.pipeline.app_ranges = &ranges;
+  engine_ = std::make_unique<Engine>(c, classifier_, clock_, holder_);
+  send(fromClient(kTcpSyn));
+  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "client hello")).mark, std::optional<uint32_t>(kDecided | kZeroRoute));
+  EXPECT_EQ(flowOf(fromClient(kTcpSyn))->cls.name_proof, NameProof::Range);
 }
 
 TEST(MarkLayout, Validation) {

@@ -152,8 +152,10 @@ TEST_F(KernelSideTest, InstallCreatesTableRulesAndRoutes) {
   EXPECT_EQ(nft_.creates, 1);
   ASSERT_EQ(nft_.sets.size(), 1u);
   EXPECT_EQ(nft_.sets[0].name, "zero_rated");
-  // suppress rule (v4, v6) at 1000, the fwmark rule (v4, v6) at 1001.
-  ASSERT_EQ(rt_.rules.size(), 4u);
+  // suppress rule (v4, v6) at 1000; the fwmark rule at 1001 for the one
+  // family the route class has a next hop for (netlink/rtnl.h planRouteClass).
+  ASSERT_EQ(rt_.rules.size(), 3u);
+  EXPECT_EQ(rt_.rules[2].family, nl::IpFamily::V4);
   EXPECT_EQ(rt_.rules[0].suppress_prefixlen, 0);
   EXPECT_EQ(rt_.rules[0].priority, 1000u);
   EXPECT_EQ(rt_.rules[2].fwmark, 0x100u);
@@ -164,6 +166,25 @@ TEST_F(KernelSideTest, InstallCreatesTableRulesAndRoutes) {
   ASSERT_EQ(rt_.routes.size(), 1u);
   EXPECT_EQ(gatewayText(rt_.routes[0]), "10.0.3.1");
   EXPECT_EQ(rt_.routes[0].table, 100u);
+}
+
+TEST_F(KernelSideTest, DualStackClassGetsARuleAndARoutePerFamily) {
+  auto k = make();
+  const std::string dual = "[route.zero]\ntable = 100\nvia = [\"10.0.3.1\", \"fd00:3::1\"]\nfwmark = 1\n";
+  ASSERT_TRUE(k->install(*compile(std::string(kHead) + dual + ruleUsing("zero"))).ok());
+  ASSERT_EQ(rt_.rules.size(), 4u);  // suppress (v4, v6), fwmark (v4, v6)
+  EXPECT_EQ(rt_.rules[2].family, nl::IpFamily::V4);
+  EXPECT_EQ(rt_.rules[3].family, nl::IpFamily::V6);
+  ASSERT_EQ(rt_.routes.size(), 2u);
+  std::vector<std::string> gateways{gatewayText(rt_.routes[0]), gatewayText(rt_.routes[1])};
+  std::sort(gateways.begin(), gateways.end());
+  EXPECT_EQ(gateways, (std::vector<std::string>{"10.0.3.1", "fd00:3::1"}));
+  // Back to IPv4 only: the IPv6 rule and route go, the IPv4 ones stay.
+  ASSERT_TRUE(k->apply(*compile(std::string(kHead) + routeClass("zero", 100, "10.0.3.1", 1) + ruleUsing("zero"), 2))
+                  .ok());
+  EXPECT_EQ(rt_.rules.size(), 3u);
+  ASSERT_EQ(rt_.routes.size(), 1u);
+  EXPECT_EQ(gatewayText(rt_.routes[0]), "10.0.3.1");
 }
 
 TEST_F(KernelSideTest, UnreachableNextHopChangesNothingAndNamesTheRoute) {
@@ -224,7 +245,7 @@ TEST_F(KernelSideTest, ChangedNextHopIsReplacedInPlace) {
                   .ok());
   ASSERT_EQ(rt_.routes.size(), 1u);
   EXPECT_EQ(gatewayText(rt_.routes[0]), "10.0.3.9");
-  EXPECT_EQ(rt_.rules.size(), 4u);
+  EXPECT_EQ(rt_.rules.size(), 3u);
   for (bool had : rt_.table100_history) EXPECT_TRUE(had);
   EXPECT_EQ(nft_.replaces, 0) << "no set changed: the table (and its set elements) stays";
 }
@@ -234,10 +255,10 @@ TEST_F(KernelSideTest, RemovedClassLeavesNothingBehind) {
   ASSERT_TRUE(k->install(*compile(std::string(kHead) + routeClass("zero", 100, "10.0.3.1", 1) + ruleUsing("zero") +
                                   routeClass("bulk", 101, "10.0.3.1", 2) + ruleUsing("bulk")))
                   .ok());
-  EXPECT_EQ(rt_.rules.size(), 6u);
+  EXPECT_EQ(rt_.rules.size(), 4u);  // suppress (v4, v6), one IPv4 fwmark rule per class
   ASSERT_TRUE(k->apply(*compile(std::string(kHead) + routeClass("zero", 100, "10.0.3.1", 1) + ruleUsing("zero"), 2))
                   .ok());
-  EXPECT_EQ(rt_.rules.size(), 4u);
+  EXPECT_EQ(rt_.rules.size(), 3u);
   EXPECT_EQ(tablesRouted(), (std::vector<uint32_t>{100}));
   // No route class at all: the suppress rule goes too.
   ASSERT_TRUE(k->apply(*compile(kHead, 3)).ok());

@@ -70,7 +70,7 @@ TEST(NetifySha1, KnownVectors) {
 }
 
 TEST(Netify, EnvelopeAndCoreFieldsDefaultSide) {
-  const ojson n = convert(tlsRecord(), {.local_networks = {}, .lan_interfaces = {}, .interface = "eth0"});
+  const ojson n = convert(tlsRecord(), {.local_networks = {}, .lan_interfaces = {},  .interface = "eth0", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
   EXPECT_EQ(n.begin().key(), "type");
   EXPECT_EQ(n["type"], "flow");
   EXPECT_FALSE(n.contains("reason")) << "only flow_purge has a reason";
@@ -106,10 +106,69 @@ TEST(Netify, EnvelopeAndCoreFieldsDefaultSide) {
   EXPECT_EQ(f["total_bytes"], 6000);
   EXPECT_EQ(f["total_packets"], 18);
   EXPECT_FALSE(f.contains("conntrack")) << "classify records carry no mark";
-  // What flowgate cannot know is left out rather than invented.
-  for (const char* k : {"local_mac", "other_mac", "detected_protocol", "detected_application",
-                        "category", "risks"})
-    EXPECT_FALSE(f.contains(k)) << k;
+  // Members the agent always writes are there, with its "unknown" values
+  // where flowgate cannot know them (no MAC or id lookups configured here).
+  EXPECT_EQ(f["local_mac"], "00:00:00:00:00:00");
+  EXPECT_EQ(f["other_mac"], "00:00:00:00:00:00");
+  EXPECT_EQ(f["detected_protocol"], 0);
+  EXPECT_EQ(f["detected_application"], 0);
+  EXPECT_EQ(f["category"], ojson({{"application", 0}, {"protocol", 0}, {"domain", 0}}));
+  EXPECT_EQ(f["risks"]["ndpi_risk_score"], 0);
+  EXPECT_EQ(f["ip_nat"], false);
+  EXPECT_EQ(f["soft_dissector"], false);
+  EXPECT_EQ(f["detection_updated"], false);
+}
+
+TEST(Netify, LookupsVersion4AndMessageTypes) {
+  NetifyOptions o;
+  o.mac_of = [](std::string_view ip) -> std::optional<std::string> {
+    if (ip == "192.168.1.10") return "02:00:00:00:00:0a";
+    return std::nullopt;
+  };
+  o.protocol_id = [](std::string_view name) -> std::optional<uint32_t> {
+    if (name == "TLS") return 91;
+    return std::nullopt;
+  };
+  o.on_lan = [](std::string_view ip) { return ip == "192.168.1.10"; };
+  json r = tlsRecord();
+  const auto src = r["src_ip"].get<std::string>();
+  r["src_ip"] = r["dst_ip"];
+  r["dst_ip"] = "192.168.1.10";  // the LAN side answers: reported from its side
+  auto n = netifyMessage(r, NetifyType::DpiComplete, o);
+  ASSERT_TRUE(n);
+  EXPECT_EQ((*n)["type"], "flow_dpi_complete");
+  const ojson& f = (*n)["flow"];
+  EXPECT_EQ(f["local_ip"], "192.168.1.10");
+  EXPECT_EQ(f["local_origin"], false);
+  EXPECT_EQ(f["local_mac"], "02:00:00:00:00:0a");
+  EXPECT_EQ(f["other_mac"], "00:00:00:00:00:00");
+  EXPECT_EQ(f["detected_protocol"], 91);
+
+  o.version = 4;
+  auto v4 = netifyMessage(r, NetifyType::Flow, o);
+  ASSERT_TRUE(v4);
+  EXPECT_EQ((*v4)["established"], false);
+  EXPECT_TRUE((*v4)["flow"].contains("first_update_at"));
+  EXPECT_TRUE((*v4)["flow"].contains("dhc_hit"));
+  EXPECT_FALSE((*v4)["flow"].contains("conntrack"));
+
+  NetifyInterval iv{.src_bytes = 10, .dst_bytes = 20, .src_packets = 1, .dst_packets = 2};
+  auto st = netifyMessage(r, NetifyType::Stats, o, &iv);
+  ASSERT_TRUE(st);
+  EXPECT_EQ((*st)["type"], "flow_stats");
+  EXPECT_EQ((*st)["flow"]["local_bytes"], 20) << "local is dst here";
+  EXPECT_EQ((*st)["flow"]["other_bytes"], 10);
+  EXPECT_EQ((*st)["flow"]["total_bytes"], 6000);
+  EXPECT_FALSE(netifyMessage(r, NetifyType::Stats, o)) << "stats need an interval";
+
+  const json first = netifyFirstSight(tlsRecord());
+  EXPECT_EQ(first["last_seen"], first["first_seen"]);
+  auto fl = netifyMessage(first, NetifyType::Flow, NetifyOptions{});
+  ASSERT_TRUE(fl);
+  EXPECT_EQ((*fl)["flow"]["detected_protocol_name"], "Unknown");
+  EXPECT_FALSE((*fl)["flow"].contains("ssl"));
+  EXPECT_FALSE((*fl)["flow"].contains("total_bytes"));
+  (void)src;
 }
 
 TEST(Netify, SslHexMapping) {
@@ -125,7 +184,7 @@ TEST(Netify, SslHexMapping) {
   struct Case {
     const char* version;
     const char* cipher;
-    const char* want_version;  // nullptr: absent
+    const char* want_version;
     const char* want_cipher;
   };
   const Case cases[] = {
@@ -135,9 +194,9 @@ TEST(Netify, SslHexMapping) {
       {"SSLv3", "0xFAFA", "0x0300", "0xfafa"},
       {"DTLSv1.2", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "0xfefd", "0xc02c"},
       {"TLS (7F1C)", "0x1301", "0x7f1c", "0x1301"},  // other wire values
-      {"TLSv9", "TLS_NO_SUCH_SUITE", nullptr, nullptr},
-      {"TLS (XYZW)", "0x12345", nullptr, nullptr},
-      {"", "", nullptr, nullptr},
+      {"TLSv9", "TLS_NO_SUCH_SUITE", "0x0000", "0x0000"},  // the agent's "not known"
+      {"TLS (XYZW)", "0x12345", "0x0000", "0x0000"},
+      {"", "", "0x0000", "0x0000"},
   };
   for (const Case& c : cases) {
     json r = tlsRecord();
@@ -145,10 +204,8 @@ TEST(Netify, SslHexMapping) {
     r["tls"]["cipher"] = c.cipher;
     const ojson ssl = convert(r)["flow"]["ssl"];
     SCOPED_TRACE(std::string(c.version) + " / " + c.cipher);
-    if (c.want_version) EXPECT_EQ(ssl["version"], c.want_version);
-    else EXPECT_FALSE(ssl.contains("version"));
-    if (c.want_cipher) EXPECT_EQ(ssl["cipher_suite"], c.want_cipher);
-    else EXPECT_FALSE(ssl.contains("cipher_suite"));
+    EXPECT_EQ(ssl["version"], c.want_version);
+    EXPECT_EQ(ssl["cipher_suite"], c.want_cipher);
   }
 
   json r = tlsRecord();
@@ -157,7 +214,8 @@ TEST(Netify, SslHexMapping) {
   r["tls"] = json{{"alpn", json::array({"h3", 7})}};
   r["hostname"] = "";
   const ojson partial = convert(r)["flow"]["ssl"];
-  EXPECT_EQ(partial, ojson({{"alpn", ojson::array({"h3"})}})) << partial.dump();
+  EXPECT_EQ(partial, ojson({{"version", "0x0000"}, {"cipher_suite", "0x0000"}, {"alpn", ojson::array({"h3"})}}))
+      << partial.dump();
 }
 
 TEST(Netify, LocalSideByNetworks) {
@@ -168,8 +226,8 @@ TEST(Netify, LocalSideByNetworks) {
   r["dst_ip"] = "10.1.2.3";
   r["dst_port"] = 22;
   const ojson n = convert(r, {.local_networks = {"192.168.0.0/16", "10.0.0.0/8"},
-                              .lan_interfaces = {},
-                              .interface = ""});
+                              .lan_interfaces = {}, 
+                              .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
   const ojson& f = n["flow"];
   EXPECT_EQ(f["local_ip"], "10.1.2.3");
   EXPECT_EQ(f["local_port"], 22);
@@ -187,7 +245,7 @@ TEST(Netify, LocalSideByNetworks) {
   EXPECT_EQ(f["total_packets"], 18);
 
   // Src in the networks: src.
-  const ojson s = convert(tlsRecord(), {.local_networks = {"192.168.1.0/24"}, .lan_interfaces = {}, .interface = ""});
+  const ojson s = convert(tlsRecord(), {.local_networks = {"192.168.1.0/24"}, .lan_interfaces = {},  .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
   EXPECT_EQ(s["flow"]["local_ip"], "192.168.1.10");
   EXPECT_EQ(s["flow"]["local_origin"], true);
   EXPECT_EQ(s["flow"]["local_bytes"], 1000);
@@ -195,7 +253,7 @@ TEST(Netify, LocalSideByNetworks) {
   // Both inside: internal, the opener is local, the other side "local".
   json both = tlsRecord();
   both["dst_ip"] = "192.168.1.1";
-  const ojson b = convert(both, {.local_networks = {"192.168.0.0/16"}, .lan_interfaces = {}, .interface = ""});
+  const ojson b = convert(both, {.local_networks = {"192.168.0.0/16"}, .lan_interfaces = {},  .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
   EXPECT_EQ(b["internal"], true);
   EXPECT_EQ(b["flow"]["local_ip"], "192.168.1.10");
   EXPECT_EQ(b["flow"]["other_type"], "local");
@@ -206,13 +264,13 @@ TEST(Netify, LocalSideByNetworks) {
   v6["ip_version"] = 6;
   v6["src_ip"] = "2001:db8::1";
   v6["dst_ip"] = "fd12:3456::8";
-  const ojson n6 = convert(v6, {.local_networks = {"fc00::/7"}, .lan_interfaces = {}, .interface = ""});
+  const ojson n6 = convert(v6, {.local_networks = {"fc00::/7"}, .lan_interfaces = {},  .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
   EXPECT_EQ(n6["flow"]["local_ip"], "fd12:3456::8");
   EXPECT_EQ(n6["flow"]["local_origin"], false);
-  const ojson h6 = convert(v6, {.local_networks = {"2001:db8::1"}, .lan_interfaces = {}, .interface = ""});
+  const ojson h6 = convert(v6, {.local_networks = {"2001:db8::1"}, .lan_interfaces = {},  .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
   EXPECT_EQ(h6["flow"]["local_ip"], "2001:db8::1");
   // Neither inside: the default (src).
-  const ojson none = convert(v6, {.local_networks = {"10.0.0.0/8", "garbage", "1.2.3.4/33"}, .lan_interfaces = {}, .interface = ""});
+  const ojson none = convert(v6, {.local_networks = {"10.0.0.0/8", "garbage", "1.2.3.4/33"}, .lan_interfaces = {},  .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
   EXPECT_EQ(none["flow"]["local_ip"], "2001:db8::1");
   EXPECT_EQ(none["flow"]["local_origin"], true);
 }
@@ -220,7 +278,7 @@ TEST(Netify, LocalSideByNetworks) {
 TEST(Netify, LocalSideByInterfaces) {
   json r = decisionRecord();
   r["src_ip"] = "100.64.0.5";  // CGNAT space: in no configured network
-  NetifyOptions o{.local_networks = {"192.168.0.0/16"}, .lan_interfaces = {"lan0", "wlan0"}, .interface = "br0"};
+  NetifyOptions o{.local_networks = {"192.168.0.0/16"}, .lan_interfaces = {"lan0", "wlan0"},  .interface = "br0", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}};
   ojson n = convert(r, o);
   EXPECT_EQ(n["interface"], "lan0") << "the record's in_interface wins";
   EXPECT_EQ(n["flow"]["local_ip"], "100.64.0.5");
@@ -254,7 +312,7 @@ TEST(Netify, OtherTypeMulticastBroadcast) {
   r["dst_ip"] = "255.255.255.255";
   EXPECT_EQ(convert(r)["flow"]["other_type"], "broadcast");
   r["dst_ip"] = "192.168.1.255";
-  const NetifyOptions o{.local_networks = {"192.168.1.0/24"}, .lan_interfaces = {}, .interface = ""};
+  const NetifyOptions o{.local_networks = {"192.168.1.0/24"}, .lan_interfaces = {},  .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}};
   EXPECT_EQ(convert(r, o)["flow"]["other_type"], "broadcast");
   EXPECT_EQ(convert(r)["flow"]["other_type"], "remote") << "no network known: not a broadcast";
 }
@@ -273,7 +331,7 @@ TEST(Netify, DecisionFieldsAndConntrack) {
   e["duration"] = 0.55;
   e["counted_by"] = "conntrack";
   e["conntrack_id"] = 3735928559u;
-  const ojson p = convert(e, {.local_networks = {"93.184.0.0/16"}, .lan_interfaces = {}, .interface = ""});
+  const ojson p = convert(e, {.local_networks = {"93.184.0.0/16"}, .lan_interfaces = {},  .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
   EXPECT_EQ(p["type"], "flow_purge");
   EXPECT_EQ(p["reason"], "closed") << "TCP conntrack entries are destroyed after the close";
   EXPECT_EQ(p["flow"]["conntrack"], ojson({{"id", 3735928559u}, {"mark", 0x80000102u}}));
@@ -382,7 +440,7 @@ TEST(Netify, DigestIdentity) {
   r["hostname"] = "other";
   r["first_seen"] = 5.0;
   EXPECT_EQ(convert(r)["flow"]["digest"], base);
-  EXPECT_EQ(convert(r, {.local_networks = {"93.0.0.0/8"}, .lan_interfaces = {}, .interface = "x"})["flow"]["digest"], base);
+  EXPECT_EQ(convert(r, {.local_networks = {"93.0.0.0/8"}, .lan_interfaces = {},  .interface = "x", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}})["flow"]["digest"], base);
   // Every part of the identity counts.
   std::vector<std::string> seen{base};
   auto differs = [&](const char* key, const json& value) {
@@ -424,8 +482,8 @@ TEST(Netify, MalformedRecordsNeverThrow) {
   const NetifyOptions opts[] = {
       {},
       {.local_networks = {"192.168.0.0/16", "::/0", "0.0.0.0/0", "bad/cidr", "/", "1.2.3.4/"},
-       .lan_interfaces = {"lan0", ""},
-       .interface = ""},
+       .lan_interfaces = {"lan0", ""}, 
+       .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}},
   };
   size_t cases = 0;
   for (const auto& o : opts) {
@@ -463,9 +521,9 @@ TEST(Netify, MalformedRecordsNeverThrow) {
   r["mark"] = -1;
   r["confidence"] = 3;
   const ojson f = convert(r)["flow"];
-  for (const char* k : {"local_port", "local_bytes", "ip_version", "vlan_id", "first_seen_at",
-                        "detection_guessed"})
+  for (const char* k : {"local_port", "local_bytes", "ip_version", "vlan_id", "first_seen_at"})
     EXPECT_FALSE(f.contains(k)) << k;
+  EXPECT_EQ(f["detection_guessed"], false) << "a mistyped confidence is no guess";
   EXPECT_EQ(f.value("conntrack", ojson()), ojson({{"id", 9}})) << "a negative mark is no mark";
 
   // The bare minimum: only the event.
@@ -498,7 +556,7 @@ TEST(Netify, FromFlowRecord) {
   f.first_seen = 1'000'000;
   f.last_seen = 1'020'000;
   const json rec = flowRecord(f, "flow", f.last_seen, core::EndReason::Idle);
-  const ojson n = convert(rec, {.local_networks = {"10.0.0.0/24"}, .lan_interfaces = {}, .interface = "pcap"});
+  const ojson n = convert(rec, {.local_networks = {"10.0.0.0/24"}, .lan_interfaces = {},  .interface = "pcap", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
   EXPECT_EQ(n["internal"], true);
   EXPECT_EQ(n["flow"]["vlan_id"], 12);
   EXPECT_EQ(n["flow"]["ip_protocol"], 17);

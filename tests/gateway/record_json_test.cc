@@ -486,7 +486,7 @@ route = "zr"
   EXPECT_EQ(r["in_interface"], "lan0");
   EXPECT_FALSE(r.contains("out_interface"));
   const auto back = nlohmann::json::parse(encodeLine(r));
-  EXPECT_EQ(back["route"]["fwmark"], r["route"]["fwmark"]);
+  EXPECT_EQ(back["route"]["fwmark"].get<uint64_t>(), r["route"]["fwmark"].get<uint64_t>());
 }
 
 TEST(DecisionRecord, DefaultDecisionHasNullRuleAndRoute) {

@@ -142,6 +142,105 @@ TEST(RtnlRoute, RejectsBadInput) {
   EXPECT_FALSE(RouteAddress::parse("nope").ok());
 }
 
+RouteAddress addr(const char* text) {
+  auto a = RouteAddress::parse(text);
+  EXPECT_TRUE(a.ok()) << text;
+  return a.ok() ? *a : RouteAddress{};
+}
+
+TEST(RtnlRouteClass, DualStackPlanGivesARuleAndADefaultRoutePerFamily) {
+  auto plan = planRouteClass(RouteClassSpec{.table = 100, .fwmark = 0x1000, .fwmask = 0xff00, .priority = 1001,
+                                            .gateways = {addr("fd00:3::1"), addr("10.0.3.1")}});
+  ASSERT_TRUE(plan.ok());
+  ASSERT_EQ(plan->rules.size(), 2u);
+  ASSERT_EQ(plan->routes.size(), 2u);
+  EXPECT_TRUE(plan->covers(IpFamily::V4));
+  EXPECT_TRUE(plan->covers(IpFamily::V6));
+
+  // The IPv6 rule, as sent: `ip -6 rule add fwmark 0x1000/0xff00 lookup 100 pref 1001`.
+  const RuleSpec& rule6 = plan->rules[1];
+  EXPECT_EQ(rule6.family, IpFamily::V6);
+  auto rm = buildRuleMessage(RtnlOp::Add, rule6);
+  ASSERT_TRUE(rm.ok());
+  const auto* rh = hdr(*rm);
+  EXPECT_EQ(rh->nlmsg_type, RTM_NEWRULE);
+  const auto* frh = static_cast<const fib_rule_hdr*>(mnl_nlmsg_get_payload(rh));
+  EXPECT_EQ(frh->family, AF_INET6);
+  EXPECT_EQ(frh->action, FR_ACT_TO_TBL);
+  auto ra = attrs(rh, sizeof(fib_rule_hdr));
+  EXPECT_EQ(u32(ra[FRA_FWMARK]), 0x1000u);
+  EXPECT_EQ(u32(ra[FRA_FWMASK]), 0xff00u);
+  EXPECT_EQ(u32(ra[FRA_TABLE]), 100u);
+  EXPECT_EQ(u32(ra[FRA_PRIORITY]), 1001u);
+  EXPECT_FALSE(ra.count(FRA_SUPPRESS_PREFIXLEN));
+
+  // The IPv6 default route: `ip -6 route replace default via fd00:3::1 table 100`.
+  const RouteSpec& route6 = plan->routes[1];
+  auto m = buildRouteMessage(RtnlOp::Replace, route6);
+  ASSERT_TRUE(m.ok());
+  const auto* nlh = hdr(*m);
+  EXPECT_EQ(nlh->nlmsg_type, RTM_NEWROUTE);
+  EXPECT_EQ(nlh->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE);
+  const auto* rtm = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));
+  EXPECT_EQ(rtm->rtm_family, AF_INET6);
+  EXPECT_EQ(rtm->rtm_dst_len, 0);
+  EXPECT_EQ(rtm->rtm_table, 100);
+  EXPECT_EQ(rtm->rtm_scope, RT_SCOPE_UNIVERSE);
+  auto a = attrs(nlh, sizeof(rtmsg));
+  EXPECT_EQ(a[RTA_GATEWAY], (std::vector<uint8_t>{0xfd, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}));
+  EXPECT_FALSE(a.count(RTA_DST)) << "default route";
+  EXPECT_FALSE(a.count(RTA_OIF));
+
+  // And the IPv4 pair, first in install order.
+  EXPECT_EQ(plan->rules[0].family, IpFamily::V4);
+  auto m4 = buildRouteMessage(RtnlOp::Replace, plan->routes[0]);
+  ASSERT_TRUE(m4.ok());
+  EXPECT_EQ(static_cast<const rtmsg*>(mnl_nlmsg_get_payload(hdr(*m4)))->rtm_family, AF_INET);
+  EXPECT_EQ(attrs(hdr(*m4), sizeof(rtmsg))[RTA_GATEWAY], (std::vector<uint8_t>{10, 0, 3, 1}));
+}
+
+TEST(RtnlRouteClass, OneFamilyOnlyGetsNoRuleForTheOther) {
+  auto plan = planRouteClass(RouteClassSpec{.table = 100, .fwmark = 0x100, .fwmask = 0xff00, .priority = 7,
+                                            .gateways = {addr("10.0.3.1")}, .oif = 4});
+  ASSERT_TRUE(plan.ok());
+  ASSERT_EQ(plan->rules.size(), 1u);
+  EXPECT_EQ(plan->rules[0].family, IpFamily::V4);
+  EXPECT_FALSE(plan->covers(IpFamily::V6));
+  ASSERT_EQ(plan->routes.size(), 1u);
+  auto m = buildRouteMessage(RtnlOp::Replace, plan->routes[0]);
+  ASSERT_TRUE(m.ok());
+  auto a = attrs(hdr(*m), sizeof(rtmsg));
+  EXPECT_EQ(u32(a[RTA_OIF]), 4u);
+  EXPECT_EQ(a[RTA_GATEWAY], (std::vector<uint8_t>{10, 0, 3, 1}));
+}
+
+TEST(RtnlRouteClass, DeviceOnlyIsOnLinkForBothAndAdminTablesGetRulesOnly) {
+  auto dev = planRouteClass(RouteClassSpec{.table = 200, .fwmark = 1, .fwmask = 0xff, .priority = 9, .oif = 5});
+  ASSERT_TRUE(dev.ok());
+  ASSERT_EQ(dev->routes.size(), 2u);
+  for (const auto& r : dev->routes) {
+    auto m = buildRouteMessage(RtnlOp::Replace, r);
+    ASSERT_TRUE(m.ok());
+    EXPECT_EQ(static_cast<const rtmsg*>(mnl_nlmsg_get_payload(hdr(*m)))->rtm_scope, RT_SCOPE_LINK);
+    auto a = attrs(hdr(*m), sizeof(rtmsg));
+    EXPECT_EQ(u32(a[RTA_OIF]), 5u);
+    EXPECT_FALSE(a.count(RTA_GATEWAY));
+  }
+  auto admin = planRouteClass(RouteClassSpec{.table = 200, .fwmark = 1, .fwmask = 0xff, .priority = 9});
+  ASSERT_TRUE(admin.ok());
+  EXPECT_EQ(admin->rules.size(), 2u);
+  EXPECT_TRUE(admin->routes.empty());
+}
+
+TEST(RtnlRouteClass, RejectsBadSpecs) {
+  EXPECT_FALSE(planRouteClass(RouteClassSpec{.table = 100, .fwmark = 1, .fwmask = 0xff,
+                                             .gateways = {addr("10.0.3.1"), addr("10.0.4.1")}})
+                   .ok())
+      << "two IPv4 gateways";
+  EXPECT_FALSE(planRouteClass(RouteClassSpec{.table = 0, .fwmark = 1, .fwmask = 0xff}).ok());
+  EXPECT_FALSE(planRouteClass(RouteClassSpec{.table = 100, .fwmark = 0x100, .fwmask = 0xff}).ok());
+}
+
 TEST(RtnlInterface, ResolvesLoopbackAndNamesMissing) {
   auto lo = interfaceIndex("lo");
   ASSERT_TRUE(lo.ok());

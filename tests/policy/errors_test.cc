@@ -275,7 +275,7 @@ add_to_set = "s"
   EXPECT_EQ(r.errors()[0].key, "set.s.verdict");
 }
 
-TEST(ErrorsTest, SettingsMayBeSetOnceAcrossFiles) {
+TEST(ErrorsTest, SettingsAcrossFilesMustAgree) {
   const std::vector<PolicySource> sources{
       {"a.toml", "[policy]\ndefault_action = \"drop\"\n"},
       {"b.toml", "[policy]\n\ndefault_action = \"accept\"\n"},
@@ -283,7 +283,19 @@ TEST(ErrorsTest, SettingsMayBeSetOnceAcrossFiles) {
   auto r = compilePolicy(sources, testing::testOptions(), 1);
   ASSERT_FALSE(r.ok());
   ASSERT_EQ(r.errors().size(), 1u);
-  EXPECT_EQ(formatError(r.errors()[0]), "b.toml:3:1: policy.default_action: already set at a.toml:2");
+  EXPECT_EQ(formatError(r.errors()[0]),
+            "b.toml:3:1: policy.default_action: already set to 'drop' at a.toml:2; files that set it must agree");
+}
+
+TEST(ErrorsTest, SettingsRepeatedWithTheSameValueLoad) {
+  const std::vector<PolicySource> sources{
+      {"a.toml", "[policy]\ndefault_action = \"drop\"\nmark_mask = 0xff00\nmark_shift = 8\n"},
+      {"b.toml", "[policy]\ndefault_action = \"drop\"\nmark_mask = 65280\nmark_shift = 8\n"},
+  };
+  auto r = compilePolicy(sources, testing::testOptions(), 1);
+  ASSERT_TRUE(r.ok()) << formatError(r.errors()[0]);
+  EXPECT_EQ(r.value()->evaluate(FlowFacts{}, testing::mondayNoonUtc()).verdict, Verdict::Drop);
+  EXPECT_EQ(r.value()->summary().mark_mask, 0xff00u);
 }
 
 TEST(ErrorsTest, FormatOmitsUnknownPositions) {

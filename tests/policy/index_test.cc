@@ -68,6 +68,10 @@ class Gen {
     if (coin(15)) r << "mode = \"shadow\"\n";
     if (coin(5)) r << "enabled = false\n";
     if (coin(5)) r << "exempt = [\"" << cidr() << "\"]\n";
+    const std::string ms = m.str();
+    const bool reads_name = ms.find("application") != std::string::npos ||
+                            ms.find("category") != std::string::npos || ms.find("hostname") != std::string::npos;
+    if (reads_name && coin(40)) r << "require_verified_name = " << (coin(75) ? "true" : "false") << "\n";
     return r.str();
   }
 
@@ -86,6 +90,7 @@ class Gen {
     f.cipher_strength = coin(30) ? CipherStrength::Weak : CipherStrength::Strong;
     f.cipher_id = 0;
     f.pending = static_cast<uint8_t>(pick(4));
+    f.name_check = static_cast<NameCheck>(pick(3));
     return f;
   }
 
@@ -94,7 +99,7 @@ class Gen {
 };
 
 TEST(IndexTest, IndexedEqualsLinearScan) {
-  size_t decided_by_rule = 0, compared = 0;
+  size_t decided_by_rule = 0, compared = 0, unverified = 0;
   for (uint32_t seed = 1; seed <= 40; ++seed) {
     Gen g(seed);
     std::string text = "[policy]\ndefault_action = \"drop\"\n";
@@ -115,11 +120,16 @@ TEST(IndexTest, IndexedEqualsLinearScan) {
       ASSERT_EQ(a.shadow_matches, b.shadow_matches);
       ASSERT_TRUE(std::equal(a.shadowRules().begin(), a.shadowRules().end(), b.shadowRules().begin(),
                              b.shadowRules().end()));
+      ASSERT_EQ(a.unverified_matches, b.unverified_matches);
+      ASSERT_TRUE(std::equal(a.unverifiedRules().begin(), a.unverifiedRules().end(),
+                             b.unverifiedRules().begin(), b.unverifiedRules().end()));
+      unverified += a.unverified_count > 0;
     }
   }
   // The generator must exercise both outcomes to mean anything.
   EXPECT_GT(decided_by_rule, compared / 10);
   EXPECT_LT(decided_by_rule, compared);
+  EXPECT_GT(unverified, 0u);  // rules set aside for unverified names were exercised
 }
 
 TEST(IndexTest, CommonKeysAreIndexed) {

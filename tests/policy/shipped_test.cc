@@ -55,13 +55,38 @@ TEST(ShippedPoliciesTest, EveryFileLoads) {
     EXPECT_TRUE(r.ok()) << entry.path() << ": " << (r.ok() ? "" : formatError(r.errors()[0]));
     if (r.ok()) {
       EXPECT_GT(r.value()->summary().enabled_rules, 0u) << entry.path();
+      // Examples users copy: no rule may route a family its route lacks.
+      for (const auto& w : r.value()->warnings()) ADD_FAILURE() << "warning: " << formatError(w);
     }
   }
   EXPECT_GE(n, 4u);
 }
 
+// The directory as a whole (what an operator gets by copying all of it, and
+// what `flowgate policy check policies/` checks): the files agree on the
+// shared settings and mark layout, and each use case still decides as alone
+// (files load in name order: the first matching rule wins).
+TEST(ShippedPoliciesTest, TheDirectoryLoadsAsAWhole) {
+  const std::vector<std::string> paths{kPolicies};
+  auto r = loadPolicy(paths, shippedOptions(), 1);
+  ASSERT_TRUE(r.ok()) << formatError(r.errors()[0]);
+  const auto& p = r.value();
+  FlowFacts nf = webFlow();
+  nf.application = "NetFlix";
+  Decision d = p->evaluate(nf, testing::mondayNoonUtc());
+  EXPECT_EQ(p->ruleName(d.rule), "zero-rate-netflix");
+  EXPECT_EQ(d.mark, 0x1000u);
+  FlowFacts bt = webFlow();
+  bt.application = "BitTorrent";
+  bt.l7_protocol = "BitTorrent";
+  bt.category = "Download";
+  d = p->evaluate(bt, testing::mondayNoonUtc());
+  EXPECT_EQ(p->ruleName(d.rule), "bittorrent-scavenger");
+  EXPECT_EQ(d.mark, 0x400u);
+}
+
 TEST(ShippedPoliciesTest, BlockWeakTls) {
-  auto p = loadShipped("block-weak-tls.toml");
+  auto p = loadShipped("10-block-weak-tls.toml");
   const auto now = testing::mondayNoonUtc();
   EXPECT_EQ(p->evaluate(webFlow(), now).verdict, Verdict::Accept);
 
@@ -99,7 +124,7 @@ TEST(ShippedPoliciesTest, BlockWeakTls) {
 }
 
 TEST(ShippedPoliciesTest, ZeroRateNetflix) {
-  auto p = loadShipped("zero-rate-netflix.toml");
+  auto p = loadShipped("20-zero-rate-netflix.toml");
   FlowFacts f = webFlow();
   f.application = "NetFlix";
   Decision d = p->evaluate(f, testing::mondayNoonUtc());
@@ -107,7 +132,7 @@ TEST(ShippedPoliciesTest, ZeroRateNetflix) {
   ASSERT_NE(d.route, Decision::kNone);
   EXPECT_EQ(p->routes()[d.route].name, "zero-rated");
   EXPECT_EQ(d.route_table, 100u);
-  EXPECT_EQ(d.mark, 0x100u);
+  EXPECT_EQ(d.mark, 0x1000u);
   EXPECT_EQ(d.mark_mask, 0xff00u);
   ASSERT_EQ(d.setAdditions().size(), 1u);
   EXPECT_EQ(p->sets()[d.setAdditions()[0].set].name, "netflix4");
@@ -126,7 +151,7 @@ TEST(ShippedPoliciesTest, ZeroRateNetflix) {
 }
 
 TEST(ShippedPoliciesTest, QosGaming) {
-  auto p = loadShipped("qos-gaming.toml");
+  auto p = loadShipped("40-qos-gaming.toml");
   auto classOf = [&](const FlowFacts& f, std::chrono::system_clock::time_point t) -> std::string {
     const Decision d = p->evaluate(f, t);
     for (const auto& c : p->classes())
@@ -162,15 +187,15 @@ TEST(ShippedPoliciesTest, QosGaming) {
 }
 
 TEST(ShippedPoliciesTest, BittorrentBulk) {
-  auto p = loadShipped("bittorrent-bulk.toml");
+  auto p = loadShipped("30-bittorrent-bulk.toml");
   FlowFacts bt = webFlow();
   bt.application = "BitTorrent";
   bt.l7_protocol = "BitTorrent";
   bt.category = "Download";
   Decision d = p->evaluate(bt, testing::mondayNoonUtc());
   EXPECT_EQ(p->ruleName(d.rule), "bittorrent-scavenger");
-  EXPECT_EQ(d.mark, 1u);
-  EXPECT_EQ(d.mark_mask, 0xffu);
+  EXPECT_EQ(d.mark, 0x400u);
+  EXPECT_EQ(d.mark_mask, 0xff00u);
   bt.src = ip("192.0.2.50");
   d = p->evaluate(bt, testing::mondayNoonUtc());
   EXPECT_EQ(d.rule, Decision::kNone);
