@@ -101,18 +101,11 @@ class EvaluatingSink final : public core::FlowEventSink {
   const policy::PolicySet& policy_;
 };
 
-class EncodingDecisions final : public core::DecisionSink {
- public:
-  // core::DecisionSink
-  void onDecision(const core::Flow& flow, const policy::Decision& d,
-                  const policy::PolicySet& p) override {
-    (void)output::encodeLine(output::decisionRecord(flow, d, p, flow.last_seen,
-                                                    kContext.in_interface, kContext.out_interface));
-  }
-  void onFlowEnd(const core::Flow& flow, core::EndReason reason) override {
-    (void)output::encodeLine(output::flowRecord(flow, "flow_end", flow.last_seen, reason));
-  }
-};
+// What the worker does with a decision: encode its record.
+void encodeDecision(const core::DecisionEvent& e) {
+  (void)output::encodeLine(output::decisionRecord(*e.flow, e.decision, *e.policy, e.flow->last_seen,
+                                                  kContext.in_interface, kContext.out_interface));
+}
 
 void runPipeline(core::LinkType link, FrameReader frames) {
   Shared& s = shared();
@@ -136,10 +129,9 @@ void runEngine(FrameReader frames) {
   Shared& s = shared();
   core::ManualClock clock;
   clock.advanceTo(kStart);
-  EncodingDecisions decisions;
   core::Hints hints(smallHints());
   core::Engine engine(core::EngineConfig{.pipeline = smallPipeline(&hints), .marks = {}}, s.classifier,
-                      clock, s.holder, decisions);
+                      clock, s.holder);
   std::vector<uint8_t> reset;
   Frame f;
   while (frames.next(f)) {
@@ -148,12 +140,13 @@ void runEngine(FrameReader frames) {
     // observation rule): only observed.
     core::PacketContext ctx = kContext;
     if (f.tag & 1) ctx.mark = 0x80000000u;
-    (void)engine.process(f.bytes, clock.now(), ctx);
+    const core::ProcessResult r = engine.process(f.bytes, clock.now(), ctx);
+    if (r.decided) encodeDecision(*r.decided);
     // The rewrite must cope with any packet, not only the deciding one (it
     // may refuse: the worker then drops the payload, see nfq/worker.cc).
     (void)core::rewriteAsTcpReset(f.bytes, reset);
   }
-  engine.finish(core::EndReason::Shutdown);
+  (void)engine.finish(core::EndReason::Shutdown);
 }
 
 }  // namespace

@@ -21,7 +21,7 @@
 #include "gateway/commands.h"
 #include "gateway/config.h"
 #include "gateway/daemon/daemon.h"
-#include "gateway/daemon/kernel_state.h"
+#include "gateway/daemon/reload.h"
 #include "gateway/dpi/ndpi_catalog.h"
 
 namespace fg::cli {

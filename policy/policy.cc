@@ -683,6 +683,17 @@ LoadResult<uint64_t> PolicyHolder::reloadSources(std::span<const PolicySource> s
   return install(compilePolicy(sources, options_, last_generation_ + 1));
 }
 
+uint64_t PolicyHolder::nextGeneration() const {
+  std::lock_guard lock(reload_mu_);
+  return last_generation_ + 1;
+}
+
+void PolicyHolder::publish(std::shared_ptr<const PolicySet> set) {
+  std::lock_guard lock(reload_mu_);
+  last_generation_ = set->generation();
+  current_.store(std::move(set), std::memory_order_release);
+}
+
 LoadResult<uint64_t> PolicyHolder::install(LoadResult<std::shared_ptr<const PolicySet>> loaded) {
   if (!loaded.ok()) return loaded.errors();  // the old snapshot stays in force
   ++last_generation_;

@@ -369,12 +369,18 @@ class PolicyHolder {
   // Returns the new generation (previous + 1) on success.
   LoadResult<uint64_t> reload(std::span<const std::string> paths);
   LoadResult<uint64_t> reloadSources(std::span<const PolicySource> sources);
+  // The generation the next load should carry.
+  uint64_t nextGeneration() const;
+  // Makes `set`, loaded and validated by the caller, the snapshot in force
+  // (a reload pipeline that has more to check than the policy itself).
+  // Precondition: set->generation() == nextGeneration().
+  void publish(std::shared_ptr<const PolicySet> set);
 
  private:
   LoadResult<uint64_t> install(LoadResult<std::shared_ptr<const PolicySet>> loaded);
 
   LoadOptions options_;
-  std::mutex reload_mu_;  // serializes reloads, never taken by readers
+  mutable std::mutex reload_mu_;  // serializes reloads, never taken by readers
   uint64_t last_generation_ = 0;
   std::atomic<std::shared_ptr<const PolicySet>> current_;
 };

@@ -1,6 +1,7 @@
 #include "gateway/core/engine.h"
 
 #include <bit>
+#include <utility>
 
 namespace fg::core {
 namespace {
@@ -48,9 +49,35 @@ std::string MarkLayout::validate() const {
 }
 
 Engine::Engine(EngineConfig config, Classifier& classifier, const Clock& clock,
-               const policy::PolicyHolder& policy, DecisionSink& sink)
-    : config_(config), clock_(clock), policy_(policy), sink_(sink),
-      pipeline_(config.pipeline, classifier, clock, *this) {}
+               const policy::PolicyHolder& policy)
+    : config_(config), clock_(clock), policy_(policy), pipeline_(config.pipeline, classifier, clock, *this) {}
+
+void Engine::onFlowEnd(const Flow& flow, EndReason reason) {
+  ended_.push_back(
+      EndedFlow{.id = flow.id, .reason = reason, .packets = flow.totalPackets(), .bytes = flow.totalBytes()});
+}
+
+std::vector<EndedFlow> Engine::expireIdle() {
+  pipeline_.expireIdle();
+  return std::exchange(ended_, {});
+}
+
+std::vector<EndedFlow> Engine::finish(EndReason reason) {
+  pipeline_.finish(reason);
+  return std::exchange(ended_, {});
+}
+
+ProcessResult Engine::process(std::span<const uint8_t> ip_packet, Timestamp ts, const PacketContext& ctx) {
+  ProcessResult out{.verdict = step(ip_packet, ts, ctx), .decided = std::nullopt, .ended = {}};
+  if (decided_) {
+    decided_->policy = std::move(snapshot_);
+    out.decided = std::move(decided_);
+    decided_.reset();
+  }
+  snapshot_.reset();
+  if (!ended_.empty()) out.ended = std::exchange(ended_, {});
+  return out;
+}
 
 policy::FlowFacts Engine::factsOf(const Flow& f, const PacketContext& ctx) {
   policy::FlowFacts x;
@@ -133,7 +160,7 @@ void Engine::decide(Flow& f, const policy::Decision& d, const policy::PolicySet&
   // the entry only has to outlive the packets already queued.
   pipeline_.stopInspection(f);
   pipeline_.touch(f);
-  sink_.onDecision(f, d, policy);
+  decided_ = DecisionEvent{.flow = &f, .decision = d, .policy = nullptr};
 }
 
 // Whether the flow keeps the route its first packet took: always with
@@ -178,8 +205,7 @@ std::optional<PacketVerdict> Engine::firstPacket(Flow& f, const PacketContext& c
   return verdictFor(f, ctx);
 }
 
-PacketVerdict Engine::process(std::span<const uint8_t> ip_packet, Timestamp ts,
-                              const PacketContext& ctx) {
+PacketVerdict Engine::step(std::span<const uint8_t> ip_packet, Timestamp ts, const PacketContext& ctx) {
   ++counters_.packets;
   // A packet of a connection the kernel already decided (the DNS-response
   // observation rule, or a table without the fast path): observe it, never
@@ -207,7 +233,8 @@ PacketVerdict Engine::process(std::span<const uint8_t> ip_packet, Timestamp ts,
     ++counters_.after_decision;
     return verdictFor(f, ctx);
   }
-  const std::shared_ptr<const policy::PolicySet> policy = policy_.current();
+  snapshot_ = policy_.current();
+  const std::shared_ptr<const policy::PolicySet>& policy = snapshot_;
   if (r.new_flow) {
     f.in_ifindex = ctx.in_ifindex;
     // A kernel-bound set already gave this flow's first packet a route

@@ -6,7 +6,8 @@
 //          -> once the decision is final (the policy says no pending
 //             metadata can change it, or classification ended: final answer,
 //             packet budget, flow end): the flow is decided, inspection stops,
-//             DecisionSink::onDecision (set additions, events)
+//             the decision is returned (ProcessResult::decided: the worker
+//             turns it into set additions and an event)
 //          -> PacketVerdict: accept, with the flow's mark bits once decided.
 //
 // Every verdict is "accept": a blocked flow is marked (decided + drop or
@@ -43,9 +44,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "gateway/core/pipeline.h"
 #include "policy/policy.h"
@@ -107,25 +110,38 @@ struct EngineCounters {
   uint64_t kernel_bound = 0;         // first packets a kernel-bound set had marked
 };
 
-class DecisionSink {
- public:
-  virtual ~DecisionSink() = default;
-  // A flow was decided. `decision` and `policy` are valid during the call.
-  virtual void onDecision(const Flow& flow, const policy::Decision& decision,
-                          const policy::PolicySet& policy) = 0;
-  virtual void onFlowEnd(const Flow& flow, EndReason reason) = 0;
+// A flow decided by the packet just processed.
+struct DecisionEvent {
+  const Flow* flow = nullptr;  // valid until the next call into the engine
+  policy::Decision decision;   // its set additions: decision.setAdditions()
+  std::shared_ptr<const policy::PolicySet> policy;  // the snapshot that decided
+};
+
+// A flow that left the table (reused, evicted, expired, or at finish()).
+struct EndedFlow {
+  uint64_t id = 0;
+  EndReason reason = EndReason::Idle;
+  uint64_t packets = 0, bytes = 0;
+};
+
+// What one packet led to: its verdict, the decision it made (if any), and
+// the flows the table ended on the way. A value; no callbacks.
+struct ProcessResult {
+  PacketVerdict verdict;
+  std::optional<DecisionEvent> decided;
+  std::vector<EndedFlow> ended;
 };
 
 class Engine final : private FlowEventSink {
  public:
   Engine(EngineConfig config, Classifier& classifier, const Clock& clock,
-         const policy::PolicyHolder& policy, DecisionSink& sink);
+         const policy::PolicyHolder& policy);
 
   // One queued IP packet (starting at the IP header).
-  PacketVerdict process(std::span<const uint8_t> ip_packet, Timestamp ts, const PacketContext& ctx);
-  // Expiry at clock time (call periodically when idle).
-  void expireIdle() { pipeline_.expireIdle(); }
-  void finish(EndReason reason) { pipeline_.finish(reason); }
+  ProcessResult process(std::span<const uint8_t> ip_packet, Timestamp ts, const PacketContext& ctx);
+  // Expiry at clock time (call periodically when idle); returns the flows ended.
+  std::vector<EndedFlow> expireIdle();
+  std::vector<EndedFlow> finish(EndReason reason);
 
   const EngineCounters& counters() const { return counters_; }
   const Pipeline& pipeline() const { return pipeline_; }
@@ -139,8 +155,9 @@ class Engine final : private FlowEventSink {
  private:
   // core::FlowEventSink (from the pipeline)
   void onClassified(const Flow&) override {}
-  void onFlowEnd(const Flow& flow, EndReason reason) override { sink_.onFlowEnd(flow, reason); }
+  void onFlowEnd(const Flow& flow, EndReason reason) override;
 
+  PacketVerdict step(std::span<const uint8_t> ip_packet, Timestamp ts, const PacketContext& ctx);
   void decide(Flow& flow, const policy::Decision& d, const policy::PolicySet& policy);
   // The first packet of a flow with an early answer: a verdict when the
   // policy can act on it now, nullopt to carry on as usual.
@@ -152,9 +169,12 @@ class Engine final : private FlowEventSink {
   EngineConfig config_;
   const Clock& clock_;
   const policy::PolicyHolder& policy_;
-  DecisionSink& sink_;
   Pipeline pipeline_;
   EngineCounters counters_;
+  // Filled during one call, returned by it.
+  std::optional<DecisionEvent> decided_;
+  std::shared_ptr<const policy::PolicySet> snapshot_;  // of the packet in process()
+  std::vector<EndedFlow> ended_;
 };
 
 }  // namespace fg::core

@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <vector>
 
-#include "gateway/daemon/kernel_state.h"
+#include "gateway/daemon/process.h"
 
 namespace fg::daemon {
 

@@ -22,7 +22,7 @@ Worker::Worker(int index, WorkerConfig config, std::unique_ptr<QueueSocket> sock
                SetWriter set_writer, WorkerObservers observers)
     : index_(index), config_(config), socket_(std::move(socket)),
       classifier_(std::move(classifier)),
-      engine_(config.engine, *classifier_, clock_, policy, *this),
+      engine_(config.engine, *classifier_, clock_, policy),
       set_writer_(std::move(set_writer)),
       observers_(std::move(observers)),
       batch_(config.queue.queue_num,
@@ -51,7 +51,10 @@ void Worker::round(int timeout_ms) {
                               .in_ifindex = qp.in_ifindex,
                               .in_interface = interfaceName(qp.in_ifindex),
                               .out_interface = interfaceName(qp.out_ifindex)};
-      const core::PacketVerdict v = engine_.process(qp.payload, ts, ctx);
+      const core::ProcessResult r = engine_.process(qp.payload, ts, ctx);
+      const core::PacketVerdict& v = r.verdict;
+      if (r.decided) onDecision(*r.decided);
+      if (!r.ended.empty()) onFlowsEnded(r.ended);
       slot.verdict = v.accept ? Verdict::Accept : Verdict::Drop;
       slot.mark = v.mark;
       if (v.rewrite_as_reset && !core::rewriteAsTcpReset(qp.payload, slot.payload)) slot.payload.clear();
@@ -64,7 +67,7 @@ void Worker::round(int timeout_ms) {
                                             {"error", got.error().message()},
                                             {"suppressed", suppressed}});
     } else if (*got == 0) {
-      engine_.expireIdle();
+      onFlowsEnded(engine_.expireIdle());
     }
   }
   if (!pending_sets_.empty()) {
@@ -102,7 +105,7 @@ void Worker::run(const std::atomic<bool>& stop) {
     round(0);
     if (socket_->counters().received.load() == before) break;
   }
-  engine_.finish(core::EndReason::Shutdown);
+  onFlowsEnded(engine_.finish(core::EndReason::Shutdown));
   publishCounters();
   runPosted();
   log::info("worker_stopped", {{"worker", index_}, {"packets", counters_.packets.load()}});
@@ -110,28 +113,16 @@ void Worker::run(const std::atomic<bool>& stop) {
 
 void Worker::publishCounters() {
   const core::EngineCounters& e = engine_.counters();
-  counters_.packets.store(e.packets, std::memory_order_relaxed);
-  counters_.decided.store(e.decided, std::memory_order_relaxed);
-  counters_.decided_accept.store(e.decided_accept, std::memory_order_relaxed);
-  counters_.decided_drop.store(e.decided_drop, std::memory_order_relaxed);
-  counters_.decided_reject.store(e.decided_reject, std::memory_order_relaxed);
-  counters_.undecodable.store(e.undecodable, std::memory_order_relaxed);
-  counters_.flows_active.store(engine_.pipeline().table().size(), std::memory_order_relaxed);
-  counters_.flows_evicted.store(engine_.pipeline().table().counters().evicted,
-                                std::memory_order_relaxed);
-  counters_.decode_errors.store(engine_.pipeline().counters().decode_errors.total(),
-                                std::memory_order_relaxed);
-  counters_.early_answers.store(e.early_answers, std::memory_order_relaxed);
-  counters_.first_packet_blocked.store(e.first_packet_blocked, std::memory_order_relaxed);
-  counters_.first_packet_marked.store(e.first_packet_marked, std::memory_order_relaxed);
-  counters_.kernel_bound.store(e.kernel_bound, std::memory_order_relaxed);
-  counters_.observed.store(e.observed, std::memory_order_relaxed);
-  counters_.detection_updated.store(engine_.pipeline().counters().detection_updated,
-                                    std::memory_order_relaxed);
+  const core::Pipeline& pipeline = engine_.pipeline();
+#define FG_PUBLISH_WORKER_COUNTER(name, source, ...) counters_.name.store(source, std::memory_order_relaxed);
+  FG_WORKER_COUNTERS(FG_PUBLISH_WORKER_COUNTER)
+#undef FG_PUBLISH_WORKER_COUNTER
 }
 
-void Worker::onDecision(const core::Flow& flow, const policy::Decision& d,
-                        const policy::PolicySet& policy) {
+void Worker::onDecision(const core::DecisionEvent& e) {
+  const core::Flow& flow = *e.flow;
+  const policy::Decision& d = e.decision;
+  const policy::PolicySet& policy = *e.policy;
   for (const policy::SetAddition& add : d.setAdditions()) {
     const policy::SetInfo& set = policy.sets()[add.set];
     pending_sets_.push_back({set.name, add.address, set.timeout_s});
@@ -170,13 +161,14 @@ void Worker::onDecision(const core::Flow& flow, const policy::Decision& d,
   }
 }
 
-void Worker::onFlowEnd(const core::Flow& flow, core::EndReason reason) {
-  if (observers_.ended) observers_.ended(flow, reason);
-  log::debug("flow_end", {{"flow", flow.id},
-                          {"worker", index_},
-                          {"reason", core::toString(reason)},
-                          {"packets", flow.totalPackets()},
-                          {"bytes", flow.totalBytes()}});
+void Worker::onFlowsEnded(const std::vector<core::EndedFlow>& ended) {
+  if (log::level() > log::Level::Debug) return;
+  for (const core::EndedFlow& f : ended)
+    log::debug("flow_end", {{"flow", f.id},
+                            {"worker", index_},
+                            {"reason", core::toString(f.reason)},
+                            {"packets", f.packets},
+                            {"bytes", f.bytes}});
 }
 
 }  // namespace fg::nfq

@@ -5,6 +5,9 @@
 // round's verdicts (batched), then hand the round's set additions to the
 // SetWriter: kernel writes never delay a verdict. Idle rounds run flow
 // expiry. Nothing here blocks on anything but the queue socket.
+// The engine returns what each packet did (core::ProcessResult); the worker
+// turns a decision into set additions, a log line and the `decided` hand-off
+// to the control thread, the only callbacks left: they cross threads.
 // Threading: run() is the worker thread's body; counters are atomics read by
 // the control thread.
 #pragma once
@@ -36,7 +39,6 @@ struct WorkerObservers {
   std::function<void(const core::Flow&, const policy::Decision&, const policy::PolicySet&,
                      std::string_view in_interface)>
       decided;
-  std::function<void(const core::Flow&, core::EndReason)> ended;
 };
 
 struct WorkerConfig {
@@ -45,26 +47,57 @@ struct WorkerConfig {
   size_t max_round = 256;  // packets per receive round
 };
 
+// Every worker counter, declared once. Each entry:
+//   X(name, source, status_path, metric, label_key, label_value, type, help)
+// name: the WorkerCounters field; source: where publishCounters() reads it
+// (`e` = the engine's counters, `pipeline` = the engine's pipeline);
+// status_path: JSON pointer in `flowgatectl status` ("" = not shown);
+// metric: Prometheus family ("" = not exported), with an optional label;
+// type: ctl::MetricType. Status, metrics and tests iterate this list, so a
+// new counter is one line here (plus the code that counts it).
+#define FG_WORKER_COUNTERS(X)                                                                                      \
+  X(packets, e.packets, "/counters/packets", "flowgate_packets_total", "", "", Counter,                           \
+    "Packets the workers received from the kernel queues")                                                         \
+  X(decided, e.decided, "/counters/flows/decided", "", "", "", Counter, "")                                        \
+  X(decided_accept, e.decided_accept, "/counters/verdicts/accept", "flowgate_flows_decided_total", "verdict",      \
+    "accept", Counter, "Flows decided, by verdict")                                                                \
+  X(decided_drop, e.decided_drop, "/counters/verdicts/drop", "flowgate_flows_decided_total", "verdict", "drop",    \
+    Counter, "Flows decided, by verdict")                                                                          \
+  X(decided_reject, e.decided_reject, "/counters/verdicts/reject", "flowgate_flows_decided_total", "verdict",      \
+    "reject", Counter, "Flows decided, by verdict")                                                                \
+  X(undecodable, e.undecodable, "", "", "", "", Counter, "")                                                       \
+  X(flows_active, pipeline.table().size(), "/counters/flows/active", "flowgate_flows_active", "", "", Gauge,       \
+    "Flows in the workers' flow tables")                                                                           \
+  X(flows_evicted, pipeline.table().counters().evicted, "/counters/flows/evicted", "flowgate_flows_evicted_total", \
+    "", "", Counter, "Flows evicted by the flow table cap")                                                        \
+  X(decode_errors, pipeline.counters().decode_errors.total(), "/counters/decode_errors",                           \
+    "flowgate_decode_errors_total", "", "", Counter, "Packets that could not be decoded (accepted unmarked)")       \
+  X(early_answers, e.early_answers, "/hints/first_packet/early_answers", "", "", "", Counter, "")                  \
+  X(first_packet_blocked, e.first_packet_blocked, "/hints/first_packet/blocked", "flowgate_first_packet_total",    \
+    "action", "blocked", Counter, "Flows acted on at their first packet")                                          \
+  X(first_packet_marked, e.first_packet_marked, "/hints/first_packet/marked", "flowgate_first_packet_total",       \
+    "action", "marked", Counter, "Flows acted on at their first packet")                                           \
+  X(kernel_bound, e.kernel_bound, "/hints/first_packet/kernel_bound", "flowgate_first_packet_total", "action",     \
+    "kernel_bound", Counter, "Flows acted on at their first packet")                                               \
+  X(observed, e.observed, "/hints/first_packet/dns_observed", "", "", "", Counter, "")                             \
+  X(detection_updated, pipeline.counters().detection_updated, "/hints/first_packet/detection_updated",             \
+    "flowgate_detection_updated_total", "", "", Counter, "Flows whose early answer DPI contradicted")
+
+// Published by the worker thread after each round, read by any thread.
 struct WorkerCounters {
-  std::atomic<uint64_t> packets{0};
-  std::atomic<uint64_t> decided{0};
-  std::atomic<uint64_t> decided_accept{0}, decided_drop{0}, decided_reject{0};
-  std::atomic<uint64_t> undecodable{0};
-  std::atomic<uint64_t> flows_active{0};
-  std::atomic<uint64_t> flows_evicted{0};
-  std::atomic<uint64_t> decode_errors{0};
+#define FG_DECLARE_WORKER_COUNTER(name, ...) std::atomic<uint64_t> name{0};
+  FG_WORKER_COUNTERS(FG_DECLARE_WORKER_COUNTER)
+#undef FG_DECLARE_WORKER_COUNTER
+  // Counted by the worker itself (set elements handed to the kernel writer).
   std::atomic<uint64_t> set_elements{0};
-  // first-packet decisions
-  std::atomic<uint64_t> early_answers{0}, first_packet_blocked{0}, first_packet_marked{0};
-  std::atomic<uint64_t> kernel_bound{0}, observed{0}, detection_updated{0};
 };
 
-class Worker final : private core::DecisionSink {
+class Worker final {
  public:
   Worker(int index, WorkerConfig config, std::unique_ptr<QueueSocket> socket,
          std::unique_ptr<core::Classifier> classifier, const policy::PolicyHolder& policy,
          SetWriter set_writer, WorkerObservers observers = {});
-  ~Worker() override;
+  ~Worker();
 
   // Runs until `stop` is set, then answers every packet still waiting.
   void run(const std::atomic<bool>& stop);
@@ -78,10 +111,8 @@ class Worker final : private core::DecisionSink {
   int index() const { return index_; }
 
  private:
-  // core::DecisionSink
-  void onDecision(const core::Flow& flow, const policy::Decision& decision,
-                  const policy::PolicySet& policy) override;
-  void onFlowEnd(const core::Flow& flow, core::EndReason reason) override;
+  void onDecision(const core::DecisionEvent& e);
+  void onFlowsEnded(const std::vector<core::EndedFlow>& ended);
 
   void round(int timeout_ms);
   std::string_view interfaceName(uint32_t ifindex);

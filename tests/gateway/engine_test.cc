@@ -51,12 +51,16 @@ class ScriptedClassifier final : public Classifier {
   int give_ups = 0;
 };
 
-class RecordingDecisions final : public DecisionSink {
+// What the engine returned, packet after packet.
+class RecordingDecisions {
  public:
-  void onDecision(const Flow& f, const policy::Decision& d, const policy::PolicySet& p) override {
-    decisions.push_back({f.id, d.verdict, std::string(p.ruleName(d.rule)), d.set_count});
+  void record(const ProcessResult& r) {
+    if (r.decided)
+      decisions.push_back({r.decided->flow->id, r.decided->decision.verdict,
+                           std::string(r.decided->policy->ruleName(r.decided->decision.rule)),
+                           r.decided->decision.set_count});
+    ends += static_cast<int>(r.ended.size());
   }
-  void onFlowEnd(const Flow&, EndReason) override { ++ends; }
   struct Entry {
     uint64_t flow;
     policy::Verdict verdict;
@@ -84,7 +88,7 @@ class EngineTest : public ::testing::Test {
     c.keep_first_route = keep_first_route;
     c.pipeline.packet_budget = budget;
     if (hints) c.pipeline.hints = &hints_;
-    engine_ = std::make_unique<Engine>(c, classifier_, clock_, holder_, sink_);
+    engine_ = std::make_unique<Engine>(c, classifier_, clock_, holder_);
     return *engine_;
   }
   // Client 10.1.0.2:40000 <-> server 10.9.9.9:443.
@@ -112,7 +116,9 @@ class EngineTest : public ::testing::Test {
   }
   PacketVerdict send(const test::Bytes& pkt, uint32_t mark = 0) {
     clock_.advanceTo(clock_.now() + 1000);
-    return engine_->process(pkt, clock_.now(), PacketContext{.mark = mark, .in_interface = "lan0"});
+    const ProcessResult r = engine_->process(pkt, clock_.now(), PacketContext{.mark = mark, .in_interface = "lan0"});
+    sink_.record(r);
+    return r.verdict;
   }
   static Classification tls(std::string host, uint16_t cipher = 0, std::string app = "TLS") {
     Classification c;
@@ -793,7 +799,7 @@ NetFlix = ["10.9.9.0/24"]
   EngineConfig c;
   c.keep_first_route = false;
   c.pipeline.app_ranges = &ranges;
-  engine_ = std::make_unique<Engine>(c, classifier_, clock_, holder_, sink_);
+  engine_ = std::make_unique<Engine>(c, classifier_, clock_, holder_);
   send(fromClient(kTcpSyn));
   EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "client hello")).mark, std::optional<uint32_t>(kDecided | kZeroRoute));
   EXPECT_EQ(flowOf(fromClient(kTcpSyn))->cls.name_proof, NameProof::Range);
