@@ -163,6 +163,18 @@ bool parseTimestamp(const nlattr* nest, CtEntry& e) {
   });
 }
 
+bool parseProtoInfo(const nlattr* nest, CtEntry& e) {
+  return forEachNested(nest, [&](const nlattr* a) {
+    if (mnl_attr_get_type(a) != CTA_PROTOINFO_TCP) return true;  // DCCP, SCTP
+    return forEachNested(a, [&](const nlattr* t) {
+      if (mnl_attr_get_type(t) != CTA_PROTOINFO_TCP_STATE) return true;  // window scale, flags
+      if (mnl_attr_validate(t, MNL_TYPE_U8) < 0) return false;
+      e.tcp_state = mnl_attr_get_u8(t);
+      return true;
+    });
+  });
+}
+
 uint8_t afOf(std::optional<IpFamily> f) {
   if (!f) return AF_UNSPEC;
   return *f == IpFamily::V4 ? AF_INET : AF_INET6;
@@ -211,6 +223,7 @@ std::optional<CtEntry> parseConntrackMessage(const nlmsghdr* nlh) {
       case CTA_COUNTERS_ORIG: co_seen = true; return parseCounters(a, co);
       case CTA_COUNTERS_REPLY: cr_seen = true; return parseCounters(a, cr);
       case CTA_TIMESTAMP: return parseTimestamp(a, e);
+      case CTA_PROTOINFO: return parseProtoInfo(a, e);
       default: return true;
     }
   });

@@ -97,7 +97,22 @@ struct CtEntry {
   // CTA_TIMESTAMP (nf_conntrack_timestamp=1 at creation): CLOCK_REALTIME ns.
   std::optional<uint64_t> start_ns{};
   std::optional<uint64_t> stop_ns{};  // destroy events only
+  // CTA_PROTOINFO_TCP_STATE (TCP only; enum tcp_conntrack: 5 FIN_WAIT,
+  // 6 CLOSE_WAIT, 7 LAST_ACK, 8 TIME_WAIT, 9 CLOSE). Absent in other protocols.
+  std::optional<uint8_t> tcp_state{};
 };
+
+// The TCP conntrack states (enum tcp_conntrack in the kernel's uapi).
+inline constexpr uint8_t kTcpStateEstablished = 3;
+inline constexpr uint8_t kTcpStateLastAck = 7;
+inline constexpr uint8_t kTcpStateTimeWait = 8;
+inline constexpr uint8_t kTcpStateClose = 9;
+// True for the states in which the connection has ended for both sides
+// (LAST_ACK: both FINs sent; TIME_WAIT; CLOSE: reset or closed): no more
+// payload will pass, only the kernel keeps the entry a while.
+inline bool tcpConnectionOver(uint8_t state) {
+  return state == kTcpStateLastAck || state == kTcpStateTimeWait || state == kTcpStateClose;
+}
 
 // Parses one ctnetlink conntrack message (NFNL_SUBSYS_CTNETLINK,
 // IPCTNL_MSG_CT_NEW or IPCTNL_MSG_CT_DELETE). Precondition: `nlh` points to

@@ -116,10 +116,12 @@ class CtMsg {
     mnl_attr_nest_end(nlh_, n);
     return *this;
   }
-  CtMsg& tcpProtoinfo() {
+  CtMsg& tcpProtoinfo(uint8_t state = 3) {
     nlattr* n = mnl_attr_nest_start(nlh_, CTA_PROTOINFO);
     nlattr* t = mnl_attr_nest_start(nlh_, CTA_PROTOINFO_TCP);
-    mnl_attr_put_u8(nlh_, CTA_PROTOINFO_TCP_STATE, 3);
+    mnl_attr_put_u8(nlh_, CTA_PROTOINFO_TCP_STATE, state);
+    const uint8_t flags[2] = {0x23, 0x23};  // nf_ct_tcp_flags: a 2-byte struct, skipped
+    mnl_attr_put(nlh_, CTA_PROTOINFO_TCP_FLAGS_ORIGINAL, sizeof flags, flags);
     mnl_attr_nest_end(nlh_, t);
     mnl_attr_nest_end(nlh_, n);
     return *this;
@@ -191,6 +193,21 @@ TEST(ConntrackParse, Ipv4TcpDestroyWith64BitCounters) {
   EXPECT_EQ(e->reply_bytes, 64000u);
   EXPECT_EQ(e->start_ns, 1700000000123456789ull);
   EXPECT_EQ(e->stop_ns, 1700000060000000000ull);
+  EXPECT_EQ(e->tcp_state, 3);
+}
+
+TEST(ConntrackParse, TcpStateOfAnUpdateEvent) {
+  // A state change (IPCT_PROTOINFO): an update event with the new TCP state.
+  CtMsg m(IPCTNL_MSG_CT_NEW, 0, AF_INET);
+  m.tupleV4(CTA_TUPLE_ORIG, "10.0.0.1", "192.0.2.7", IPPROTO_TCP, 40000, 443)
+      .tcpProtoinfo(fg::nl::kTcpStateTimeWait)
+      .be32(CTA_ID, 7);
+  auto e = parse(m.bytes());
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->kind, CtEntry::Kind::Update);
+  ASSERT_TRUE(e->tcp_state.has_value());
+  EXPECT_TRUE(fg::nl::tcpConnectionOver(*e->tcp_state));
+  EXPECT_FALSE(fg::nl::tcpConnectionOver(fg::nl::kTcpStateEstablished));
 }
 
 TEST(ConntrackParse, Ipv6UdpNewEventWithoutCountersOrMark) {
