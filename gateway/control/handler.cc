@@ -13,12 +13,13 @@ std::string_view toString(Topic t) {
     case Topic::FlowEnd: return "flow_end";
     case Topic::Aggregate: return "aggregate";
     case Topic::Log: return "log";
+    case Topic::FlowStats: return "flow_stats";
   }
   return "unknown";
 }
 
 std::optional<Topic> parseTopic(std::string_view s) {
-  for (Topic t : {Topic::Flow, Topic::FlowEnd, Topic::Aggregate, Topic::Log}) {
+  for (Topic t : {Topic::Flow, Topic::FlowEnd, Topic::Aggregate, Topic::Log, Topic::FlowStats}) {
     if (s == toString(t)) return t;
   }
   return std::nullopt;

@@ -24,7 +24,8 @@
 
 namespace fg::ctl {
 
-enum class Topic : uint8_t { Flow, FlowEnd, Aggregate, Log };
+// FlowStats: periodic counters of long flows (not in a subscription's default topics).
+enum class Topic : uint8_t { Flow, FlowEnd, Aggregate, Log, FlowStats };
 std::string_view toString(Topic t);
 std::optional<Topic> parseTopic(std::string_view s);
 

@@ -25,7 +25,7 @@ void ConntrackFeed::open() {
     log::info("conntrack_accounting_enabled", {{"note", "counts conntracks created from now on"}});
   }
   (void)nl::ensureTimestamps();
-  auto ev = nl::ConntrackEvents::open(nl::ConntrackEvents::Options{.groups = nl::ConntrackEvents::kDestroy,
+  auto ev = nl::ConntrackEvents::open(nl::ConntrackEvents::Options{.groups = nl::ConntrackEvents::kUpdate | nl::ConntrackEvents::kDestroy,
                                                                     .rcvbuf = nl::ConntrackEvents::kDefaultRcvbuf});
   if (!ev) log::warn("conntrack_events_unavailable", {{"error", ev.error().message()}});
   else ct_events_.emplace(std::move(*ev));
@@ -34,11 +34,43 @@ void ConntrackFeed::open() {
 void ConntrackFeed::start() {
   watch();
   scheduleDump();
+  scheduleStats();
 }
 
 void ConntrackFeed::stop() {
   dump_timer_.cancel();
+  close_timer_.cancel();
+  stats_timer_.cancel();
   if (ct_fd_) ct_fd_->close();
+}
+
+void ConntrackFeed::finish() {
+  dump(nowUs(), std::nullopt);
+  for (const ctl::Event& e : accounting_.endAll(nowUs())) events_.emit(e);
+}
+
+void ConntrackFeed::scheduleCloseDump() {
+  if (close_pending_) return;
+  close_pending_ = true;
+  // A moment's delay: the last ACK of the close passes, and every close
+  // in the window shares one dump.
+  close_timer_.expires_after(kCloseDumpDelay);
+  close_timer_.async_wait([this](const boost::system::error_code& ec) {
+    close_pending_ = false;
+    if (ec) return;
+    dump(nowUs(), std::nullopt);
+  });
+}
+
+void ConntrackFeed::scheduleStats() {
+  if (stats_interval_s_ == 0) return;
+  stats_timer_.expires_after(std::chrono::seconds(stats_interval_s_));
+  stats_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    dump(nowUs(), std::nullopt);  // fresh counters
+    for (const ctl::Event& e : accounting_.stats(nowUs())) events_.emit(e);
+    scheduleStats();
+  });
 }
 
 void ConntrackFeed::watch() {
@@ -52,6 +84,7 @@ void ConntrackFeed::watch() {
     });
     if (!got) log::warn("conntrack_events_failed", {{"error", got.error().message()}});
     if (ct_events_->takeOverflow()) dump(nowUs(), std::nullopt);  // resync
+    if (accounting_.takePendingClose()) scheduleCloseDump();
     watch();
   });
 }
@@ -59,9 +92,13 @@ void ConntrackFeed::watch() {
 void ConntrackFeed::dump(int64_t sample_ts, std::optional<int64_t> boundary) {
   events_.drain();
   const nl::CtMarkFilter decided{.value = decided_bit_, .mask = decided_bit_};
+  // Entries of connections that are over end their flows (Accounting).
+  std::vector<ctl::Event> ended;
   auto n = nl::dumpConntrack(std::nullopt, decided, [&](const nl::CtEntry& e) {
-    (void)accounting_.onConntrack(e, sample_ts);
+    if (auto ev = accounting_.onConntrack(e, sample_ts)) ended.push_back(std::move(*ev));
   });
+  (void)accounting_.takePendingClose();  // this dump read them
+  for (const ctl::Event& e : ended) events_.emit(e);
   if (!n) log::warn("conntrack_dump_failed", {{"error", n.error().message()}});
   if (boundary)
     for (const ctl::AggregateRow& row : accounting_.close(*boundary)) events_.emit(row.toEvent());
