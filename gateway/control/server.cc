@@ -369,10 +369,10 @@ ControlServer::~ControlServer() {
   *alive_ = false;
 }
 
-Result<void> ControlServer::start() {
-  const std::string& path = opt_.socket_path;
+Result<UnixSocketFile> listenUnix(Local::acceptor& acceptor, const std::string& path, mode_t mode,
+                                  const std::string& group, const std::string& what) {
   if (path.empty() || path.size() >= sizeof(sockaddr_un{}.sun_path)) {
-    return makeError("control socket path \"" + path + "\" is empty or too long", std::errc::filename_too_long);
+    return makeError(what + " path \"" + path + "\" is empty or too long", std::errc::filename_too_long);
   }
   std::error_code fs_ec;
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
@@ -396,35 +396,73 @@ Result<void> ControlServer::start() {
   }
 
   std::optional<gid_t> gid;
-  if (!opt_.group.empty()) {
-    Result<gid_t> g = lookupGroup(opt_.group);
+  if (!group.empty()) {
+    Result<gid_t> g = lookupGroup(group);
     if (!g) return g.error();
     gid = *g;
   }
 
   error_code ec;
-  acceptor_.open(Local(), ec);
-  if (ec) return Error{ec, "control socket"};
-  acceptor_.bind(Local::endpoint(path), ec);
+  acceptor.open(Local(), ec);
+  if (ec) return Error{ec, what};
+  acceptor.bind(Local::endpoint(path), ec);
   if (ec) {
-    acceptor_.close(ec);
+    acceptor.close(ec);
     return Error{ec, "bind " + path};
   }
-  auto fail = [&](Error e) -> Result<void> {
+  auto fail = [&](Error e) -> Result<UnixSocketFile> {
     error_code ignored;
-    acceptor_.close(ignored);
+    acceptor.close(ignored);
     ::unlink(path.c_str());
     return e;
   };
-  acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return fail(Error{ec, "listen " + path});
-  if (::chmod(path.c_str(), opt_.mode) != 0) return fail(errnoError("chmod " + path, errno));
+  if (::chmod(path.c_str(), mode) != 0) return fail(errnoError("chmod " + path, errno));
   if (gid && ::chown(path.c_str(), static_cast<uid_t>(-1), *gid) != 0) {
-    return fail(errnoError("chown " + path + " to group " + opt_.group, errno));
+    return fail(errnoError("chown " + path + " to group " + group, errno));
   }
   if (::stat(path.c_str(), &st) != 0) return fail(errnoError("stat " + path, errno));
-  sock_dev_ = st.st_dev;
-  sock_ino_ = st.st_ino;
+  return UnixSocketFile{st.st_dev, st.st_ino};
+}
+
+void removeUnixSocketFile(const std::string& path, const UnixSocketFile& file) {
+  struct stat st {};
+  // Remove the file only if it is still ours (a newer instance may have replaced it).
+  if (::lstat(path.c_str(), &st) == 0 && st.st_dev == file.dev && st.st_ino == file.ino) ::unlink(path.c_str());
+}
+
+Result<uint16_t> listenTcp(asio::ip::tcp::acceptor& acceptor, const std::string& address, uint16_t port,
+                           const std::string& what) {
+  using Tcp = asio::ip::tcp;
+  error_code ec;
+  const auto addr = asio::ip::make_address(address, ec);
+  if (ec) return Error{ec, what + " address \"" + address + "\""};
+  const Tcp::endpoint ep(addr, port);
+  const std::string where = address + ":" + std::to_string(port);
+  acceptor.open(ep.protocol(), ec);
+  if (ec) return Error{ec, what + " " + where};
+  acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  acceptor.bind(ep, ec);
+  if (ec) {
+    error_code ignored;
+    acceptor.close(ignored);
+    return Error{ec, "bind " + where};
+  }
+  acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    error_code ignored;
+    acceptor.close(ignored);
+    return Error{ec, "listen " + where};
+  }
+  return acceptor.local_endpoint(ec).port();
+}
+
+Result<void> ControlServer::start() {
+  const std::string& path = opt_.socket_path;
+  Result<UnixSocketFile> file = listenUnix(acceptor_, path, opt_.mode, opt_.group, "control socket");
+  if (!file) return file.error();
+  sock_file_ = *file;
   listening_ = true;
   log::info("control_listening", {{"path", path}, {"group", opt_.group}, {"max_clients", opt_.max_clients}});
   startAccept();
@@ -516,11 +554,7 @@ void ControlServer::shutdown() {
     error_code ignored;
     acceptor_.close(ignored);
     accept_retry_.cancel();
-    struct stat st {};
-    // Remove the file only if it is still ours (a newer instance may have replaced it).
-    if (::lstat(opt_.socket_path.c_str(), &st) == 0 && st.st_dev == sock_dev_ && st.st_ino == sock_ino_) {
-      ::unlink(opt_.socket_path.c_str());
-    }
+    removeUnixSocketFile(opt_.socket_path, sock_file_);
   }
   auto sessions = std::move(sessions_);
   sessions_.clear();
@@ -682,28 +716,12 @@ HttpMetricsListener::~HttpMetricsListener() {
 Result<void> HttpMetricsListener::start() {
   error_code ec;
   const auto addr = asio::ip::make_address(opt_.address, ec);
-  if (ec) return Error{ec, "metrics listen address \"" + opt_.address + "\""};
-  if (!addr.is_loopback()) {
+  if (!ec && !addr.is_loopback()) {
     log::warn("metrics_listener_not_loopback", {{"address", opt_.address}});
   }
-  const Tcp::endpoint ep(addr, opt_.port);
-  const std::string where = opt_.address + ":" + std::to_string(opt_.port);
-  acceptor_.open(ep.protocol(), ec);
-  if (ec) return Error{ec, "metrics socket " + where};
-  acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  acceptor_.bind(ep, ec);
-  if (ec) {
-    error_code ignored;
-    acceptor_.close(ignored);
-    return Error{ec, "bind " + where};
-  }
-  acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    error_code ignored;
-    acceptor_.close(ignored);
-    return Error{ec, "listen " + where};
-  }
-  port_ = acceptor_.local_endpoint(ec).port();
+  Result<uint16_t> port = listenTcp(acceptor_, opt_.address, opt_.port, "metrics listen");
+  if (!port) return port.error();
+  port_ = *port;
   log::info("metrics_listening", {{"address", opt_.address}, {"port", port_}});
   startAccept();
   return {};

@@ -65,6 +65,25 @@
 
 namespace fg::ctl {
 
+// The steps every Unix stream listener of the control thread takes (see
+// "Socket file" above): create the parent directory, remove a stale socket
+// nobody accepts on (never a non-socket), bind, listen, chmod `mode`, chown
+// to `group`. `what` names the socket in errors. The result identifies the
+// file for removeUnixSocketFile().
+struct UnixSocketFile {
+  dev_t dev = 0;
+  ino_t ino = 0;
+};
+[[nodiscard]] Result<UnixSocketFile> listenUnix(boost::asio::local::stream_protocol::acceptor& acceptor,
+                                                const std::string& path, mode_t mode, const std::string& group,
+                                                const std::string& what);
+// Removes `path` if it is still the socket listenUnix() created.
+void removeUnixSocketFile(const std::string& path, const UnixSocketFile& file);
+// Opens, binds (SO_REUSEADDR) and listens on ADDRESS:PORT; the bound port
+// (PORT 0: a free one). `what` names the listener in errors.
+[[nodiscard]] Result<uint16_t> listenTcp(boost::asio::ip::tcp::acceptor& acceptor, const std::string& address,
+                                         uint16_t port, const std::string& what);
+
 struct ServerOptions {
   std::string socket_path = "/run/flowgate/control.sock";
   std::string group;  // group owner of the socket file; "" = leave as created
@@ -136,8 +155,7 @@ class ControlServer {
   ServerCounters counters_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   bool listening_ = false;
-  dev_t sock_dev_ = 0;
-  ino_t sock_ino_ = 0;
+  UnixSocketFile sock_file_;
 };
 
 struct HttpMetricsOptions {

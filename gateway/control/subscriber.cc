@@ -11,8 +11,8 @@ bool Subscription::wants(const Event& e) const {
   return filter.matches(e.application, e.src, e.dst, e.rule);
 }
 
-SubscriberQueue::SubscriberQueue(size_t max_events, size_t max_bytes)
-    : max_events_(max_events == 0 ? 1 : max_events), max_bytes_(max_bytes) {}
+SubscriberQueue::SubscriberQueue(size_t max_events, size_t max_bytes, bool notices)
+    : max_events_(max_events == 0 ? 1 : max_events), max_bytes_(max_bytes), notices_(notices) {}
 
 void SubscriberQueue::flushMissed() {
   if (pending_missed_ == 0) return;
@@ -24,7 +24,7 @@ bool SubscriberQueue::push(std::string line) {
   if (line.empty() || line.back() != '\n') line.push_back('\n');
   if (events_ + 1 > max_events_ || bytes_ + line.size() > max_bytes_) {
     ++dropped_;
-    ++pending_missed_;
+    if (notices_) ++pending_missed_;
     return false;
   }
   flushMissed();

@@ -39,7 +39,10 @@ class SubscriberQueue {
   static constexpr size_t kDefaultMaxEvents = 4096;
   static constexpr size_t kDefaultMaxBytes = 8u << 20;
 
-  explicit SubscriberQueue(size_t max_events = kDefaultMaxEvents, size_t max_bytes = kDefaultMaxBytes);
+  // `notices` false: no missed notices (a stream whose framing has no place
+  // for them, like the Netify socket's); drops are only counted.
+  explicit SubscriberQueue(size_t max_events = kDefaultMaxEvents, size_t max_bytes = kDefaultMaxBytes,
+                           bool notices = true);
 
   // Queues `line` (one JSON line; a '\n' is appended when missing). False
   // when it does not fit: the line is dropped and counted.
@@ -62,6 +65,7 @@ class SubscriberQueue {
   void flushMissed();
 
   size_t max_events_, max_bytes_;
+  bool notices_ = true;
   std::deque<Line> lines_;
   size_t events_ = 0, bytes_ = 0;
   uint64_t pending_missed_ = 0;  // dropped since the last notice
