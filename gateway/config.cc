@@ -147,8 +147,8 @@ void parseMqttSink(Reader& r, const toml::table& t, size_t index, std::vector<mq
   r.integer(t, p, "keepalive", s.keepalive_s, 5, 3600);
   r.strings(t, p, "events", s.events);
   for (const auto& e : s.events)
-    if (e != "flow" && e != "flow_end" && e != "aggregate")
-      r.error(t.get("events"), p + "events", "unknown event '" + e + "' (flow, flow_end, aggregate)");
+    if (e != "flow" && e != "flow_end" && e != "aggregate" && e != "flow_stats")
+      r.error(t.get("events"), p + "events", "unknown event '" + e + "' (flow, flow_end, flow_stats, aggregate)");
   r.strings(t, p, "applications", s.applications);
   r.strings(t, p, "verdicts", s.verdicts);
   for (const auto& v : s.verdicts)
@@ -303,19 +303,55 @@ ConfigLoad parseConfig(std::string_view text, const std::string& name) {
   }
   if (const toml::table* a = r.section(root, "accounting")) {
     const std::string p = "accounting.";
-    r.unknownKeys(*a, p, {"interval", "per_address", "per_rule", "conntrack_dump_interval"});
+    r.unknownKeys(*a, p, {"interval", "per_address", "per_rule", "conntrack_dump_interval", "stats_interval"});
+    r.integer(*a, p, "stats_interval", c.stats_interval, 0, 86400);
     r.integer(*a, p, "interval", c.aggregate_interval, 1, 86400);
     r.boolean(*a, p, "per_address", c.aggregate_per_address);
     r.boolean(*a, p, "per_rule", c.aggregate_per_rule);
     r.integer(*a, p, "conntrack_dump_interval", c.conntrack_dump_interval, 1, 3600);
   }
   if (const toml::table* o = r.section(root, "output")) {
-    r.unknownKeys(*o, "output.", {"events_file", "events", "mqtt", "local_networks"});
+    r.unknownKeys(*o, "output.", {"events_file", "events", "mqtt", "local_networks", "lan_interfaces",
+                                  "wan_interfaces", "netify_version", "netify_socket"});
     r.string(*o, "output.", "events_file", c.events_file);
     r.strings(*o, "output.", "events", c.events_topics);
     for (const auto& t : c.events_topics)
-      if (t != "flow" && t != "flow_end" && t != "aggregate" && t != "log")
-        r.error(o->get("events"), "output.events", "unknown topic '" + t + "' (flow, flow_end, aggregate, log)");
+      if (t != "flow" && t != "flow_end" && t != "aggregate" && t != "log" && t != "flow_stats")
+        r.error(o->get("events"), "output.events",
+                "unknown topic '" + t + "' (flow, flow_end, flow_stats, aggregate, log)");
+    r.strings(*o, "output.", "lan_interfaces", c.lan_interfaces);
+    r.strings(*o, "output.", "wan_interfaces", c.wan_interfaces);
+    for (const auto& l : c.lan_interfaces)
+      if (std::find(c.wan_interfaces.begin(), c.wan_interfaces.end(), l) != c.wan_interfaces.end())
+        r.error(o->get("wan_interfaces"), "output.wan_interfaces", "'" + l + "' is also in output.lan_interfaces");
+    r.integer(*o, "output.", "netify_version", c.netify_version, 4, 5);
+    if (const toml::node* ns = o->get("netify_socket")) {
+      const std::string p = "output.netify_socket.";
+      if (!ns->is_table()) {
+        r.error(ns, "output.netify_socket", "expected a table [output.netify_socket]");
+      } else {
+        const toml::table& t = *ns->as_table();
+        NetifySocketConfig& n = c.netify_socket;
+        r.unknownKeys(t, p, {"path", "listen", "group", "update_interval", "queue_events", "queue_bytes",
+                             "max_clients"});
+        r.string(t, p, "path", n.path);
+        if (!n.path.empty() && (n.path.size() >= 108 || n.path[0] != '/'))
+          r.error(t.get("path"), p + "path", "expected an absolute path shorter than 108 bytes");
+        r.strings(t, p, "listen", n.listen);
+        for (const auto& l : n.listen) {
+          const auto colon = l.rfind(':');
+          bool ok = colon != std::string::npos && colon > 0 && colon + 1 < l.size() && colon + 6 >= l.size();
+          for (size_t i = colon + 1; ok && i < l.size(); ++i) ok = std::isdigit(static_cast<unsigned char>(l[i]));
+          if (ok) ok = std::stoul(l.substr(colon + 1)) <= 65535;
+          if (!ok) r.error(t.get("listen"), p + "listen", "'" + l + "': expected ADDRESS:PORT, e.g. \"127.0.0.1:7150\"");
+        }
+        r.string(t, p, "group", n.group);
+        r.integer(t, p, "update_interval", n.update_interval, 1, 3600);
+        r.integer(t, p, "queue_events", n.queue_events, 16, 10'000'000);
+        r.integer(t, p, "queue_bytes", n.queue_bytes, 65536, 1u << 30);
+        r.integer(t, p, "max_clients", n.max_clients, 1, 4096);
+      }
+    }
     r.strings(*o, "output.", "local_networks", c.local_networks);
     for (const auto& n : c.local_networks)
       if (!output::validNetifyCidr(n))

@@ -16,6 +16,18 @@
 
 namespace fg::cli {
 
+// [output.netify_socket]: the Netify-compatible listener (docs/netify.md).
+struct NetifySocketConfig {
+  std::string path;                  // Unix socket ("" = none)
+  std::vector<std::string> listen;   // TCP "ADDRESS:PORT" ("[v6]:PORT" for IPv6)
+  std::string group;                 // group owning the Unix socket (mode 0660); "" = leave
+  uint32_t update_interval = 15;     // seconds: agent_status and flow_stats
+  uint32_t queue_events = 4096;      // per client, then drops
+  uint32_t queue_bytes = 8u << 20;
+  uint32_t max_clients = 64;
+  bool enabled() const { return !path.empty() || !listen.empty(); }
+};
+
 struct Config {
   std::string path;  // the file it was read from
 
@@ -68,12 +80,17 @@ struct Config {
   bool aggregate_per_address = false;
   bool aggregate_per_rule = false;
   uint32_t conntrack_dump_interval = 10;  // seconds between counter dumps of long flows
+  uint32_t stats_interval = 0;  // seconds between flow_stats events; 0 = the netify socket's update_interval when on, else none
 
   // [output]
   std::string events_file;             // JSON lines of events ("" = none); reopened on SIGUSR1
   std::vector<std::string> events_topics = {"flow", "flow_end", "aggregate"};
   std::vector<mqtt::SinkConfig> mqtt_sinks;  // [[output.mqtt]] (docs/mqtt.md)
   std::vector<std::string> local_networks;   // output.local_networks: the LAN side (netify records)
+  std::vector<std::string> lan_interfaces;   // output.lan_interfaces: the agent's internal interfaces
+  std::vector<std::string> wan_interfaces;   // output.wan_interfaces: the agent's external interfaces
+  int netify_version = 5;                    // output.netify_version: 5, or 4 for v4 consumers
+  NetifySocketConfig netify_socket;          // [output.netify_socket]
 };
 
 struct ConfigError {

@@ -185,12 +185,27 @@ nlohmann::json DaemonControl::status() {
                   {"reloads_failed", p_.reloader.reloadsFailed()},
                   {"warnings", policy->warnings().size()},
                   {"routes", routesStatus(*policy)}}},
-      {"counters", {{"flows", {{"tracked", ac.tracked}, {"ended", ac.ended}}},
+      {"counters", {{"flows", {{"tracked", ac.tracked},
+                               {"ended", ac.ended},
+                               {"ended_early", ac.ended_early},
+                               {"ended_at_shutdown", ac.ended_at_shutdown},
+                               {"late_destroys", ac.late_destroys},
+                               {"stats", ac.stats}}},
                     {"queue_enobufs", t.enobufs},
                     {"events_dropped", p_.events.dropped()},
                     {"set_elements", {{"written", p_.nft.writer()->written()}, {"dropped", p_.nft.writer()->dropped()}, {"failed", p_.nft.writer()->failed()}}}}},
       {"hints", hintsStatus()},
       {"outputs", p_.outputs ? p_.outputs->status() : nlohmann::json{{"mqtt", nlohmann::json::array()}}}};
+  if (p_.netify && *p_.netify) {
+    const ctl::NetifyServerCounters n = (*p_.netify)->counters();
+    out["outputs"]["netify_socket"] = json{{"clients", n.clients},
+                                           {"connections", n.connections_accepted},
+                                           {"rejected", n.connections_rejected},
+                                           {"messages", n.published},
+                                           {"queued", n.queued},
+                                           {"dropped", n.dropped},
+                                           {"clients_dropping", n.clients_dropping}};
+  }
   putWorkerStatus(out, t);
   return out;
 }
@@ -365,6 +380,7 @@ std::string DaemonControl::metrics() {
   out.counter("flowgate_events_dropped_total", "Decision events dropped between workers and the control thread", p_.events.dropped());
   ctl::appendApplicationTotals(out, p_.accounting.aggregator().applicationTotals());
   if (p_.outputs) p_.outputs->appendMetrics(out);
+  if (p_.netify && *p_.netify) (*p_.netify)->appendMetrics(out);
   p_.server->appendMetrics(out);
   return out.take();
 }

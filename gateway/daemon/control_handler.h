@@ -24,6 +24,7 @@
 #include "gateway/config.h"
 #include "gateway/control/handler.h"
 #include "gateway/control/metrics.h"
+#include "gateway/control/netify_server.h"
 #include "gateway/control/server.h"
 #include "gateway/core/hints.h"
 #include "gateway/daemon/accounting.h"
@@ -75,6 +76,7 @@ struct ControlParts {
   const std::unique_ptr<ctl::ControlServer>& server;
   bool conntrack_events = false;
   boost::asio::io_context& io;
+  const std::unique_ptr<ctl::NetifyServer>* netify = nullptr;  // [output.netify_socket], may hold null
 };
 
 class DaemonControl final : public ctl::ControlHandler {

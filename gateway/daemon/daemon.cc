@@ -3,8 +3,12 @@
 #include <linux/netlink.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <csignal>
+#include <fstream>
+#include <thread>
 
 #include <boost/asio.hpp>
 
@@ -20,10 +24,13 @@
 #include "gateway/daemon/event_router.h"
 #include "gateway/daemon/kernel_side.h"
 #include "gateway/daemon/kernel_writer.h"
+#include "gateway/daemon/netify_host.h"
 #include "gateway/daemon/outputs.h"
+#include "gateway/control/netify_server.h"
 #include "gateway/daemon/process.h"
 #include "gateway/daemon/reload.h"
 #include "gateway/dissect/dissecting_classifier.h"
+#include "gateway/dpi/ndpi_catalog.h"
 #include "gateway/dpi/ndpi_classifier.h"
 #include "gateway/sd_notify.h"
 #include "netlink/conntrack.h"
@@ -36,6 +43,21 @@ using cli::Config;
 
 int64_t nowUs() { return core::SystemClock().now(); }
 
+// flow_stats every accounting.stats_interval, else every update interval of
+// the netify socket when it is on.
+uint32_t statsInterval(const Config& cfg) {
+  if (cfg.stats_interval) return cfg.stats_interval;
+  return cfg.netify_socket.enabled() ? cfg.netify_socket.update_interval : 0;
+}
+
+// Resident set size now (kB), from /proc/self/statm.
+uint64_t residentKb() {
+  std::ifstream in("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  if (!(in >> size >> resident)) return 0;
+  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) / 1024;
+}
+
 class Daemon final {
  public:
   Daemon(const Config& cfg, const policy::LoadOptions& options)
@@ -44,16 +66,24 @@ class Daemon final {
                                              .per_address = cfg.aggregate_per_address,
                                              .per_rule = cfg.aggregate_per_rule,
                                              .start_us = nowUs()}),
-        events_(accounting_), conntrack_(io_, accounting_, events_, cfg.marks.decided, cfg.conntrack_dump_interval),
-        drain_timer_(io_) {}
+        events_(accounting_),
+        conntrack_(io_, accounting_, events_, cfg.marks.decided, cfg.conntrack_dump_interval, statsInterval(cfg)),
+        drain_timer_(io_),
+        host_(std::make_shared<const HostNetworks>(HostNetworks::read(),
+                                                   cfg.lan_interfaces.empty() ? cfg.interfaces : cfg.lan_interfaces,
+                                                   cfg.wan_interfaces)) {}
 
   int run();
 
   output::NetifyOptions netifyOptions() const {
     output::NetifyOptions n;
     n.local_networks = cfg_.local_networks;
-    n.lan_interfaces = cfg_.interfaces;
+    n.lan_interfaces = cfg_.lan_interfaces.empty() ? cfg_.interfaces : cfg_.lan_interfaces;
+    n.wan_interfaces = cfg_.wan_interfaces;
     n.interface = cfg_.interfaces.empty() ? "any" : cfg_.interfaces.front();
+    n.version = cfg_.netify_version;
+    n.on_lan = [host = host_](std::string_view ip) { return host->onLan(ip); };
+    n.protocol_id = dpi::ndpiProtocolId;
     return n;
   }
 
@@ -63,6 +93,8 @@ class Daemon final {
   bool startControl();
   void scheduleDrain();
   void writeEventsFile(const ctl::Event& e);
+  bool startNetifySocket();
+  std::string agentStatus();
 
   const Config cfg_;
   const policy::LoadOptions options_;
@@ -85,7 +117,66 @@ class Daemon final {
   std::unique_ptr<ctl::JsonLinesFile> events_file_;
   std::unique_ptr<Outputs> outputs_;  // MQTT sinks
   asio::steady_timer drain_timer_;
+  std::shared_ptr<const HostNetworks> host_;  // the kernel's LAN side (netify records)
+  std::unique_ptr<ctl::NetifyServer> netify_;  // [output.netify_socket]
+  AgentFacts agent_prev_;                       // the previous agent_status
+  const int64_t started_us_ = nowUs();
 };
+
+std::string Daemon::agentStatus() {
+  AgentFacts f;
+  f.now_ms = nowUs() / 1000;
+  f.uptime_s = (nowUs() - started_us_) / 1'000'000;
+  f.update_interval_s = cfg_.netify_socket.update_interval;
+  f.flows = accounting_.counters().tracked;
+  f.flows_purged = accounting_.counters().ended;
+  rusage ru{};
+  if (getrusage(RUSAGE_SELF, &ru) == 0) {
+    f.cpu_user = static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) / 1e6;
+    f.cpu_system = static_cast<double>(ru.ru_stime.tv_sec) + static_cast<double>(ru.ru_stime.tv_usec) / 1e6;
+    f.maxrss_kb = static_cast<uint64_t>(ru.ru_maxrss);
+  }
+  f.memrss_kb = residentKb();
+  f.cpu_cores = std::max(1u, std::thread::hardware_concurrency());
+  f.dhc_status = cfg_.hints.enabled;
+  // The previous status's values (the first status repeats its own).
+  const bool first = agent_prev_.now_ms == 0;
+  f.flows_prev = first ? f.flows : agent_prev_.flows;
+  f.cpu_user_prev = first ? f.cpu_user : agent_prev_.cpu_user;
+  f.cpu_system_prev = first ? f.cpu_system : agent_prev_.cpu_system;
+  f.maxrss_kb_prev = first ? f.maxrss_kb : agent_prev_.maxrss_kb;
+  f.memrss_kb_prev = first ? f.memrss_kb : agent_prev_.memrss_kb;
+  agent_prev_ = f;
+  return netifyAgentStatus(f);
+}
+
+bool Daemon::startNetifySocket() {
+  const cli::NetifySocketConfig& c = cfg_.netify_socket;
+  if (!c.enabled()) return true;
+  ctl::NetifyServerOptions o;
+  o.socket_path = c.path;
+  o.group = c.group;
+  o.listen = c.listen;
+  o.max_clients = c.max_clients;
+  o.queue_events = c.queue_events;
+  o.queue_bytes = c.queue_bytes;
+  o.update_interval = std::chrono::seconds(c.update_interval);
+  o.hello = [version = cfg_.netify_version] { return netifyAgentHello(version); };
+  o.status = [this] { return agentStatus(); };
+  netify_ = std::make_unique<ctl::NetifyServer>(io_, std::move(o));
+  if (auto r = netify_->start(); !r) {
+    log::error("start_failed", {{"error", "netify socket: " + r.error().message()}});
+    return false;
+  }
+  events_.addSink(
+      [this, netify = netifyOptions()](const ctl::Event& e) {
+        for (const std::string& m : netifyMessages(e, netify)) netify_->publish(m);
+      },
+      (uint64_t{1} << static_cast<unsigned>(ctl::Topic::Flow)) |
+          (uint64_t{1} << static_cast<unsigned>(ctl::Topic::FlowEnd)) |
+          (uint64_t{1} << static_cast<unsigned>(ctl::Topic::FlowStats)));
+  return true;
+}
 
 bool Daemon::startKernel() {
   auto nft = nl::NlSocket::open(NETLINK_NETFILTER);
@@ -189,7 +280,8 @@ bool Daemon::startControl() {
                                                          .outputs = outputs_,
                                                          .server = server_,
                                                          .conntrack_events = conntrack_.hasEvents(),
-                                                         .io = io_});
+                                                         .io = io_,
+                                                         .netify = &netify_});
   server_ = std::make_unique<ctl::ControlServer>(io_, *control_, so);
   events_.addSink([this](const ctl::Event& e) { server_->publish(e); });
   events_.addSink([this](const ctl::Event& e) {
@@ -222,6 +314,7 @@ bool Daemon::startControl() {
       if (auto topic = ctl::parseTopic(t)) topics |= uint64_t{1} << static_cast<unsigned>(*topic);
     events_.addSink([this](const ctl::Event& e) { writeEventsFile(e); }, topics);
   }
+  if (!startNetifySocket()) return false;
   scheduleDrain();
   conntrack_.start();
   return true;
@@ -344,9 +437,16 @@ int Daemon::run() {
     events_.drain();
     drain_timer_.cancel();
     conntrack_.stop();
-    if (http_) http_->shutdown();
-    server_->shutdown();
-    closed.set_value();
+    // Every flow still open gets its end record (flow_end, flow_purge);
+    // the socket clients get a moment to read them.
+    conntrack_.finish();
+    drain_timer_.expires_after(std::chrono::milliseconds(300));
+    drain_timer_.async_wait([&](const boost::system::error_code&) {
+      if (netify_) netify_->shutdown();
+      if (http_) http_->shutdown();
+      server_->shutdown();
+      closed.set_value();
+    });
   });
   closed.get_future().wait();
   io_.stop();

@@ -40,13 +40,108 @@ std::optional<std::string> sinkPayload(const mqtt::SinkConfig& s, const ctl::Eve
   return netifyPayload(e, netify);
 }
 
+namespace {
+
+std::string dumpMessage(const nlohmann::ordered_json& m) {
+  return m.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+// A flow_stats record's interval (Accounting::stats()) as the Netify form wants it.
+std::optional<output::NetifyInterval> intervalOf(const nlohmann::json& record) {
+  auto it = record.find("interval");
+  if (it == record.end() || !it->is_object()) return std::nullopt;
+  output::NetifyInterval i;
+  auto get = [&](const char* key, uint64_t& out) {
+    auto v = it->find(key);
+    if (v != it->end() && v->is_number_unsigned()) out = v->get<uint64_t>();
+  };
+  get("src_bytes", i.src_bytes);
+  get("dst_bytes", i.dst_bytes);
+  get("src_packets", i.src_packets);
+  get("dst_packets", i.dst_packets);
+  return i;
+}
+
+}  // namespace
+
 std::optional<std::string> netifyPayload(const ctl::Event& e, const output::NetifyOptions& netify) {
-  if (e.topic != ctl::Topic::Flow && e.topic != ctl::Topic::FlowEnd) return std::nullopt;
+  if (e.topic != ctl::Topic::Flow && e.topic != ctl::Topic::FlowEnd && e.topic != ctl::Topic::FlowStats)
+    return std::nullopt;
   const auto record = nlohmann::json::parse(e.json, nullptr, false);
   if (record.is_discarded()) return std::nullopt;
-  auto n = output::netifyRecord(record, netify);
+  std::optional<nlohmann::ordered_json> n;
+  if (e.topic == ctl::Topic::FlowStats) {
+    const auto interval = intervalOf(record);
+    if (!interval) return std::nullopt;
+    n = output::netifyMessage(record, output::NetifyType::Stats, netify, &*interval);
+  } else {
+    n = output::netifyRecord(record, netify);
+  }
   if (!n) return std::nullopt;
-  return n->dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  return dumpMessage(*n);
+}
+
+std::vector<std::string> netifyMessages(const ctl::Event& e, const output::NetifyOptions& netify) {
+  std::vector<std::string> out;
+  const auto record = nlohmann::json::parse(e.json, nullptr, false);
+  if (record.is_discarded() || !record.is_object()) return out;
+  switch (e.topic) {
+    case ctl::Topic::Flow:
+      if (auto m = output::netifyMessage(output::netifyFirstSight(record), output::NetifyType::Flow, netify))
+        out.push_back(dumpMessage(*m));
+      if (auto m = output::netifyMessage(record, output::NetifyType::DpiComplete, netify))
+        out.push_back(dumpMessage(*m));
+      break;
+    case ctl::Topic::FlowStats:
+      if (auto i = intervalOf(record))
+        if (auto m = output::netifyMessage(record, output::NetifyType::Stats, netify, &*i))
+          out.push_back(dumpMessage(*m));
+      break;
+    case ctl::Topic::FlowEnd:
+      if (auto m = output::netifyMessage(record, output::NetifyType::Purge, netify)) out.push_back(dumpMessage(*m));
+      break;
+    default: break;
+  }
+  return out;
+}
+
+std::string netifyAgentHello(int netify_version) {
+  // The agent's greeting names the agent and the JSON format it writes.
+  nlohmann::ordered_json m{{"type", "agent_hello"},
+                           {"agent_version", FLOWGATE_VERSION},
+                           {"build_version", std::string("flowgate/") + FLOWGATE_VERSION + " (Netify v" +
+                                                 std::to_string(netify_version) + " compatible)"},
+                           {"json_version", netify_version == 4 ? 1.9 : 5.0}};
+  return dumpMessage(m);
+}
+
+std::string netifyAgentStatus(const AgentFacts& f) {
+  nlohmann::ordered_json m{{"type", "agent_status"},
+                           {"agent_version", FLOWGATE_VERSION},
+                           {"build_version", std::string("flowgate/") + FLOWGATE_VERSION},
+                           {"timestamp", f.now_ms / 1000},
+                           {"uptime", f.uptime_s},
+                           {"update_interval", f.update_interval_s},
+                           {"update_imf", 1},
+                           {"cpu_cores", f.cpu_cores},
+                           {"cpu_user", f.cpu_user},
+                           {"cpu_user_prev", f.cpu_user_prev},
+                           {"cpu_system", f.cpu_system},
+                           {"cpu_system_prev", f.cpu_system_prev},
+                           {"maxrss_kb", f.maxrss_kb},
+                           {"maxrss_kb_prev", f.maxrss_kb_prev},
+                           {"memrss_kb", f.memrss_kb},
+                           {"memrss_kb_prev", f.memrss_kb_prev},
+                           {"flow_count", f.flows},
+                           {"flow_count_prev", f.flows_prev},
+                           {"flows_active", f.flows},
+                           {"flows_in_use", f.flows},
+                           {"flows_purged", f.flows_purged},
+                           {"flows_expiring", 0},
+                           {"flows_expired", 0},
+                           {"dhc_status", f.dhc_status},
+                           {"fhc_status", false}};
+  return dumpMessage(m);
 }
 
 Outputs::Outputs(std::vector<mqtt::SinkConfig> sinks, output::NetifyOptions netify)

@@ -37,6 +37,28 @@ bool sinkWants(const mqtt::SinkConfig& sink, const ctl::Event& event);
 // log lines, anything unparsable).
 std::optional<std::string> netifyPayload(const ctl::Event& event, const output::NetifyOptions& netify);
 
+// The Netify agent's messages for an event, in the order the agent sends
+// them: a decision (`flow` event) becomes `flow` (the flow as first seen)
+// and `flow_dpi_complete` (classification final); `flow_stats` becomes
+// `flow_stats` (the interval's counters and the totals); `flow_end` becomes
+// `flow_purge`. Nothing for other topics or unparsable records.
+std::vector<std::string> netifyMessages(const ctl::Event& event, const output::NetifyOptions& netify);
+
+// What the agent's greeting and status messages report (docs/netify.md).
+struct AgentFacts {
+  int64_t now_ms = 0;
+  int64_t uptime_s = 0;
+  uint32_t update_interval_s = 15;
+  uint64_t flows = 0, flows_prev = 0;       // tracked flows now and at the previous status
+  uint64_t flows_purged = 0;                // flow_end since start
+  double cpu_user = 0, cpu_user_prev = 0, cpu_system = 0, cpu_system_prev = 0;  // seconds
+  uint64_t maxrss_kb = 0, maxrss_kb_prev = 0, memrss_kb = 0, memrss_kb_prev = 0;
+  unsigned cpu_cores = 1;
+  bool dhc_status = false;                  // the DNS hint cache is on
+};
+std::string netifyAgentHello(int netify_version);
+std::string netifyAgentStatus(const AgentFacts& facts);
+
 // The payload for `sink`: the record as is, or its Netify form (nullopt when
 // the event has none, e.g. an aggregate for a netify sink).
 std::optional<std::string> sinkPayload(const mqtt::SinkConfig& sink, const ctl::Event& event,

@@ -336,7 +336,6 @@ std::optional<ojson> netifyMessage(const json& r, NetifyType type, const NetifyO
     if (inLocal(a)) return true;
     return text && a && opt.on_lan && opt.on_lan(*text);
   };
-  const bool src_in = onLan(src_text, src), dst_in = onLan(dst_text, dst);
   const auto in_if = text(r, "in_interface");
   const auto out_if = text(r, "out_interface");
   auto listed = [](const std::vector<std::string>& list, const std::optional<std::string>& name) {
@@ -345,6 +344,16 @@ std::optional<ojson> netifyMessage(const json& r, NetifyType type, const NetifyO
       if (l == *name) return true;
     return false;
   };
+  // The opener's side: its arrival interface's role when configured, then
+  // the addresses.
+  // local_networks decide when they hold either address.
+  bool src_in = inLocal(src), dst_in = inLocal(dst);
+  if (!src_in && !dst_in) {
+    if (listed(opt.lan_interfaces, in_if)) src_in = true;
+    else if (listed(opt.wan_interfaces, in_if)) src_in = false;
+    else src_in = onLan(src_text, src);
+    dst_in = onLan(dst_text, dst);
+  }
 
   // The local side: the one on the LAN side; when both or neither are, the
   // opener (src).

@@ -25,9 +25,13 @@ struct NetifyOptions {
   // addresses are "local". Entries that do not parse are ignored (check them
   // first with validNetifyCidr).
   std::vector<std::string> local_networks;
-  // Interfaces on the LAN side: a flow whose in_interface is one of them has
-  // its source (the opener) local, unless local_networks decided.
+  // Interfaces on the LAN side (the agent's internal interfaces): a flow
+  // whose in_interface is one of them has its source (the opener) local.
   std::vector<std::string> lan_interfaces;
+  // Interfaces on the WAN side (the agent's external interfaces): a flow
+  // whose in_interface is one of them has its source remote, unless
+  // local_networks holds it.
+  std::vector<std::string> wan_interfaces;
   // The reported `interface` when the record has no in_interface.
   std::string interface;
   // 5 (the agent's current format) or 4 (first_update_at, dhc_hit, flat
