@@ -508,3 +508,134 @@ TEST(Accounting, DestroyOfPreviousConntrackWithSameTupleDoesNotEndNewFlow) {
 
 }  // namespace
 }  // namespace fg::daemon
+
+namespace fg::daemon {
+namespace {
+
+// ---- the live lifecycle: early end, flow_stats, shutdown ---------------------
+
+TEST(CounterDelta, GrowthAndReplacement) {
+  const CtCounters a{.orig_bytes = 100, .orig_packets = 2, .reply_bytes = 50, .reply_packets = 1};
+  const CtCounters b{.orig_bytes = 350, .orig_packets = 5, .reply_bytes = 80, .reply_packets = 3};
+  EXPECT_EQ(counterDelta(a, b), (CtCounters{.orig_bytes = 250, .orig_packets = 3, .reply_bytes = 30, .reply_packets = 2}));
+  EXPECT_EQ(counterDelta(b, b), CtCounters{});
+  EXPECT_EQ(counterDelta(CtCounters{}, b), b);
+  // A counter went down: another conntrack on the tuple; all of it is new.
+  const CtCounters c{.orig_bytes = 10, .orig_packets = 1, .reply_bytes = 90, .reply_packets = 4};
+  EXPECT_EQ(counterDelta(b, c), c);
+}
+
+nl::CtEntry withState(nl::CtEntry e, uint8_t state) {
+  e.tcp_state = state;
+  return e;
+}
+
+TEST(Accounting, TcpStateOverEndsTheFlowOnceBeforeTheDestroy) {
+  Accounting acc(opts(10));
+  const auto t = v4("10.0.0.2", 40100, "192.0.2.10", 443);
+  acc.track(decided("50", t, "NetFlix", "netflix-video", (kBase + 1) * kSec));
+  // An update event (no counters) says TIME_WAIT: the counters come with a dump.
+  nl::CtEntry upd = withState(entry(nl::CtEntry::Kind::Update, t, 0, 0, 0, 0, 501), nl::kTcpStateTimeWait);
+  upd.has_counters = false;
+  EXPECT_FALSE(acc.onConntrack(upd, (kBase + 3) * kSec));
+  EXPECT_TRUE(acc.takePendingClose());
+  EXPECT_FALSE(acc.takePendingClose()) << "once";
+  // An established dump entry is a sample, not an end.
+  EXPECT_FALSE(acc.onConntrack(withState(entry(nl::CtEntry::Kind::Dump, t, 900, 9, 100, 4, 501), 3),
+                               (kBase + 3) * kSec));
+  auto ev = acc.onConntrack(withState(entry(nl::CtEntry::Kind::Dump, t, 1000, 10, 120, 6, 501), nl::kTcpStateTimeWait),
+                            (kBase + 4) * kSec);
+  ASSERT_TRUE(ev);
+  const json j = json::parse(ev->json);
+  EXPECT_EQ(j["event"], "flow_end");
+  EXPECT_EQ(j["end_reason"], "fin");
+  EXPECT_EQ(j["src_bytes"], 1000);
+  EXPECT_EQ(j["dst_bytes"], 120);
+  EXPECT_EQ(j["conntrack_id"], 501);
+  EXPECT_EQ(acc.counters().tracked, 0u);
+  // The dump sees it again while it lingers, then the destroy: nothing more.
+  EXPECT_FALSE(acc.onConntrack(withState(entry(nl::CtEntry::Kind::Dump, t, 1000, 10, 120, 6, 501), nl::kTcpStateTimeWait),
+                               (kBase + 5) * kSec));
+  EXPECT_FALSE(acc.onConntrack(entry(nl::CtEntry::Kind::Destroy, t, 1000, 10, 120, 6, 501), (kBase + 124) * kSec));
+  const auto c = acc.counters();
+  EXPECT_EQ(c.ended, 1u);
+  EXPECT_EQ(c.ended_early, 1u);
+  EXPECT_EQ(c.late_destroys, 1u);
+  EXPECT_EQ(c.unmatched_destroys, 0u);
+}
+
+TEST(Accounting, ResetEndsWithRst) {
+  Accounting acc(opts(10));
+  const auto t = v4("10.0.0.2", 40101, "192.0.2.10", 443);
+  acc.track(decided("51", t, "TLS", "", (kBase + 1) * kSec));
+  auto ev = acc.onConntrack(withState(entry(nl::CtEntry::Kind::Dump, t, 10, 1, 0, 0, 502), nl::kTcpStateClose),
+                            (kBase + 2) * kSec);
+  ASSERT_TRUE(ev);
+  EXPECT_EQ(json::parse(ev->json)["end_reason"], "rst");
+}
+
+TEST(Accounting, UdpEntriesEndOnlyAtTheDestroy) {
+  Accounting acc(opts(10));
+  const auto t = v4("10.0.0.2", 5000, "192.0.2.10", 443, IPPROTO_UDP);
+  acc.track(decided("52", t, "QUIC", "", (kBase + 1) * kSec));
+  EXPECT_FALSE(acc.onConntrack(entry(nl::CtEntry::Kind::Dump, t, 10, 1, 20, 2, 503), (kBase + 2) * kSec));
+  EXPECT_TRUE(acc.onConntrack(entry(nl::CtEntry::Kind::Destroy, t, 10, 1, 20, 2, 503), (kBase + 40) * kSec));
+}
+
+TEST(Accounting, FlowStatsCarryIntervalDeltasAndTotals) {
+  Accounting acc(opts(60));
+  const auto t = v4("10.0.0.2", 40102, "192.0.2.10", 443);
+  acc.track(decided("53", t, "NetFlix", "netflix-video", (kBase + 1) * kSec));
+  EXPECT_TRUE(acc.stats((kBase + 2) * kSec).empty()) << "no sample yet";
+  (void)acc.onConntrack(entry(nl::CtEntry::Kind::Dump, t, 1000, 10, 200, 5), (kBase + 3) * kSec);
+  auto s1 = acc.stats((kBase + 3) * kSec);
+  ASSERT_EQ(s1.size(), 1u);
+  EXPECT_EQ(s1[0].topic, ctl::Topic::FlowStats);
+  json j = json::parse(s1[0].json);
+  EXPECT_EQ(j["event"], "flow_stats");
+  EXPECT_EQ(j["bytes"], 1200);
+  EXPECT_EQ(j["interval"]["src_bytes"], 1000);
+  EXPECT_EQ(j["interval"]["dst_bytes"], 200);
+  EXPECT_DOUBLE_EQ(j["interval"]["seconds"].get<double>(), 2.0);
+  (void)acc.onConntrack(entry(nl::CtEntry::Kind::Dump, t, 5000, 40, 300, 9), (kBase + 5) * kSec);
+  auto s2 = acc.stats((kBase + 5) * kSec);
+  ASSERT_EQ(s2.size(), 1u);
+  j = json::parse(s2[0].json);
+  EXPECT_EQ(j["bytes"], 5300);
+  EXPECT_EQ(j["src_bytes"], 5000);
+  EXPECT_EQ(j["interval"]["src_bytes"], 4000);
+  EXPECT_EQ(j["interval"]["src_packets"], 30);
+  EXPECT_EQ(j["interval"]["dst_bytes"], 100);
+  EXPECT_EQ(j["interval"]["dst_packets"], 4);
+  // Nothing moved: no flow_stats.
+  EXPECT_TRUE(acc.stats((kBase + 7) * kSec).empty());
+  EXPECT_EQ(acc.counters().stats, 2u);
+}
+
+TEST(Accounting, EndAllAtShutdownWithTheLastSample) {
+  Accounting acc(opts(60));
+  const auto t1 = v4("10.0.0.2", 40103, "192.0.2.10", 443);
+  const auto t2 = v4("10.0.0.3", 40104, "192.0.2.10", 443);
+  acc.track(decided("54", t1, "NetFlix", "", (kBase + 1) * kSec));
+  acc.track(decided("55", t2, "TLS", "", (kBase + 1) * kSec));
+  (void)acc.onConntrack(entry(nl::CtEntry::Kind::Dump, t1, 700, 7, 70, 3, 601), (kBase + 2) * kSec);
+  auto ends = acc.endAll((kBase + 3) * kSec);
+  ASSERT_EQ(ends.size(), 2u);
+  std::map<std::string, json> by_id;
+  for (const auto& e : ends) {
+    const json j = json::parse(e.json);
+    by_id[j["flow_id"].get<std::string>()] = j;
+  }
+  EXPECT_EQ(by_id["54"]["end_reason"], "shutdown");
+  EXPECT_EQ(by_id["54"]["src_bytes"], 700);
+  EXPECT_EQ(by_id["54"]["counted_by"], "conntrack");
+  EXPECT_EQ(by_id["55"]["counted_by"], "none");
+  EXPECT_EQ(acc.counters().tracked, 0u);
+  EXPECT_EQ(acc.counters().ended_at_shutdown, 2u);
+  // A destroy after the shutdown's end is not a second end.
+  EXPECT_FALSE(acc.onConntrack(entry(nl::CtEntry::Kind::Destroy, t1, 800, 8, 80, 4, 601), (kBase + 4) * kSec));
+  EXPECT_EQ(acc.counters().late_destroys, 1u);
+}
+
+}  // namespace
+}  // namespace fg::daemon

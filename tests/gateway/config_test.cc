@@ -189,12 +189,51 @@ INSTANTIATE_TEST_SUITE_P(
                 "[[output.mqtt]]\nspool_file = \"/s\"\n[[output.mqtt]]\nspool_file = \"/s\"\n", 4,
                 "output.mqtt[1].spool_file", "same file"},
         BadCase{"LocalNetworks", "[output]\nlocal_networks = [\"10.0.0.0/33\"]\n", 2, "output.local_networks", "CIDR"},
+        BadCase{"NetifySocketListen", "[output.netify_socket]\nlisten = [\"127.0.0.1\"]\n", 2,
+                "output.netify_socket.listen", "ADDRESS:PORT"},
+        BadCase{"NetifySocketRelative", "[output.netify_socket]\npath = \"n.sock\"\n", 2,
+                "output.netify_socket.path", "absolute"},
+        BadCase{"NetifyVersion", "[output]\nnetify_version = 6\n", 2, "output.netify_version", "from 4 to 5"},
+        BadCase{"LanAndWan", "[output]\nlan_interfaces = [\"eth0\"]\nwan_interfaces = [\"eth0\"]\n", 3,
+                "output.wan_interfaces", "also in"},
         BadCase{"HintsUnknownKey", "[hints]\nttl = 3\n", 2, "hints.ttl", "unknown key"},
         BadCase{"HintsTtlsCross", "[hints]\nmin_ttl = 100\nmax_ttl = 10\n", 2, "hints.min_ttl", "must not exceed"},
         BadCase{"HintsNegative", "[hints]\ndns_entries = -1\n", 2, "hints.dns_entries", "from 0"},
         BadCase{"KeepRouteType", "[routing]\nkeep_first_route = \"yes\"\n", 2, "routing.keep_first_route", "true or false"},
         BadCase{"Syntax", "[gateway\nworkers = 1\n", 1, "", ""}),
     [](const ::testing::TestParamInfo<BadCase>& i) { return i.param.name; });
+
+TEST(Config, NetifySocket) {
+  ConfigLoad l = parseConfig(R"(
+[accounting]
+stats_interval = 5
+
+[output]
+lan_interfaces = ["lan0"]
+wan_interfaces = ["wan0", "wan1"]
+netify_version = 4
+
+[output.netify_socket]
+path = "/run/flowgate/netify.sock"
+listen = ["127.0.0.1:7150", "[::1]:7150"]
+update_interval = 2
+queue_events = 100
+)",
+                             "n.toml");
+  ASSERT_TRUE(l.errors.empty()) << formatConfigError("n.toml", l.errors.front());
+  const Config& c = l.config;
+  EXPECT_TRUE(c.netify_socket.enabled());
+  EXPECT_EQ(c.netify_socket.path, "/run/flowgate/netify.sock");
+  EXPECT_EQ(c.netify_socket.listen, (std::vector<std::string>{"127.0.0.1:7150", "[::1]:7150"}));
+  EXPECT_EQ(c.netify_socket.update_interval, 2u);
+  EXPECT_EQ(c.netify_socket.queue_events, 100u);
+  EXPECT_EQ(c.lan_interfaces, std::vector<std::string>{"lan0"});
+  EXPECT_EQ(c.wan_interfaces, (std::vector<std::string>{"wan0", "wan1"}));
+  EXPECT_EQ(c.netify_version, 4);
+  EXPECT_EQ(c.stats_interval, 5u);
+  // Off by default.
+  EXPECT_FALSE(parseConfig("", "e.toml").config.netify_socket.enabled());
+}
 
 TEST(Config, EveryErrorIsReported) {
   ConfigLoad l = parseConfig("[gateway]\nworkers = 0\nbudget = 3\n[flows]\nudp_timeout = -1\n", "m.toml");

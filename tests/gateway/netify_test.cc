@@ -571,3 +571,39 @@ TEST(Netify, FromFlowRecord) {
 
 }  // namespace
 }  // namespace fg::output
+
+namespace fg::output {
+namespace {
+
+// Interface roles and the kernel's view: the opener arriving on a WAN
+// interface is remote; on a LAN interface local; otherwise on_lan decides.
+TEST(Netify, InterfaceRolesAndTheHostsView) {
+  nlohmann::json r = nlohmann::json::parse(R"({"event":"flow","flow_id":"9","ip_version":4,"proto":"tcp",
+    "src_ip":"198.51.100.7","src_port":50000,"dst_ip":"192.168.1.10","dst_port":22,"in_interface":"wan0"})");
+  NetifyOptions o;
+  o.lan_interfaces = {"lan0"};
+  o.wan_interfaces = {"wan0"};
+  o.on_lan = [](std::string_view ip) { return ip.starts_with("192.168.1."); };
+  auto n = netifyRecord(r, o);
+  ASSERT_TRUE(n);
+  EXPECT_EQ((*n)["flow"]["local_ip"], "192.168.1.10") << "an inbound connection: the server is the local side";
+  EXPECT_EQ((*n)["flow"]["local_origin"], false);
+  EXPECT_EQ((*n)["flow"]["other_type"], "remote");
+  EXPECT_EQ((*n)["internal"], false);
+  // From the LAN to the internet.
+  r["in_interface"] = "lan0";
+  r["src_ip"] = "192.168.1.20";
+  r["dst_ip"] = "203.0.113.5";
+  n = netifyRecord(r, o);
+  EXPECT_EQ((*n)["flow"]["local_ip"], "192.168.1.20");
+  EXPECT_EQ((*n)["flow"]["local_origin"], true);
+  EXPECT_EQ((*n)["flow"]["other_type"], "remote");
+  // Between two LAN hosts: internal, the other side local.
+  r["dst_ip"] = "192.168.1.30";
+  n = netifyRecord(r, o);
+  EXPECT_EQ((*n)["internal"], true);
+  EXPECT_EQ((*n)["flow"]["other_type"], "local");
+}
+
+}  // namespace
+}  // namespace fg::output

@@ -69,6 +69,75 @@ TEST(SinkWants, EventsAndFilters) {
   EXPECT_TRUE(sinkWants(blocked, agg)) << "verdict filters are for flows";
 }
 
+TEST(NetifyMessages, TheAgentsLifecycle) {
+  output::NetifyOptions n;
+  n.local_networks = {"10.1.0.0/16"};
+  // A decision: the flow as first seen, then the classification.
+  auto m = netifyMessages(flowEvent("NetFlix", "accept", ""), n);
+  ASSERT_EQ(m.size(), 2u);
+  const auto first = nlohmann::json::parse(m[0]);
+  const auto dpi = nlohmann::json::parse(m[1]);
+  EXPECT_EQ(first["type"], "flow");
+  EXPECT_EQ(first["flow"]["detected_application_name"], "Unknown");
+  EXPECT_FALSE(first["flow"].contains("host_server_name"));
+  EXPECT_EQ(dpi["type"], "flow_dpi_complete");
+  EXPECT_EQ(dpi["flow"]["detected_application_name"], "NetFlix");
+  EXPECT_EQ(dpi["flow"]["host_server_name"], "www.netflix.com");
+  EXPECT_EQ(first["flow"]["digest"], dpi["flow"]["digest"]);
+  // flow_stats: the interval per side, the totals.
+  ctl::Event st = flowEvent("NetFlix", "accept", "");
+  st.topic = ctl::Topic::FlowStats;
+  auto r = nlohmann::json::parse(st.json);
+  r["event"] = "flow_stats";
+  r["bytes"] = 9000;
+  r["packets"] = 30;
+  r["interval"] = {{"seconds", 2.0}, {"src_bytes", 5000}, {"src_packets", 10}, {"dst_bytes", 700}, {"dst_packets", 6}};
+  st.json = r.dump();
+  m = netifyMessages(st, n);
+  ASSERT_EQ(m.size(), 1u);
+  const auto s = nlohmann::json::parse(m[0]);
+  EXPECT_EQ(s["type"], "flow_stats");
+  EXPECT_EQ(s["flow"]["local_bytes"], 5000);
+  EXPECT_EQ(s["flow"]["other_bytes"], 700);
+  EXPECT_EQ(s["flow"]["local_packets"], 10);
+  EXPECT_EQ(s["flow"]["total_bytes"], 9000);
+  EXPECT_EQ(s["flow"]["digest"], dpi["flow"]["digest"]);
+  // flow_end: flow_purge.
+  ctl::Event end = flowEvent("NetFlix", "accept", "");
+  end.topic = ctl::Topic::FlowEnd;
+  r = nlohmann::json::parse(end.json);
+  r["event"] = "flow_end";
+  r["end_reason"] = "fin";
+  end.json = r.dump();
+  m = netifyMessages(end, n);
+  ASSERT_EQ(m.size(), 1u);
+  const auto p = nlohmann::json::parse(m[0]);
+  EXPECT_EQ(p["type"], "flow_purge");
+  EXPECT_EQ(p["reason"], "closed");
+  EXPECT_EQ(p["flow"]["digest"], dpi["flow"]["digest"]);
+  // Nothing for aggregates or garbage.
+  ctl::Event agg;
+  agg.topic = ctl::Topic::Aggregate;
+  agg.json = R"({"event":"aggregate"})";
+  EXPECT_TRUE(netifyMessages(agg, n).empty());
+  end.json = "not json";
+  EXPECT_TRUE(netifyMessages(end, n).empty());
+}
+
+TEST(NetifyAgent, HelloAndStatus) {
+  const auto h = nlohmann::json::parse(netifyAgentHello(5));
+  EXPECT_EQ(h["type"], "agent_hello");
+  EXPECT_TRUE(h["agent_version"].is_string());
+  AgentFacts f{.now_ms = 1'700'000'000'123, .uptime_s = 12, .update_interval_s = 15, .flows = 4, .flows_prev = 3};
+  const auto s = nlohmann::json::parse(netifyAgentStatus(f));
+  EXPECT_EQ(s["type"], "agent_status");
+  EXPECT_EQ(s["timestamp"], 1'700'000'000);
+  EXPECT_EQ(s["uptime"], 12);
+  EXPECT_EQ(s["update_interval"], 15);
+  EXPECT_EQ(s["flow_count"], 4);
+  EXPECT_EQ(s["flow_count_prev"], 3);
+}
+
 TEST(SinkPayload, FlowgateOrNetify) {
   mqtt::SinkConfig s;
   const ctl::Event e = flowEvent("NetFlix", "accept", "");
@@ -213,6 +282,41 @@ TEST(MqttSink, AnEmptyTopicIsDroppedNotRetried) {
     const mqtt::SinkCounters k = (*s)->counters();
     KCHECK(log, k.produced == 1 && k.dropped == 1 && k.queued == 0, "empty topic");
   });
+}
+
+}  // namespace
+}  // namespace fg::daemon
+
+#include "gateway/daemon/netify_host.h"
+
+namespace fg::daemon {
+namespace {
+
+InterfaceAddress ifa(const char* name, const char* ip, unsigned prefix, bool loopback = false) {
+  return InterfaceAddress{.interface = name, .address = *core::IpAddress::parse(ip), .prefix = prefix,
+                          .loopback = loopback};
+}
+
+TEST(HostNetworks, LanSideNetworksOwnAddressesAndLoopback) {
+  const std::vector<InterfaceAddress> a = {ifa("lo", "127.0.0.1", 8, true), ifa("lan0", "192.168.1.1", 24),
+                                           ifa("wan0", "203.0.113.2", 24), ifa("dmz0", "172.16.0.1", 24),
+                                           ifa("lan0", "fd00:1::1", 64)};
+  // Roles given: only the LAN interfaces' networks (and the host's own
+  // non-WAN addresses) are local.
+  HostNetworks h(a, {"lan0"}, {"wan0"});
+  EXPECT_TRUE(h.onLan("127.0.0.1"));
+  EXPECT_TRUE(h.onLan("192.168.1.77"));
+  EXPECT_TRUE(h.onLan("fd00:1::42"));
+  EXPECT_FALSE(h.onLan("203.0.113.9")) << "the WAN side's network is remote";
+  EXPECT_FALSE(h.onLan("203.0.113.2")) << "so is the host's WAN address";
+  EXPECT_TRUE(h.onLan("172.16.0.1")) << "the host's own address";
+  EXPECT_FALSE(h.onLan("172.16.0.9")) << "not a LAN interface";
+  EXPECT_FALSE(h.onLan("8.8.8.8"));
+  EXPECT_FALSE(h.onLan("garbage"));
+  // No LAN list: every interface but the WAN ones.
+  HostNetworks all(a, {}, {"wan0"});
+  EXPECT_TRUE(all.onLan("172.16.0.9"));
+  EXPECT_FALSE(all.onLan("203.0.113.9"));
 }
 
 }  // namespace
