@@ -130,11 +130,14 @@ ctl::Event Accounting::endEvent(const DecidedFlow& f, const CtCounters& c, bool 
   r["ts"] = static_cast<double>(now_us) / 1e6;
   r["flow_id"] = f.flow_id;
   putCounters(r, c);
+  // conntrack's times when they are consistent (an early end has a start
+  // but no stop yet: it ends now); else the flow's first packet to now.
   int64_t first = f.first_seen_us, last = now_us;
-  if (start_ns) {
+  if (start_ns && stop_ns && *stop_ns >= *start_ns) {
     first = static_cast<int64_t>(*start_ns / 1000);
-    if (stop_ns && *stop_ns >= *start_ns) last = static_cast<int64_t>(*stop_ns / 1000);
-    if (last < first) last = first;
+    last = static_cast<int64_t>(*stop_ns / 1000);
+  } else if (start_ns && !stop_ns && static_cast<int64_t>(*start_ns / 1000) <= now_us) {
+    first = static_cast<int64_t>(*start_ns / 1000);
   }
   r["first_seen"] = static_cast<double>(first) / 1e6;
   r["last_seen"] = static_cast<double>(last) / 1e6;

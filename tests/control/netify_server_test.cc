@@ -151,7 +151,9 @@ class NetifyServerTest : public ::testing::Test {
 };
 
 TEST_F(NetifyServerTest, GreetingThenMessagesOnUnixAndTcp) {
-  start(NetifyServerOptions{.update_interval = 200ms});
+  NetifyServerOptions o;
+  o.update_interval = 200ms;
+  start(std::move(o));
   const int u = connectUnix(path_);
   ASSERT_GE(u, 0);
   const int t = connectTcp();
@@ -188,7 +190,10 @@ TEST_F(NetifyServerTest, GreetingThenMessagesOnUnixAndTcp) {
 }
 
 TEST_F(NetifyServerTest, SlowClientDropsAndIsCountedOthersGetEverything) {
-  start(NetifyServerOptions{.queue_events = 16, .update_interval = std::chrono::hours(1)});
+  NetifyServerOptions o;
+  o.queue_events = 16;
+  o.update_interval = std::chrono::hours(1);
+  start(std::move(o));
   const int slow = connectUnix(path_);
   const int fast = connectUnix(path_);
   ASSERT_GE(slow, 0);
@@ -225,7 +230,10 @@ TEST_F(NetifyServerTest, SlowClientDropsAndIsCountedOthersGetEverything) {
 }
 
 TEST_F(NetifyServerTest, ClientLimit) {
-  start(NetifyServerOptions{.max_clients = 1, .update_interval = std::chrono::hours(1)});
+  NetifyServerOptions o;
+  o.max_clients = 1;
+  o.update_interval = std::chrono::hours(1);
+  start(std::move(o));
   const int a = connectUnix(path_);
   Reader ra(a);
   ASSERT_TRUE(ra.next());

@@ -70,7 +70,7 @@ TEST(NetifySha1, KnownVectors) {
 }
 
 TEST(Netify, EnvelopeAndCoreFieldsDefaultSide) {
-  const ojson n = convert(tlsRecord(), {.local_networks = {}, .lan_interfaces = {},  .interface = "eth0", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
+  const ojson n = convert(tlsRecord(), {.local_networks = {}, .lan_interfaces = {}, .wan_interfaces = {},  .interface = "eth0", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
   EXPECT_EQ(n.begin().key(), "type");
   EXPECT_EQ(n["type"], "flow");
   EXPECT_FALSE(n.contains("reason")) << "only flow_purge has a reason";
@@ -226,7 +226,7 @@ TEST(Netify, LocalSideByNetworks) {
   r["dst_ip"] = "10.1.2.3";
   r["dst_port"] = 22;
   const ojson n = convert(r, {.local_networks = {"192.168.0.0/16", "10.0.0.0/8"},
-                              .lan_interfaces = {}, 
+                              .lan_interfaces = {}, .wan_interfaces = {}, 
                               .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
   const ojson& f = n["flow"];
   EXPECT_EQ(f["local_ip"], "10.1.2.3");
@@ -245,7 +245,7 @@ TEST(Netify, LocalSideByNetworks) {
   EXPECT_EQ(f["total_packets"], 18);
 
   // Src in the networks: src.
-  const ojson s = convert(tlsRecord(), {.local_networks = {"192.168.1.0/24"}, .lan_interfaces = {},  .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
+  const ojson s = convert(tlsRecord(), {.local_networks = {"192.168.1.0/24"}, .lan_interfaces = {}, .wan_interfaces = {},  .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
   EXPECT_EQ(s["flow"]["local_ip"], "192.168.1.10");
   EXPECT_EQ(s["flow"]["local_origin"], true);
   EXPECT_EQ(s["flow"]["local_bytes"], 1000);
@@ -253,7 +253,7 @@ TEST(Netify, LocalSideByNetworks) {
   // Both inside: internal, the opener is local, the other side "local".
   json both = tlsRecord();
   both["dst_ip"] = "192.168.1.1";
-  const ojson b = convert(both, {.local_networks = {"192.168.0.0/16"}, .lan_interfaces = {},  .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
+  const ojson b = convert(both, {.local_networks = {"192.168.0.0/16"}, .lan_interfaces = {}, .wan_interfaces = {},  .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
   EXPECT_EQ(b["internal"], true);
   EXPECT_EQ(b["flow"]["local_ip"], "192.168.1.10");
   EXPECT_EQ(b["flow"]["other_type"], "local");
@@ -264,13 +264,13 @@ TEST(Netify, LocalSideByNetworks) {
   v6["ip_version"] = 6;
   v6["src_ip"] = "2001:db8::1";
   v6["dst_ip"] = "fd12:3456::8";
-  const ojson n6 = convert(v6, {.local_networks = {"fc00::/7"}, .lan_interfaces = {},  .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
+  const ojson n6 = convert(v6, {.local_networks = {"fc00::/7"}, .lan_interfaces = {}, .wan_interfaces = {},  .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
   EXPECT_EQ(n6["flow"]["local_ip"], "fd12:3456::8");
   EXPECT_EQ(n6["flow"]["local_origin"], false);
-  const ojson h6 = convert(v6, {.local_networks = {"2001:db8::1"}, .lan_interfaces = {},  .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
+  const ojson h6 = convert(v6, {.local_networks = {"2001:db8::1"}, .lan_interfaces = {}, .wan_interfaces = {},  .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
   EXPECT_EQ(h6["flow"]["local_ip"], "2001:db8::1");
   // Neither inside: the default (src).
-  const ojson none = convert(v6, {.local_networks = {"10.0.0.0/8", "garbage", "1.2.3.4/33"}, .lan_interfaces = {},  .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
+  const ojson none = convert(v6, {.local_networks = {"10.0.0.0/8", "garbage", "1.2.3.4/33"}, .lan_interfaces = {}, .wan_interfaces = {},  .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
   EXPECT_EQ(none["flow"]["local_ip"], "2001:db8::1");
   EXPECT_EQ(none["flow"]["local_origin"], true);
 }
@@ -278,7 +278,7 @@ TEST(Netify, LocalSideByNetworks) {
 TEST(Netify, LocalSideByInterfaces) {
   json r = decisionRecord();
   r["src_ip"] = "100.64.0.5";  // CGNAT space: in no configured network
-  NetifyOptions o{.local_networks = {"192.168.0.0/16"}, .lan_interfaces = {"lan0", "wlan0"},  .interface = "br0", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}};
+  NetifyOptions o{.local_networks = {"192.168.0.0/16"}, .lan_interfaces = {"lan0", "wlan0"}, .wan_interfaces = {},  .interface = "br0", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}};
   ojson n = convert(r, o);
   EXPECT_EQ(n["interface"], "lan0") << "the record's in_interface wins";
   EXPECT_EQ(n["flow"]["local_ip"], "100.64.0.5");
@@ -312,7 +312,7 @@ TEST(Netify, OtherTypeMulticastBroadcast) {
   r["dst_ip"] = "255.255.255.255";
   EXPECT_EQ(convert(r)["flow"]["other_type"], "broadcast");
   r["dst_ip"] = "192.168.1.255";
-  const NetifyOptions o{.local_networks = {"192.168.1.0/24"}, .lan_interfaces = {},  .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}};
+  const NetifyOptions o{.local_networks = {"192.168.1.0/24"}, .lan_interfaces = {}, .wan_interfaces = {},  .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}};
   EXPECT_EQ(convert(r, o)["flow"]["other_type"], "broadcast");
   EXPECT_EQ(convert(r)["flow"]["other_type"], "remote") << "no network known: not a broadcast";
 }
@@ -331,7 +331,7 @@ TEST(Netify, DecisionFieldsAndConntrack) {
   e["duration"] = 0.55;
   e["counted_by"] = "conntrack";
   e["conntrack_id"] = 3735928559u;
-  const ojson p = convert(e, {.local_networks = {"93.184.0.0/16"}, .lan_interfaces = {},  .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
+  const ojson p = convert(e, {.local_networks = {"93.184.0.0/16"}, .lan_interfaces = {}, .wan_interfaces = {},  .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
   EXPECT_EQ(p["type"], "flow_purge");
   EXPECT_EQ(p["reason"], "closed") << "TCP conntrack entries are destroyed after the close";
   EXPECT_EQ(p["flow"]["conntrack"], ojson({{"id", 3735928559u}, {"mark", 0x80000102u}}));
@@ -440,7 +440,7 @@ TEST(Netify, DigestIdentity) {
   r["hostname"] = "other";
   r["first_seen"] = 5.0;
   EXPECT_EQ(convert(r)["flow"]["digest"], base);
-  EXPECT_EQ(convert(r, {.local_networks = {"93.0.0.0/8"}, .lan_interfaces = {},  .interface = "x", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}})["flow"]["digest"], base);
+  EXPECT_EQ(convert(r, {.local_networks = {"93.0.0.0/8"}, .lan_interfaces = {}, .wan_interfaces = {},  .interface = "x", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}})["flow"]["digest"], base);
   // Every part of the identity counts.
   std::vector<std::string> seen{base};
   auto differs = [&](const char* key, const json& value) {
@@ -482,7 +482,7 @@ TEST(Netify, MalformedRecordsNeverThrow) {
   const NetifyOptions opts[] = {
       {},
       {.local_networks = {"192.168.0.0/16", "::/0", "0.0.0.0/0", "bad/cidr", "/", "1.2.3.4/"},
-       .lan_interfaces = {"lan0", ""}, 
+       .lan_interfaces = {"lan0", ""}, .wan_interfaces = {}, 
        .interface = "", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}},
   };
   size_t cases = 0;
@@ -556,7 +556,7 @@ TEST(Netify, FromFlowRecord) {
   f.first_seen = 1'000'000;
   f.last_seen = 1'020'000;
   const json rec = flowRecord(f, "flow", f.last_seen, core::EndReason::Idle);
-  const ojson n = convert(rec, {.local_networks = {"10.0.0.0/24"}, .lan_interfaces = {},  .interface = "pcap", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
+  const ojson n = convert(rec, {.local_networks = {"10.0.0.0/24"}, .lan_interfaces = {}, .wan_interfaces = {},  .interface = "pcap", .version = 5, .on_lan = {}, .mac_of = {}, .protocol_id = {}});
   EXPECT_EQ(n["internal"], true);
   EXPECT_EQ(n["flow"]["vlan_id"], 12);
   EXPECT_EQ(n["flow"]["ip_protocol"], 17);

@@ -128,7 +128,12 @@ TEST(NetifyAgent, HelloAndStatus) {
   const auto h = nlohmann::json::parse(netifyAgentHello(5));
   EXPECT_EQ(h["type"], "agent_hello");
   EXPECT_TRUE(h["agent_version"].is_string());
-  AgentFacts f{.now_ms = 1'700'000'000'123, .uptime_s = 12, .update_interval_s = 15, .flows = 4, .flows_prev = 3};
+  AgentFacts f;
+  f.now_ms = 1'700'000'000'123;
+  f.uptime_s = 12;
+  f.update_interval_s = 15;
+  f.flows = 4;
+  f.flows_prev = 3;
   const auto s = nlohmann::json::parse(netifyAgentStatus(f));
   EXPECT_EQ(s["type"], "agent_status");
   EXPECT_EQ(s["timestamp"], 1'700'000'000);
