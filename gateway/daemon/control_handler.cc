@@ -331,7 +331,7 @@ std::string DaemonControl::metrics() {
     out.sample(w->socket().counters().enobufs.load(), {{"queue", std::to_string(w->socket().config().queue_num)}});
   const auto ks = readKernelQueueStats();
   out.family("flowgate_queue_kernel_dropped_total", ctl::MetricType::Counter,
-             "Packets the kernel could not queue (failed open when fail_open is on)");
+             "Packets the kernel could not queue (accepted when failure.queue_full is accept)");
   for (const auto& w : p_.workers) {
     const uint32_t num = w->socket().config().queue_num;
     out.sample(ks.count(num) ? ks.at(num).dropped : 0, {{"queue", std::to_string(num)}});

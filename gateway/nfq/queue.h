@@ -87,6 +87,7 @@ class VerdictBatch {
     entries_.push_back(e);
     return entries_.back();
   }
+  const VerdictEntry& failure() const { return failure_; }
   bool empty() const { return entries_.empty(); }
   size_t size() const { return entries_.size(); }
   std::span<const VerdictEntry> entries() const { return entries_; }
