@@ -29,7 +29,9 @@ Worker::Worker(int index, WorkerConfig config, std::unique_ptr<QueueSocket> sock
              VerdictEntry{.id = 0,
                           .verdict = config.internal_error == core::FailureAction::Accept ? Verdict::Accept : Verdict::Drop,
                           .mark = std::nullopt,
-                          .payload = {}}) {}
+                          .payload = {}}) {
+  round_stamps_.reserve(config_.max_round);
+}
 
 Worker::~Worker() = default;
 
@@ -44,11 +46,13 @@ std::string_view Worker::interfaceName(uint32_t ifindex) {
 }
 
 void Worker::round(int timeout_ms) {
+  round_stamps_.clear();
   {
     // Every packet entered below gets its verdict when this scope ends.
     VerdictScope scope(*socket_, batch_);
     auto got = socket_->receive(timeout_ms, config_.max_round, [&](const QueuedPacket& qp) {
       VerdictEntry& slot = scope.batch().add(qp.id);
+      if (qp.ts) round_stamps_.push_back(qp.ts);
       // A packet whose processing throws keeps the failure verdict the batch
       // entered it with ([failure] internal_error); the worker goes on.
       try {
@@ -67,6 +71,13 @@ void Worker::round(int timeout_ms) {
     } else if (*got == 0) {
       onFlowsEnded(engine_.expireIdle());
     }
+  }
+  // The verdicts are sent: each packet's time from the kernel's queueing
+  // (its timestamp) to here.
+  if (!round_stamps_.empty()) {
+    const core::Timestamp sent = clock_.now();
+    for (const core::Timestamp ts : round_stamps_) verdict_latency_.record(sent > ts ? static_cast<uint64_t>(sent - ts) : 0);
+    shared_latency_.publish(verdict_latency_);
   }
   if (!pending_sets_.empty()) {
     if (set_writer_) set_writer_(pending_sets_);

@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/histogram.h"
 #include "gateway/core/engine.h"
 #include "gateway/nfq/queue.h"
 
@@ -113,6 +114,9 @@ class Worker final {
   void post(std::function<void(const core::Engine&)> task);
 
   const WorkerCounters& counters() const { return counters_; }
+  // Time from the kernel's queueing of a packet to its verdict, µs (packets
+  // with a kernel timestamp: QueueConfig::timestamps). Any thread.
+  Histogram verdictLatency() const { return shared_latency_.snapshot(); }
   QueueSocket& socket() { return *socket_; }
   int index() const { return index_; }
 
@@ -143,6 +147,9 @@ class Worker final {
   std::unordered_map<uint32_t, std::string> ifnames_;
   WorkerCounters counters_;
   uint64_t internal_errors_ = 0;  // this thread's; published with the others
+  std::vector<core::Timestamp> round_stamps_;  // the kernel timestamps of this round's packets
+  Histogram verdict_latency_;                  // this thread's
+  SharedHistogram shared_latency_;             // published after each round
 };
 
 }  // namespace fg::nfq
