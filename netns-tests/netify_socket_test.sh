@@ -11,7 +11,8 @@
 #     local_*/other_* whose sums match the totals) and flow_purge, all with
 #     one digest; the client is local (LAN interface g0), the server remote
 #     (WAN interfaces g1/g2): local_ip, local_origin, internal false,
-#     other_type remote; flow_purge's local_bytes within 2 % of the bytes
+#     other_type remote; local_mac is the client interface's hardware address
+#     (NFQA_HWADDR); flow_purge's local_bytes within 2 % of the bytes
 #     sent;
 #   - flow_purge and flowgate's own flow_end leave while the kernel still
 #     holds the connection in TIME_WAIT (the default 120 s timeout is kept):
@@ -118,9 +119,10 @@ fg_check "flow_purge came while conntrack still holds the connection in TIME_WAI
 sleep 3  # two more agent_status intervals
 kill -TERM "$unix_pid" 2>/dev/null || true
 
-python3 - "$tcp_out" "$unix_out" "$up_bytes" "$up_end" "$FG_CLIENT4" "$FG_SERVICE4" "$events" <<'PY' || FG_FAILS=$((FG_FAILS + 1))
+client_mac=$(fg_in "$FG_C" cat /sys/class/net/c0/address)
+python3 - "$tcp_out" "$unix_out" "$up_bytes" "$up_end" "$FG_CLIENT4" "$FG_SERVICE4" "$events" "$client_mac" <<'PY' || FG_FAILS=$((FG_FAILS + 1))
 import json, sys
-tcp_out, unix_out, up_bytes, up_end, client, server, events = sys.argv[1:]
+tcp_out, unix_out, up_bytes, up_end, client, server, events, client_mac = sys.argv[1:]
 up_bytes, up_end = int(up_bytes), float(up_end)
 fails = 0
 def check(what, ok):
@@ -164,8 +166,9 @@ for name, path in (("tcp", tcp_out), ("unix", unix_out)):
     check(f"{name}: internal false, other_type remote ({d.get('internal')}, {f.get('other_type')})",
           d.get("internal") is False and f.get("other_type") == "remote")
     check(f"{name}: interface g0 ({d.get('interface')})", d.get("interface") == "g0")
-    check(f"{name}: MACs present (local {f.get('local_mac')}, other {f.get('other_mac')})",
-          all(isinstance(f.get(k), str) and len(f[k]) == 17 for k in ("local_mac", "other_mac")))
+    check(f"{name}: local_mac is the client's interface address ({f.get('local_mac')} == {client_mac})",
+          f.get("local_mac") == client_mac)
+    check(f"{name}: other_mac present ({f.get('other_mac')})", isinstance(f.get("other_mac"), str) and len(f["other_mac"]) == 17)
     stats = [m for m in mine if m["type"] == "flow_stats"]
     purge = mine[-1]
     p = purge["flow"]

@@ -229,6 +229,13 @@ PacketVerdict Engine::step(std::span<const uint8_t> ip_packet, Timestamp ts, con
     return {};
   }
   Flow& f = *r.flow;
+  if (ctx.src_mac) {
+    const unsigned side = static_cast<unsigned>(r.direction);
+    if (!(f.mac_known & (1u << side))) {
+      f.mac[side] = *ctx.src_mac;
+      f.mac_known |= static_cast<uint8_t>(1u << side);
+    }
+  }
   if (f.decision.decided) {
     ++counters_.after_decision;
     return verdictFor(f, ctx);

@@ -42,6 +42,7 @@
 // through PolicyHolder::current() (lock-free) once per packet.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -94,6 +95,8 @@ struct PacketContext {
   uint32_t in_ifindex = 0;
   std::string_view in_interface{};   // name, "" when unknown
   std::string_view out_interface{};  // "" at prerouting (not routed yet)
+  // The packet's source hardware address, when the link has one (NFQA_HWADDR).
+  std::optional<std::array<uint8_t, 6>> src_mac{};
 };
 
 struct PacketVerdict {

@@ -8,6 +8,7 @@
 // so a decided flow costs only the bytes of this struct.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -152,6 +153,11 @@ struct Flow {
   Classification cls;
   FlowDecision decision;
   uint32_t in_ifindex = 0;   // inline only: where the opening packet came in
+  // inline only: the source hardware address of the first packet from each
+  // side that carried one (indexed by Direction: [0] src's, [1] dst's; for a
+  // host beyond a router, the router's); bit i of mac_known says [i] is set.
+  std::array<uint8_t, 6> mac[2]{};
+  uint8_t mac_known = 0;
   // The answer known before DPI (DNS hint or learned server); only allocated
   // when there is one.
   std::unique_ptr<EarlyAnswer> early;

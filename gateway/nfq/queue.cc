@@ -55,6 +55,14 @@ std::optional<QueuedPacket> parsePacket(const nlmsghdr* nlh) {
     p.ts = static_cast<core::Timestamp>(be64toh(ts.sec)) * 1'000'000 +
            static_cast<core::Timestamp>(be64toh(ts.usec));
   }
+  if (attr[NFQA_HWADDR] && mnl_attr_get_payload_len(attr[NFQA_HWADDR]) >= sizeof(nfqnl_msg_packet_hw)) {
+    nfqnl_msg_packet_hw hw;
+    std::memcpy(&hw, mnl_attr_get_payload(attr[NFQA_HWADDR]), sizeof hw);
+    if (ntohs(hw.hw_addrlen) == 6) {
+      std::memcpy(p.hw_src.data(), hw.hw_addr, 6);
+      p.has_hw_src = true;
+    }
+  }
   if (attr[NFQA_PAYLOAD]) {
     p.payload = {static_cast<const uint8_t*>(mnl_attr_get_payload(attr[NFQA_PAYLOAD])),
                  mnl_attr_get_payload_len(attr[NFQA_PAYLOAD])};

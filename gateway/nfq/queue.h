@@ -21,6 +21,7 @@
 #pragma once
 
 #include <atomic>
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -63,6 +64,11 @@ struct QueuedPacket {
   uint32_t out_ifindex = 0;
   core::Timestamp ts = 0;     // 0 when the kernel sent no timestamp
   std::span<const uint8_t> payload;
+  // NFQA_HWADDR: the source hardware address of a packet that came in over
+  // a link with 6-byte addresses (Ethernet, veth, Wi-Fi); absent otherwise
+  // (tunnels, loopback, locally generated packets).
+  std::array<uint8_t, 6> hw_src{};
+  bool has_hw_src = false;
 };
 
 // Parses one NFQNL_MSG_PACKET message; nullopt when it lacks a packet header.

@@ -93,7 +93,8 @@ void Worker::handle(const QueuedPacket& qp, VerdictEntry& slot) {
   core::PacketContext ctx{.mark = qp.mark,
                           .in_ifindex = qp.in_ifindex,
                           .in_interface = interfaceName(qp.in_ifindex),
-                          .out_interface = interfaceName(qp.out_ifindex)};
+                          .out_interface = interfaceName(qp.out_ifindex),
+                          .src_mac = qp.has_hw_src ? std::optional(qp.hw_src) : std::nullopt};
   const core::ProcessResult r = engine_.process(qp.payload, ts, ctx);
   const core::PacketVerdict& v = r.verdict;
   if (r.decided) onDecision(*r.decided);

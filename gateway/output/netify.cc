@@ -294,7 +294,7 @@ json netifyFirstSight(const json& r) {
   if (!r.is_object()) return r;
   json out = json::object();
   for (const char* key : {"event", "ts", "flow_id", "ip_version", "proto", "vlan", "src_ip", "src_port", "dst_ip",
-                          "dst_port", "first_seen", "in_interface", "out_interface"})
+                          "dst_port", "first_seen", "in_interface", "out_interface", "src_mac", "dst_mac"})
     if (const json* v = member(r, key)) out[key] = *v;
   if (const json* v = member(r, "first_seen")) out["last_seen"] = *v;
   return out;
@@ -431,6 +431,9 @@ std::optional<ojson> netifyMessage(const json& r, NetifyType type, const NetifyO
   const char* o_port = local_is_src ? "dst_port" : "src_port";
   auto macOf = [&](const char* key) -> std::string {
     constexpr const char* kNone = "00:00:00:00:00:00";
+    // The record's own: the source hardware address of that side's packets.
+    const char* mac_key = std::string_view(key) == "src_ip" ? "src_mac" : "dst_mac";
+    if (auto m = str(r, mac_key); m && m->size() == 17) return *m;
     auto ip = str(r, key);
     if (!ip || !opt.mac_of) return kNone;
     auto m = opt.mac_of(*ip);

@@ -178,6 +178,14 @@ nlohmann::ordered_json decisionRecord(const core::Flow& f, const policy::Decisio
   r["first_packet"] = f.decision.first_packet;
   if (!in_interface.empty()) r["in_interface"] = safeString(in_interface);
   if (!out_interface.empty()) r["out_interface"] = safeString(out_interface);
+  // The hardware addresses the flow's packets came from (inline only).
+  auto macText = [](const std::array<uint8_t, 6>& m) {
+    char buf[18];
+    std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+    return std::string(buf);
+  };
+  if (f.mac_known & 1u) r["src_mac"] = macText(f.mac[0]);
+  if (f.mac_known & 2u) r["dst_mac"] = macText(f.mac[1]);
   return r;
 }
 

@@ -242,6 +242,34 @@ action = "drop"
   EXPECT_EQ(e.pipeline().table().size(), 1u);
 }
 
+TEST_F(EngineTest, TheFirstHardwareAddressOfEachSideIsKept) {
+  load(R"(
+[[rule]]
+name = "blackhole"
+match = { dst = "10.9.9.0/24", proto = "tcp" }
+action = "drop"
+)");
+  engine();
+  const std::array<uint8_t, 6> client{0x02, 0, 0, 0, 0, 1}, router{0x02, 0, 0, 0, 0, 2}, other{0x02, 0, 0, 0, 0, 3};
+  clock_.advanceTo(clock_.now() + 1000);
+  ProcessResult r = engine_->process(fromClient(kTcpSyn), clock_.now(),
+                                     PacketContext{.mark = 0, .in_interface = "lan0", .src_mac = client});
+  ASSERT_TRUE(r.decided);
+  const Flow* f = r.decided->flow;
+  EXPECT_EQ(f->mac_known, 1u) << "only the opener's so far";
+  EXPECT_EQ(f->mac[0], client);
+  // The other side's first packet with an address; later ones change nothing.
+  clock_.advanceTo(clock_.now() + 1000);
+  (void)engine_->process(fromServer(kTcpSyn | kTcpAck), clock_.now(),
+                         PacketContext{.mark = 0, .in_interface = "wan0", .src_mac = router});
+  clock_.advanceTo(clock_.now() + 1000);
+  (void)engine_->process(fromServer(kTcpAck), clock_.now(),
+                         PacketContext{.mark = 0, .in_interface = "wan0", .src_mac = other});
+  EXPECT_EQ(f->mac_known, 3u);
+  EXPECT_EQ(f->mac[0], client);
+  EXPECT_EQ(f->mac[1], router);
+}
+
 TEST_F(EngineTest, ClassMarkAndForeignMarkBitsArePreserved) {
   load(R"(
 [class]

@@ -603,6 +603,19 @@ TEST(Netify, InterfaceRolesAndTheHostsView) {
   n = netifyRecord(r, o);
   EXPECT_EQ((*n)["internal"], true);
   EXPECT_EQ((*n)["flow"]["other_type"], "local");
+  // The record's hardware addresses, by side; unknown stays zeros.
+  EXPECT_EQ((*n)["flow"]["local_mac"], "00:00:00:00:00:00");
+  r["src_mac"] = "02:00:00:00:00:01";
+  n = netifyRecord(r, o);
+  EXPECT_EQ((*n)["flow"]["local_mac"], "02:00:00:00:00:01");
+  EXPECT_EQ((*n)["flow"]["other_mac"], "00:00:00:00:00:00");
+  // An inbound flow: the opener is the other side, and so is its address.
+  r["in_interface"] = "wan0";
+  r["src_ip"] = "198.51.100.7";
+  r["dst_mac"] = "02:00:00:00:00:09";
+  n = netifyRecord(r, o);
+  EXPECT_EQ((*n)["flow"]["local_mac"], "02:00:00:00:00:09");
+  EXPECT_EQ((*n)["flow"]["other_mac"], "02:00:00:00:00:01");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include "gateway/nfq/queue.h"
 
 #include <arpa/inet.h>
+#include <cstring>
 #include <gtest/gtest.h>
 
 extern "C" {
@@ -165,10 +166,17 @@ TEST(QueueMessages, ParsesAQueuedPacket) {
   mnl_attr_put(nlh, NFQA_PACKET_HDR, sizeof ph, &ph);
   mnl_attr_put_u32(nlh, NFQA_MARK, htonl(0x1234));
   mnl_attr_put_u32(nlh, NFQA_IFINDEX_INDEV, htonl(3));
+  nfqnl_msg_packet_hw hw{};
+  hw.hw_addrlen = htons(6);
+  const uint8_t mac[6] = {0x02, 0x11, 0x22, 0x33, 0x44, 0x55};
+  std::memcpy(hw.hw_addr, mac, 6);
+  mnl_attr_put(nlh, NFQA_HWADDR, sizeof hw, &hw);
   const uint8_t pkt[] = {0x45, 0, 0, 20, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2};
   mnl_attr_put(nlh, NFQA_PAYLOAD, sizeof pkt, pkt);
   auto p = parsePacket(nlh);
   ASSERT_TRUE(p.has_value());
+  ASSERT_TRUE(p->has_hw_src);
+  EXPECT_EQ(p->hw_src, (std::array<uint8_t, 6>{0x02, 0x11, 0x22, 0x33, 0x44, 0x55}));
   EXPECT_EQ(p->id, 99u);
   EXPECT_EQ(p->hw_protocol, 0x0800);
   EXPECT_EQ(p->mark, 0x1234u);
