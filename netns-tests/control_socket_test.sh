@@ -5,7 +5,7 @@
 #     and a 10 MB download with SNI www.netflix.com go through flowgate, which
 #     decides them by the NetFlix class rule, after which the kernel forwards
 #     them on the fast path (flowgate never sees those packets);
-#   - each flow's flow_end (from conntrack's destroy event) carries
+#   - each flow's flow_end (at conntrack's state change to TIME_WAIT, end_reason fin) carries
 #     conntrack's totals: the transferred payload within 2 % (IP bytes:
 #     payload + TLS + TCP/IP headers), application NetFlix, the rule;
 #   - the aggregate rows (application and rule) of all intervals covering the
@@ -418,7 +418,9 @@ for name, e in (("upload", u), ("download", d)):
           e["bytes"] == e["src_bytes"] + e["dst_bytes"] and e["packets"] == e["src_packets"] + e["dst_packets"])
     check(f"{name} flow_end: duration >= 0 and last_seen >= first_seen",
           e["duration"] >= 0 and e["last_seen"] >= e["first_seen"])
-    check(f"{name} flow_end: no end_reason, keeps hostname", "end_reason" not in e and e.get("hostname") == "www.netflix.com")
+    # A TCP connection closed normally ends at conntrack's state change (fin),
+    # not with the decision's end_reason.
+    check(f"{name} flow_end: end_reason fin, keeps hostname", e.get("end_reason") == "fin" and e.get("hostname") == "www.netflix.com")
 check("upload took ~4 s (paced), duration >= 3 s", u["duration"] >= 3)
 # Fast path: flowgate decided within the first few packets.
 flow = {e["flow_id"]: e for e in ev if e.get("event") == "flow"}
