@@ -332,6 +332,92 @@ Result<std::size_t> dumpConntrack(const CtDumpOptions& options, const CtCallback
   }
 }
 
+std::vector<uint8_t> buildGetRequest(const CtTuple& t, uint32_t seq) {
+  std::vector<uint8_t> buf(MNL_SOCKET_BUFFER_SIZE);
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
+  nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
+  nlh->nlmsg_flags = NLM_F_REQUEST;
+  nlh->nlmsg_seq = seq;
+  auto* nfg = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
+  nfg->nfgen_family = afOf(t.family);
+  nfg->version = NFNETLINK_V0;
+  nfg->res_id = 0;
+  nlattr* tuple = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
+  nlattr* ip = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
+  if (t.family == IpFamily::V4) {
+    mnl_attr_put(nlh, CTA_IP_V4_SRC, 4, t.src.data());
+    mnl_attr_put(nlh, CTA_IP_V4_DST, 4, t.dst.data());
+  } else {
+    mnl_attr_put(nlh, CTA_IP_V6_SRC, 16, t.src.data());
+    mnl_attr_put(nlh, CTA_IP_V6_DST, 16, t.dst.data());
+  }
+  mnl_attr_nest_end(nlh, ip);
+  nlattr* proto = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
+  mnl_attr_put_u8(nlh, CTA_PROTO_NUM, t.l4proto);
+  mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(t.src_port));
+  mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(t.dst_port));
+  mnl_attr_nest_end(nlh, proto);
+  mnl_attr_nest_end(nlh, tuple);
+  buf.resize(nlh->nlmsg_len);
+  return buf;
+}
+
+Result<std::size_t> getConntracks(const std::vector<CtTuple>& tuples, const CtCallback& cb, int timeout_ms) {
+  if (tuples.empty()) return std::size_t{0};
+  auto sock = NlSocket::open(NETLINK_NETFILTER);
+  if (!sock.ok()) return sock.error();
+  const uint32_t base = static_cast<uint32_t>(
+      std::chrono::steady_clock::now().time_since_epoch().count() & 0x3fffffff) | 1u;
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  const uint32_t portid = sock->portid();
+  std::vector<uint8_t> rx(1 << 16);
+  std::size_t delivered = 0;
+  // One request at a time: each gets exactly one answer (the entry, or an
+  // error such as ENOENT), so nothing can pile up in the receive buffer.
+  for (size_t i = 0; i < tuples.size(); ++i) {
+    const uint32_t seq = base + static_cast<uint32_t>(i);
+    const auto req = buildGetRequest(tuples[i], seq);
+    if (sendto(sock->fd(), req.data(), req.size(), 0, reinterpret_cast<const sockaddr*>(&kernel), sizeof kernel) < 0)
+      return errnoError("conntrack get request", errno);
+    bool answered = false;
+    while (!answered) {
+      pollfd p{sock->fd(), POLLIN, 0};
+      const int pr = ::poll(&p, 1, timeout_ms);
+      if (pr < 0) {
+        if (errno == EINTR) continue;
+        return errnoError("conntrack get poll", errno);
+      }
+      if (pr == 0) return makeError("conntrack get: no answer within " + std::to_string(timeout_ms) + " ms",
+                                    std::errc::timed_out);
+      const ssize_t n = recv(sock->fd(), rx.data(), rx.size(), MSG_DONTWAIT);
+      if (n < 0) {
+        if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
+        return errnoError("conntrack get recv", errno);
+      }
+      int len = static_cast<int>(n);
+      for (auto* nlh = reinterpret_cast<const nlmsghdr*>(rx.data()); mnl_nlmsg_ok(nlh, len);
+           nlh = mnl_nlmsg_next(nlh, &len)) {
+        if (nlh->nlmsg_seq != seq || (nlh->nlmsg_pid != 0 && nlh->nlmsg_pid != portid)) continue;
+        if (nlh->nlmsg_type == NLMSG_ERROR) {
+          if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(nlmsgerr))) return makeError("conntrack get: short NLMSG_ERROR");
+          const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
+          if (err->error != 0 && err->error != -ENOENT)
+            return errnoError("conntrack get refused by the kernel", -err->error);
+          answered = true;  // ENOENT: the conntrack is gone already (its destroy event ends the flow)
+          continue;
+        }
+        if (auto e = parseConntrackMessage(nlh)) {
+          ++delivered;
+          cb(*e);
+        }
+        answered = true;
+      }
+    }
+  }
+  return delivered;
+}
+
 Result<ConntrackEvents> ConntrackEvents::open(Options options) {
   if ((options.groups & (kNew | kUpdate | kDestroy)) == 0 || (options.groups & ~(kNew | kUpdate | kDestroy)) != 0)
     return makeError("ConntrackEvents: groups must be a non-empty subset of kNew|kUpdate|kDestroy");

@@ -155,6 +155,17 @@ struct CtDumpOptions {
 [[nodiscard]] Result<std::size_t> dumpConntrack(std::optional<IpFamily> family, std::optional<CtMarkFilter> mark,
                                                 const CtCallback& cb);
 
+// Looks up each tuple's conntrack (IPCTNL_MSG_CT_GET by original tuple: a
+// hash lookup in the kernel, not a table walk) on one fresh socket and calls
+// `cb` for every entry found (Kind::Dump, with counters and TCP state).
+// Tuples without a conntrack (ENOENT: already gone) are skipped. Returns the
+// number of entries delivered. Error: the socket errno, ETIMEDOUT when an
+// answer does not come within timeout_ms, any other kernel error.
+[[nodiscard]] Result<std::size_t> getConntracks(const std::vector<CtTuple>& tuples, const CtCallback& cb,
+                                                int timeout_ms = 2000);
+// IPCTNL_MSG_CT_GET for one original tuple (NLM_F_REQUEST), as a value.
+[[nodiscard]] std::vector<uint8_t> buildGetRequest(const CtTuple& tuple, uint32_t seq);
+
 class ConntrackEvents {
  public:
   // Multicast groups, as a bit set.

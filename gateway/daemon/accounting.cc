@@ -186,7 +186,7 @@ std::optional<ctl::Event> Accounting::onConntrack(const nl::CtEntry& e, int64_t 
     // matters, and the next dump reads its counters (pendingClose()).
     if (over) {
       if (e.id) f.ct_id = e.id;
-      pending_close_ = true;
+      closing_.push_back(e.orig);
     }
     return std::nullopt;
   }

@@ -111,12 +111,13 @@ class Accounting {
       for (const auto& f : list) fn(f);
   }
   AccountingCounters counters() const;
-  // True once after an update said a tracked TCP connection is over: its
-  // counters come with the next dump (ConntrackFeed dumps soon after).
-  bool takePendingClose() {
-    const bool p = pending_close_;
-    pending_close_ = false;
-    return p;
+  // The tuples of tracked TCP connections an update said are over since the
+  // last call: their counters are read next (ConntrackFeed looks each up).
+  bool hasClosing() const { return !closing_.empty(); }
+  std::vector<nl::CtTuple> takeClosing() {
+    std::vector<nl::CtTuple> out;
+    out.swap(closing_);
+    return out;
   }
 
  private:
@@ -140,7 +141,7 @@ class Accounting {
   // within the kernel's TIME_WAIT (forgotten after kClosedMemoryUs).
   static constexpr int64_t kClosedMemoryUs = 600'000'000;
   std::unordered_map<uint32_t, int64_t> closed_ids_;
-  bool pending_close_ = false;
+  std::vector<nl::CtTuple> closing_;
   size_t tracked_ = 0;
   AccountingCounters counters_;
 };

@@ -58,7 +58,16 @@ void ConntrackFeed::scheduleCloseDump() {
   close_timer_.async_wait([this](const boost::system::error_code& ec) {
     close_pending_ = false;
     if (ec) return;
-    dump(nowUs(), std::nullopt);
+    // Each closing connection's conntrack by its tuple (a hash lookup, no
+    // table walk): its counters and state end the flow.
+    events_.drain();
+    std::vector<ctl::Event> ended;
+    const int64_t now = nowUs();
+    auto n = nl::getConntracks(accounting_.takeClosing(), [&](const nl::CtEntry& e) {
+      if (auto ev = accounting_.onConntrack(e, now)) ended.push_back(std::move(*ev));
+    });
+    if (!n) log::warn("conntrack_get_failed", {{"error", n.error().message()}});
+    for (const ctl::Event& e : ended) events_.emit(e);
   });
 }
 
@@ -84,7 +93,7 @@ void ConntrackFeed::watch() {
     });
     if (!got) log::warn("conntrack_events_failed", {{"error", got.error().message()}});
     if (ct_events_->takeOverflow()) dump(nowUs(), std::nullopt);  // resync
-    if (accounting_.takePendingClose()) scheduleCloseDump();
+    if (accounting_.hasClosing()) scheduleCloseDump();
     watch();
   });
 }
@@ -97,7 +106,6 @@ void ConntrackFeed::dump(int64_t sample_ts, std::optional<int64_t> boundary) {
   auto n = nl::dumpConntrack(std::nullopt, decided, [&](const nl::CtEntry& e) {
     if (auto ev = accounting_.onConntrack(e, sample_ts)) ended.push_back(std::move(*ev));
   });
-  (void)accounting_.takePendingClose();  // this dump read them
   for (const ctl::Event& e : ended) events_.emit(e);
   if (!n) log::warn("conntrack_dump_failed", {{"error", n.error().message()}});
   if (boundary)

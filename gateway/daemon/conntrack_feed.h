@@ -8,10 +8,10 @@
 // so); start() waits for events on the io_context and dumps at every
 // aggregate boundary or conntrack_dump_interval, whichever comes first.
 // Update events carry no counters: when one says a tracked TCP connection is
-// over (Accounting::takePendingClose()), a dump follows within
-// kCloseDumpDelay (one dump for every close in that window) and its entries
-// end those flows with their counters, seconds after the connection's end
-// rather than after TIME_WAIT. With a stats interval, every interval dumps
+// over (Accounting::takeClosing()), kCloseDumpDelay later each such
+// connection's conntrack is looked up by its tuple (nl::getConntracks: a
+// hash lookup in the kernel, never a table walk) and its counters end the
+// flow, within a second of the connection's end rather than after TIME_WAIT. With a stats interval, every interval dumps
 // and hands Accounting::stats() (flow_stats) out. finish() (shutdown) dumps
 // once more and ends every flow still tracked.
 //

@@ -538,8 +538,9 @@ TEST(Accounting, TcpStateOverEndsTheFlowOnceBeforeTheDestroy) {
   nl::CtEntry upd = withState(entry(nl::CtEntry::Kind::Update, t, 0, 0, 0, 0, 501), nl::kTcpStateTimeWait);
   upd.has_counters = false;
   EXPECT_FALSE(acc.onConntrack(upd, (kBase + 3) * kSec));
-  EXPECT_TRUE(acc.takePendingClose());
-  EXPECT_FALSE(acc.takePendingClose()) << "once";
+  EXPECT_TRUE(acc.hasClosing());
+  EXPECT_EQ(acc.takeClosing(), std::vector<nl::CtTuple>{t});
+  EXPECT_FALSE(acc.hasClosing()) << "once";
   // An established dump entry is a sample, not an end.
   EXPECT_FALSE(acc.onConntrack(withState(entry(nl::CtEntry::Kind::Dump, t, 900, 9, 100, 4, 501), 3),
                                (kBase + 3) * kSec));

@@ -512,6 +512,33 @@ TEST(ConntrackParse, RandomCorruptionNeverCrashes) {
   EXPECT_LT(accepted, 20000);
 }
 
+// --- get request (one conntrack by its original tuple) --------------------------
+
+TEST(ConntrackGetRequest, CarriesTheTupleTheParserReadsBack) {
+  for (const char* src : {"10.0.0.1", "2001:db8::1"}) {
+    CtTuple t;
+    t.family = std::strchr(src, ':') ? IpFamily::V6 : IpFamily::V4;
+    t.src = addr(src);
+    t.dst = addr(t.family == IpFamily::V6 ? "2001:db8::2" : "192.0.2.7");
+    t.src_port = 40000;
+    t.dst_port = 443;
+    t.l4proto = IPPROTO_TCP;
+    auto m = buildGetRequest(t, 9);
+    auto* nlh = reinterpret_cast<nlmsghdr*>(m.data());
+    ASSERT_EQ(nlh->nlmsg_len, m.size());
+    EXPECT_EQ(nlh->nlmsg_type, (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET);
+    EXPECT_EQ(nlh->nlmsg_flags, NLM_F_REQUEST) << "a lookup, not a dump";
+    EXPECT_EQ(nlh->nlmsg_seq, 9u);
+    const auto* nfg = static_cast<const nfgenmsg*>(mnl_nlmsg_get_payload(nlh));
+    EXPECT_EQ(nfg->nfgen_family, t.family == IpFamily::V6 ? AF_INET6 : AF_INET);
+    // Same attributes as an entry: read back with the entry parser.
+    nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
+    auto e = parseConntrackMessage(nlh);
+    ASSERT_TRUE(e.has_value()) << src;
+    EXPECT_EQ(e->orig, t);
+  }
+}
+
 // --- dump request ------------------------------------------------------------
 
 TEST(ConntrackDumpRequest, EncodingWithoutFilter) {
