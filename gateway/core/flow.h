@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/core/health.h"
 #include "gateway/core/packet.h"
 
 namespace fg::core {
@@ -152,6 +153,7 @@ struct Flow {
   Classification cls;
   FlowDecision decision;
   uint32_t in_ifindex = 0;   // inline only: where the opening packet came in
+  FlowHealth health;         // handshake and response times, failures (core/health.h)
   // The answer known before DPI (DNS hint or learned server); only allocated
   // when there is one.
   std::unique_ptr<EarlyAnswer> early;
