@@ -25,7 +25,7 @@
 
 namespace fg::ctl {
 
-enum class MetricType : uint8_t { Counter, Gauge, Untyped };
+enum class MetricType : uint8_t { Counter, Gauge, Untyped, Histogram };
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
@@ -48,6 +48,9 @@ class Exposition {
   Exposition& sample(uint64_t value, const Labels& labels = {});
   Exposition& sample(int64_t value, const Labels& labels = {});
   Exposition& sample(double value, const Labels& labels = {});
+  // A histogram family's series: <family>_bucket{...,le} per bound and +Inf,
+  // <family>_sum, <family>_count.
+  Exposition& histogram(const PromHistogram& h, const Labels& labels = {});
 
   // Shorthands for a family with one sample.
   Exposition& counter(std::string_view name, std::string_view help, uint64_t value, const Labels& labels = {});
@@ -57,7 +60,7 @@ class Exposition {
   std::string take() { return std::move(out_); }
 
  private:
-  void line(std::string_view value, const Labels& labels);
+  void line(std::string_view value, const Labels& labels, std::string_view suffix = {});
   std::string name_;
   std::string out_;
 };
@@ -65,5 +68,12 @@ class Exposition {
 // flowgate_app_bytes_total{application,direction="up|down"},
 // flowgate_app_packets_total{application,direction}, flowgate_app_flows_total{application}.
 void appendApplicationTotals(Exposition& out, const std::map<std::string, TrafficCounters>& totals);
+
+// Health per application (docs/health.md): histograms
+// flowgate_app_tcp_handshake_seconds, flowgate_app_tcp_handshake_server_seconds,
+// flowgate_app_response_seconds, flowgate_app_tls_hello_seconds{application};
+// counters flowgate_app_connection_failures_total{application,reason} and
+// flowgate_app_resets_total{application,by="client|server"}.
+void appendApplicationHealth(Exposition& out, const std::map<std::string, HealthTotals>& totals);
 
 }  // namespace fg::ctl
