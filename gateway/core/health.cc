@@ -45,11 +45,13 @@ std::string_view toString(HealthFailure f) {
 
 HealthFigures healthFigures(const FlowHealth& h) {
   HealthFigures f;
+  if (h.syn != 0 && h.client_next != 0) {
+    f.handshake = span(h.syn, h.client_next);
+    f.handshake_exact = f.handshake >= 0 && h.client_ack_bare;
+  }
   if (h.syn_ack != 0) {
     f.handshake_server = span(h.syn, h.syn_ack);
-    f.handshake_client = span(h.syn_ack, h.client_after_syn_ack);
-    f.handshake_client_exact = f.handshake_client >= 0 && h.client_ack_bare;
-    if (f.handshake_server >= 0 && f.handshake_client >= 0) f.handshake = f.handshake_server + f.handshake_client;
+    f.handshake_client = span(h.syn_ack, h.client_next);
   }
   if (h.response != 0) f.response = span(h.request, h.response);
   if (h.tls_server_hello != 0) f.tls_hello = span(h.tls_client_hello, h.tls_server_hello);
@@ -69,14 +71,14 @@ void observeHealth(FlowHealth& h, const Packet& p, bool from_client) {
   if (rst) h.resets |= from_client ? 1 : 2;
   if (from_client) {
     if (tcp && syn && !ack) {
-      if (h.syn_ack == 0) {
+      if (h.client_next == 0 && h.syn_ack == 0) {
         if (h.syn != 0 && h.syn_retries < UINT8_MAX) ++h.syn_retries;
         h.syn = p.ts;
       }
       return;
     }
-    if (tcp && h.syn_ack != 0 && h.client_after_syn_ack == 0 && !rst) {
-      h.client_after_syn_ack = p.ts;
+    if (tcp && h.syn != 0 && h.client_next == 0 && !rst) {
+      h.client_next = p.ts;
       h.client_ack_bare = p.payload_len == 0;
     }
     if (p.payload_len == 0) return;
@@ -88,11 +90,17 @@ void observeHealth(FlowHealth& h, const Packet& p, bool from_client) {
     }
     return;
   }
+  const bool first_from_server = !h.server_seen;
+  h.server_seen = true;
   if (tcp && syn && ack) {
     if (h.syn != 0 && h.syn_ack == 0) h.syn_ack = p.ts;
     return;
   }
-  if (tcp && rst && h.syn != 0 && h.syn_ack == 0 && h.failure == HealthFailure::None) {
+  // The RST is the server's first word and the client said nothing after
+  // its SYN: the connection was refused (a RST after an unseen SYN-ACK
+  // would need the client's silence too, which a client never keeps).
+  if (tcp && rst && first_from_server && h.syn != 0 && h.client_next == 0 &&
+      h.failure == HealthFailure::None) {
     h.failure = HealthFailure::Refused;
     return;
   }
@@ -102,7 +110,7 @@ void observeHealth(FlowHealth& h, const Packet& p, bool from_client) {
 }
 
 void healthAtEnd(FlowHealth& h, EndReason reason) {
-  if (h.syn == 0 || h.syn_ack != 0 || h.failure != HealthFailure::None) return;
+  if (h.syn == 0 || h.server_seen || h.client_next != 0 || h.failure != HealthFailure::None) return;
   if (reason == EndReason::Idle || reason == EndReason::Evicted || reason == EndReason::EndOfInput)
     h.failure = HealthFailure::NoAnswer;
 }

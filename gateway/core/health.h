@@ -6,16 +6,20 @@
 // once it is decided, so inline the figures cover only what was queued
 // before). From the timestamps, healthFigures() derives:
 //
-//   handshake_server  SYN -> SYN-ACK (the last SYN before the SYN-ACK, so a
-//                     retransmitted SYN does not add its timeout): the round
-//                     trip from the observer to the server and back.
+//   handshake         SYN (the last one, so a retransmitted SYN does not
+//                     add its timeout) -> the client's next packet: the
+//                     whole TCP handshake RTT as the observer sees it.
+//                     Exact when that packet is the bare handshake ACK
+//                     (captures see it); an upper bound when it carries data,
+//                     since it then also holds the client's time to write its
+//                     request. Inline, bare ACKs and SYN-ACKs are not queued
+//                     (docs/kernel.md rule 5, skip_bare_tcp): the next packet
+//                     seen is the client's first data.
+//   handshake_server  SYN -> SYN-ACK, where the SYN-ACK is seen (captures;
+//                     inline with skip_bare_tcp = false): the round trip from
+//                     the observer to the server and back.
 //   handshake_client  SYN-ACK -> the client's next packet: the round trip to
-//                     the client. Exact when that packet is the bare
-//                     handshake ACK (captures see it); an upper bound when it
-//                     carries data (inline: bare ACKs are never queued, see
-//                     docs/kernel.md rule 5), since it then also holds the
-//                     client's time to write its request.
-//   handshake         the sum of both: the whole TCP handshake RTT.
+//                     the client (exact or an upper bound, as above).
 //   response          first client payload -> first server payload after it
 //                     (server response time; for TLS the ServerHello, for
 //                     DNS the answer, for HTTP the response head).
@@ -24,8 +28,10 @@
 //                     record after the ServerHello (TLS 1.3: the record with
 //                     the client's Finished; TLS 1.2: its first request).
 //   resets            who sent a RST (client, server), whenever one was seen.
-//   failure           refused (RST instead of SYN-ACK), no_answer (the SYN
-//                     never answered until the flow ended), unreachable (an
+//   failure           refused (the server's RST answers the SYN: nothing else
+//                     came from the server, the client sent nothing after its
+//                     SYN), no_answer (nothing at all came back from the
+//                     server until the flow ended), unreachable (an
 //                     ICMP/ICMPv6 destination unreachable quoting the
 //                     client's packet, before any answer of the server).
 #pragma once
@@ -42,16 +48,17 @@ std::string_view toString(HealthFailure f);
 
 // Per-flow health state (part of Flow). Timestamps are 0 until seen.
 struct FlowHealth {
-  Timestamp syn = 0;               // the last client SYN before the SYN-ACK
-  Timestamp syn_ack = 0;           // the server's first SYN-ACK
-  Timestamp client_after_syn_ack = 0;  // the client's first packet after it
+  Timestamp syn = 0;               // the last client SYN before its next packet
+  Timestamp syn_ack = 0;           // the server's first SYN-ACK (when seen)
+  Timestamp client_next = 0;       // the client's first packet after its SYN
   Timestamp request = 0;           // first client payload
   Timestamp response = 0;          // first server payload after `request`
   Timestamp tls_client_hello = 0;  // = request when it was a ClientHello
   Timestamp tls_server_hello = 0;  // = response when it was a ServerHello
   Timestamp tls_client_app = 0;    // first client application_data record after it
-  bool client_ack_bare = false;    // client_after_syn_ack carried no payload
-  uint8_t syn_retries = 0;         // client SYNs before the SYN-ACK beyond the first (saturates)
+  bool client_ack_bare = false;    // client_next carried no payload
+  bool server_seen = false;        // any packet from the server
+  uint8_t syn_retries = 0;         // client SYNs beyond the first (saturates)
   uint8_t resets = 0;              // RSTs seen: bit 0 from the client, bit 1 from the server
   HealthFailure failure = HealthFailure::None;
   uint8_t icmp_type = 0, icmp_code = 0;  // of the unreachable, when failure == Unreachable
@@ -61,8 +68,8 @@ struct FlowHealth {
 struct HealthFigures {
   int64_t handshake_server = -1;
   int64_t handshake_client = -1;
-  bool handshake_client_exact = false;
   int64_t handshake = -1;
+  bool handshake_exact = false;  // the client's next packet was the bare ACK
   int64_t response = -1;
   int64_t tls_hello = -1;
   int64_t tls_handshake = -1;

@@ -153,9 +153,9 @@ nlohmann::ordered_json healthRecord(const core::HealthFigures& h) {
     if (v >= 0) j[name] = v;
   };
   us("handshake_us", h.handshake);
+  if (h.handshake >= 0) j["handshake_exact"] = h.handshake_exact;
   us("handshake_server_us", h.handshake_server);
   us("handshake_client_us", h.handshake_client);
-  if (h.handshake_client >= 0) j["handshake_client_exact"] = h.handshake_client_exact;
   us("response_us", h.response);
   us("tls_hello_us", h.tls_hello);
   us("tls_handshake_us", h.tls_handshake);

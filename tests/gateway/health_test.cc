@@ -98,24 +98,36 @@ action = "reject"
   std::vector<EndedFlow> ended_;
 };
 
-// What the inline path sees: the bare ACK is never queued, so the client
-// side is measured to the ClientHello (an upper bound).
+// What the inline path sees by default: neither the SYN-ACK nor the bare
+// ACK is queued (skip_bare_tcp), so the handshake runs from the SYN to the
+// ClientHello (an upper bound) and has no server/client split.
 TEST_F(HealthTest, InlineTlsFiguresFromQueuedPacketsOnly) {
   at(0, client(kTcpSyn));
-  at(40'000, server(kTcpSyn | kTcpAck));
   at(55'000, client(kTcpAck | kTcpPsh, tlsRecord(0x16, 1)));
   at(55'000 + 62'500, server(kTcpAck, tlsRecord(0x16, 2)));
   ASSERT_NE(flow(), nullptr);
   const HealthFigures h = healthFigures(flow()->health);
-  EXPECT_EQ(h.handshake_server, 40'000);
-  EXPECT_EQ(h.handshake_client, 15'000);
-  EXPECT_FALSE(h.handshake_client_exact);
   EXPECT_EQ(h.handshake, 55'000);
+  EXPECT_FALSE(h.handshake_exact);
+  EXPECT_EQ(h.handshake_server, -1) << "no SYN-ACK seen";
+  EXPECT_EQ(h.handshake_client, -1);
   EXPECT_EQ(h.response, 62'500);
   EXPECT_EQ(h.tls_hello, 62'500);
   EXPECT_EQ(h.tls_handshake, -1) << "no client application data seen";
   EXPECT_EQ(h.failure, HealthFailure::None);
   EXPECT_EQ(h.syn_retries, 0);
+}
+
+// Inline with skip_bare_tcp = false the SYN-ACK is queued: the split.
+TEST_F(HealthTest, SynAckSplitsTheHandshake) {
+  at(0, client(kTcpSyn));
+  at(40'000, server(kTcpSyn | kTcpAck));
+  at(55'000, client(kTcpAck | kTcpPsh, tlsRecord(0x16, 1)));
+  const HealthFigures h = healthFigures(flow()->health);
+  EXPECT_EQ(h.handshake_server, 40'000);
+  EXPECT_EQ(h.handshake_client, 15'000);
+  EXPECT_EQ(h.handshake, 55'000);
+  EXPECT_FALSE(h.handshake_exact);
 }
 
 // A capture sees every packet: the bare ACK makes the client side exact,
@@ -137,8 +149,8 @@ TEST_F(HealthTest, CaptureSeesTheBareAckAndTheTlsHandshakeEnd) {
   const HealthFigures h = healthFigures(flow()->health);
   EXPECT_EQ(h.handshake_server, 30'000);
   EXPECT_EQ(h.handshake_client, 200);
-  EXPECT_TRUE(h.handshake_client_exact);
   EXPECT_EQ(h.handshake, 30'200);
+  EXPECT_TRUE(h.handshake_exact);
   EXPECT_EQ(h.response, 30'000);
   EXPECT_EQ(h.tls_hello, 30'000);
   EXPECT_EQ(h.tls_handshake, 31'000);
@@ -176,7 +188,14 @@ TEST_F(HealthTest, ResetAfterTheHandshakeIsNoFailure) {
   at(0, client(kTcpSyn));
   at(5'000, server(kTcpSyn | kTcpAck));
   at(6'000, server(kTcpRst));
-  const HealthFigures h = healthFigures(flow()->health);
+  HealthFigures h = healthFigures(flow()->health);
+  EXPECT_EQ(h.failure, HealthFailure::None);
+  EXPECT_EQ(h.resets, 2);
+  // Inline (no SYN-ACK queued): the client's data shows the connection stood.
+  at(10 * kSecond, client(kTcpSyn, {}, 40002));
+  at(10 * kSecond + 100, client(kTcpAck | kTcpPsh, tlsRecord(0x16, 1), 40002));
+  at(10 * kSecond + 200, server(kTcpRst | kTcpAck, {}, 40002));
+  h = healthFigures(flow(40002)->health);
   EXPECT_EQ(h.failure, HealthFailure::None);
   EXPECT_EQ(h.resets, 2);
 }
@@ -191,6 +210,17 @@ TEST_F(HealthTest, UnansweredSynFailsWhenTheFlowExpires) {
   EXPECT_EQ(ended_[0].reason, EndReason::Idle);
   EXPECT_EQ(ended_[0].health.failure, HealthFailure::NoAnswer);
   EXPECT_EQ(ended_[0].health.syn_retries, 1);
+}
+
+// Inline, an answered connection whose SYN-ACK and ACK were not queued and
+// that carried nothing yet ends as no failure once the server spoke.
+TEST_F(HealthTest, ServerSpeakingFirstIsAnAnswer) {
+  at(0, client(kTcpSyn));
+  at(30'000, server(kTcpAck | kTcpPsh, Bytes{'2', '2', '0', ' '}));
+  clock_.advanceTo(kT0 + 3600 * kSecond);
+  for (auto& e : engine_->expireIdle()) ended_.push_back(e);
+  ASSERT_EQ(ended_.size(), 1u);
+  EXPECT_EQ(ended_[0].health.failure, HealthFailure::None);
 }
 
 TEST_F(HealthTest, UnansweredSynAtShutdownIsNoVerdictOnTheServer) {
@@ -283,6 +313,7 @@ TEST_F(HealthTest, DecidedFlowsEndWithoutHealth) {
   const ProcessResult r = at(12'000, client(kTcpAck | kTcpPsh, tlsRecord(0x16, 1)));
   ASSERT_TRUE(r.decided.has_value());
   EXPECT_EQ(healthFigures(r.decided->flow->health).handshake, 12'000);
+  EXPECT_EQ(healthFigures(r.decided->flow->health).handshake_server, 10'000);
   for (auto& e : engine_->finish(EndReason::Shutdown)) ended_.push_back(e);
   ASSERT_EQ(ended_.size(), 1u);
   EXPECT_TRUE(ended_[0].decided);

@@ -172,7 +172,7 @@ TEST(FlowRecord, HealthFiguresInMicroseconds) {
   auto f = makeFlow("10.1.0.2", 40000, "10.9.9.9", 443, core::kProtoTcp);
   f->health.syn = 1'000'000;
   f->health.syn_ack = 1'040'000;
-  f->health.client_after_syn_ack = 1'055'000;
+  f->health.client_next = 1'055'000;
   f->health.client_ack_bare = false;
   f->health.request = f->health.tls_client_hello = 1'055'000;
   f->health.response = f->health.tls_server_hello = 1'117'500;
@@ -184,7 +184,7 @@ TEST(FlowRecord, HealthFiguresInMicroseconds) {
   EXPECT_EQ(h["handshake_us"], 55'000);
   EXPECT_EQ(h["handshake_server_us"], 40'000);
   EXPECT_EQ(h["handshake_client_us"], 15'000);
-  EXPECT_EQ(h["handshake_client_exact"], false);
+  EXPECT_EQ(h["handshake_exact"], false);
   EXPECT_EQ(h["response_us"], 62'500);
   EXPECT_EQ(h["tls_hello_us"], 62'500);
   EXPECT_FALSE(h.contains("tls_handshake_us"));
