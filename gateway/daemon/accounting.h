@@ -45,6 +45,8 @@ struct DecidedFlow {
   std::string src, dst;         // text, for subscription filters
   int64_t first_seen_us = 0;
   std::string record;           // the decided `flow` record (one JSON line)
+  // The health figures the flow showed until it was decided, when any.
+  std::optional<ctl::HealthSample> health{};
 };
 
 struct AccountingCounters {
@@ -59,6 +61,11 @@ class Accounting {
   explicit Accounting(ctl::Aggregator::Options options) : aggregator_(options) {}
 
   void track(DecidedFlow flow);
+  // The health figures of a flow that ended undecided (e.g. a failed
+  // connection): counted in the aggregates, nothing else tracked.
+  void health(const std::string& application, int64_t first_seen_us, const ctl::HealthSample& s) {
+    aggregator_.health(application, first_seen_us, s);
+  }
   // A conntrack entry at `now_us`. Returns the flow_end event for a destroy
   // of a tracked flow.
   std::optional<ctl::Event> onConntrack(const nl::CtEntry& e, int64_t now_us);
