@@ -141,6 +141,26 @@ Exposition& Exposition::histogram(const PromHistogram& h, const Labels& labels) 
   return *this;
 }
 
+Exposition& Exposition::durations(const Histogram& h, const Labels& labels) {
+  Labels with_le = labels;
+  with_le.emplace_back("le", "");
+  for (uint64_t bound = 4; bound <= (uint64_t{1} << Histogram::kMaxExp); bound <<= 1) {
+    // Values below `bound` µs: Prometheus' `le` is inclusive, so the bound
+    // written is the largest value counted, one µs below.
+    char le[32];
+    std::snprintf(le, sizeof le, "%.9g", static_cast<double>(bound - 1) / 1e6);
+    with_le.back().second = le;
+    line(std::to_string(h.countBelow(bound)), with_le, "_bucket");
+  }
+  with_le.back().second = "+Inf";
+  line(std::to_string(h.count()), with_le, "_bucket");
+  char sum[32];  // µs resolution without the binary fraction's noise
+  std::snprintf(sum, sizeof sum, "%.15g", static_cast<double>(h.sum()) / 1e6);
+  line(sum, labels, "_sum");
+  line(std::to_string(h.count()), labels, "_count");
+  return *this;
+}
+
 Exposition& Exposition::counter(std::string_view name, std::string_view help, uint64_t value,
                                 const Labels& labels) {
   return family(name, MetricType::Counter, help).sample(value, labels);

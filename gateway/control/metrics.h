@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/histogram.h"
 #include "gateway/control/aggregates.h"
 
 namespace fg::ctl {
@@ -51,6 +52,10 @@ class Exposition {
   // A histogram family's series: <family>_bucket{...,le} per bound and +Inf,
   // <family>_sum, <family>_count.
   Exposition& histogram(const PromHistogram& h, const Labels& labels = {});
+  // After family(name, MetricType::Histogram, help): a histogram of µs
+  // durations (common/histogram.h) in seconds: cumulative `_bucket` lines at
+  // every power of two from 4 µs to ~67 s and +Inf, then `_sum` and `_count`.
+  Exposition& durations(const Histogram& h, const Labels& labels = {});
 
   // Shorthands for a family with one sample.
   Exposition& counter(std::string_view name, std::string_view help, uint64_t value, const Labels& labels = {});

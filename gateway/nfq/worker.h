@@ -20,6 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/histogram.h"
 #include "gateway/core/engine.h"
 #include "gateway/nfq/queue.h"
 
@@ -47,12 +48,16 @@ struct WorkerConfig {
   QueueConfig queue;
   core::EngineConfig engine;
   size_t max_round = 256;  // packets per receive round
+  // The verdict of a packet whose processing failed (an exception), and of
+  // every packet of a round that could not run to its end.
+  core::FailureAction internal_error = core::FailureAction::Accept;
 };
 
 // Every worker counter, declared once. Each entry:
 //   X(name, source, status_path, metric, label_key, label_value, type, help)
 // name: the WorkerCounters field; source: where publishCounters() reads it
-// (`e` = the engine's counters, `pipeline` = the engine's pipeline);
+// (`e` = the engine's counters, `pipeline` = the engine's pipeline, or a
+// member of the worker);
 // status_path: JSON pointer in `flowgatectl status` ("" = not shown);
 // metric: Prometheus family ("" = not exported), with an optional label;
 // type: ctl::MetricType. Status, metrics and tests iterate this list, so a
@@ -83,7 +88,9 @@ struct WorkerConfig {
     "kernel_bound", Counter, "Flows acted on at their first packet")                                               \
   X(observed, e.observed, "/hints/first_packet/dns_observed", "", "", "", Counter, "")                             \
   X(detection_updated, pipeline.counters().detection_updated, "/hints/first_packet/detection_updated",             \
-    "flowgate_detection_updated_total", "", "", Counter, "Flows whose early answer DPI contradicted")
+    "flowgate_detection_updated_total", "", "", Counter, "Flows whose early answer DPI contradicted")               \
+  X(internal_errors, internal_errors_, "/counters/internal_errors", "flowgate_internal_errors_total", "", "",      \
+    Counter, "Packets whose processing failed; they got the failure.internal_error verdict")
 
 // Published by the worker thread after each round, read by any thread.
 struct WorkerCounters {
@@ -109,10 +116,15 @@ class Worker final {
   void post(std::function<void(const core::Engine&)> task);
 
   const WorkerCounters& counters() const { return counters_; }
+  // Time from the kernel's queueing of a packet to its verdict, µs (packets
+  // with a kernel timestamp: QueueConfig::timestamps). Any thread.
+  Histogram verdictLatency() const { return shared_latency_.snapshot(); }
   QueueSocket& socket() { return *socket_; }
   int index() const { return index_; }
 
  private:
+  void handle(const QueuedPacket& qp, VerdictEntry& slot);
+  void onInternalError(VerdictEntry& slot, const char* what);
   void onDecision(const core::DecisionEvent& e);
   void onFlowsEnded(const std::vector<core::EndedFlow>& ended);
 
@@ -136,6 +148,10 @@ class Worker final {
   std::vector<SetElementRequest> pending_sets_;
   std::unordered_map<uint32_t, std::string> ifnames_;
   WorkerCounters counters_;
+  uint64_t internal_errors_ = 0;  // this thread's; published with the others
+  std::vector<core::Timestamp> round_stamps_;  // the kernel timestamps of this round's packets
+  Histogram verdict_latency_;                  // this thread's
+  SharedHistogram shared_latency_;             // published after each round
 };
 
 }  // namespace fg::nfq
