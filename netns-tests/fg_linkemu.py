@@ -116,7 +116,8 @@ def main():
         for d in dirs:
             d.flush(now)
         dues = [t for t in (d.next_due() for d in dirs) if t is not None]
-        timeout = min([end - now] + [max(0.0, t - now) for t in dues])
+        # At most 0.2 s: a signal does not end select() (PEP 475).
+        timeout = min([end - now, 0.2] + [max(0.0, t - now) for t in dues])
         try:
             ready, _, _ = select.select([a, b], [], [], timeout)
         except InterruptedError:

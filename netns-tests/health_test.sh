@@ -3,16 +3,21 @@
 #   - a link emulator (fg_linkemu.py, an AF_PACKET relay: this kernel has no
 #     netem) on the server's link holds every frame towards the server for
 #     40 ms and drops 2 % of them;
-#   - 20 TLS 1.3 connections from the client through the gateway: their
-#     `flow` records carry handshake_us (SYN -> ClientHello: SYN-ACKs and
-#     bare ACKs are not queued, so an upper bound, handshake_exact false, and
-#     no server/client split) within 10 % of the 40 ms (median over the
-#     flows; a lost SYN is retransmitted and the figure runs from the last
-#     one), and the aggregate rows carry the handshake p50 within 10 % too;
+#   - 20 TLS 1.3 connections from the client through the gateway, run with
+#     skip_bare_tcp = false so the SYN-ACK is queued: their `flow` records
+#     carry handshake_server_us (SYN -> SYN-ACK) within 10 % of the 40 ms
+#     (median over the flows; a lost SYN is retransmitted and the figure
+#     runs from the last one) and handshake_us (SYN -> the client's next
+#     packet) no smaller; the aggregate rows carry the server-side p50
+#     within 10 % too. (With the default skip_bare_tcp the SYN-ACK is not
+#     queued and handshake_us, SYN -> ClientHello, is only an upper bound
+#     that includes the client's time to write its hello: health.md.)
 #   - a connection to a closed port (RST instead of SYN-ACK) is counted as
 #     refused in the aggregates and flowgate_app_connection_failures_total;
-#   - the Prometheus histogram flowgate_app_tcp_handshake_seconds counts the
-#     flows in the bucket le=0.05 and not in le=0.025.
+#   - the Prometheus histogram flowgate_app_tcp_handshake_server_seconds
+#     counts in its buckets le=0.025 and le=0.05 as many TLS flows as the
+#     records show at or below 25 and 50 ms (a few take longer: the server's
+#     ARP refresh crosses the delayed link too, as with netem).
 # Usage: health_test.sh FLOWGATE_BINARY SOURCE_DIR
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -67,7 +72,7 @@ fg_wait_listen "$FG_S" tcp 443
 
 events=$FG_WORK/events.jsonl
 FG_EXTRA_TABLES=$'\n[accounting]\ninterval = 2\nconntrack_dump_interval = 1\n\n[output]\nevents_file = "'"$events"$'"\nevents = ["flow", "flow_end", "aggregate"]\n'
-FG_LOG_LEVEL=info fg_start_gateway "$bin" "$src/policies/10-block-weak-tls.toml"
+FG_LOG_LEVEL=info fg_start_gateway "$bin" "$src/policies/10-block-weak-tls.toml" "skip_bare_tcp = false"
 
 # The path works through the emulator (ARP and all) before anything is measured.
 ok=0
@@ -118,47 +123,52 @@ for line in open(events):
         rows.append(e)
 hs = [f["health"]["handshake_server_us"] for f in flows if "handshake_server_us" in f.get("health", {})]
 hh = [f["health"]["handshake_us"] for f in flows if "handshake_us" in f.get("health", {})]
-inexact = bool(hh) and all(f["health"]["handshake_exact"] is False for f in flows if "handshake_us" in f.get("health", {}))
 tls = [f["health"]["tls_hello_us"] for f in flows if "tls_hello_us" in f.get("health", {})]
-agg = [r["health"]["handshake"] for r in rows if "handshake" in r["health"]]
+agg = [r["health"]["handshake_server"] for r in rows if "handshake_server" in r["health"]]
 refused = sum(r["health"]["failures"]["refused"] for r in rows)
 def within(v):
     return abs(v - delay) <= 0.1 * delay
 out = {
     "flows": len(flows), "server_samples": len(hs), "handshake_samples": len(hh),
+    "server_median_us": statistics.median(hs) if hs else None,
+    "server_min_us": min(hs) if hs else None, "server_max_us": max(hs) if hs else None,
     "handshake_median_us": statistics.median(hh) if hh else None,
-    "handshake_min_us": min(hh) if hh else None, "handshake_max_us": max(hh) if hh else None,
     "tls_hello_median_us": statistics.median(tls) if tls else None,
     "agg_rows": len(agg), "agg_count": sum(a["count"] for a in agg),
-    "agg_p50_us": [a["p50_us"] for a in agg], "refused": refused,
-    "client_side_upper_bound": inexact,
+    "agg_p50_us": [(a["count"], a["p50_us"]) for a in agg], "refused": refused,
 }
-out["handshake_ok"] = bool(hh) and within(out["handshake_median_us"])
-# Every interval's p50 within 10 % (weighted: the intervals with most flows decide).
-out["agg_ok"] = bool(agg) and all(within(a["p50_us"]) for a in agg if a["count"] >= 3) and \
-    any(a["count"] >= 3 for a in agg)
+out["server_ok"] = bool(hs) and within(out["server_median_us"])
+tls_hs = [f["health"]["handshake_server_us"] for f in flows
+          if f.get("application") == "TLS" and "handshake_server_us" in f.get("health", {})]
+out["tls_le_25ms"] = sum(1 for v in tls_hs if v <= 25000)
+out["tls_le_50ms"] = sum(1 for v in tls_hs if v <= 50000)
+both = [f["health"] for f in flows if "handshake_server_us" in f.get("health", {}) and "handshake_us" in f["health"]]
+out["handshake_ge_server"] = bool(both) and all(h["handshake_us"] >= h["handshake_server_us"] for h in both)
+# Every interval with 3 flows or more has its p50 within 10 %.
+out["agg_ok"] = any(a["count"] >= 3 for a in agg) and all(within(a["p50_us"]) for a in agg if a["count"] >= 3)
 print(json.dumps(out))
 PY
 )
 fg_log "health report: $report"
 j() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$report" "$1"; }
 fg_check "flow records of the TLS connections ($(j flows))" test "$(j flows)" -ge $((flows - 2))
-fg_check "every flow record carries the handshake ($(j handshake_samples))" \
-  test "$(j handshake_samples)" -eq "$(j flows)"
-fg_check "no SYN-ACK queued (skip_bare_tcp): no server/client split ($(j server_samples))" \
-  test "$(j server_samples)" -eq 0
-fg_check "median handshake RTT $(j handshake_median_us) us within 10 % of ${delay_ms} ms" \
-  test "$(j handshake_ok)" = True
-fg_check "inline, the handshake is an upper bound (the ClientHello, not the bare ACK)" test "$(j client_side_upper_bound)" = True
-fg_check "aggregate handshake p50 $(j agg_p50_us) within 10 % of ${delay_ms} ms" test "$(j agg_ok)" = True
+fg_check "every flow record carries the server-side handshake ($(j server_samples))" \
+  test "$(j server_samples)" -eq "$(j flows)"
+fg_check "median SYN->SYN-ACK $(j server_median_us) us within 10 % of ${delay_ms} ms" test "$(j server_ok)" = True
+fg_check "handshake_us (median $(j handshake_median_us) us) is never below the server side" \
+  test "$(j handshake_ge_server)" = True
+fg_check "aggregate server-side handshake (count, p50) $(j agg_p50_us) within 10 % of ${delay_ms} ms" \
+  test "$(j agg_ok)" = True
 fg_check "the connection to a closed port counts as refused ($(j refused))" test "$(j refused)" -ge 1
 
 metrics=$("$ctl" --socket "$FG_CONTROL_SOCKET" metrics)
-bucket() { sed -nE "s/^flowgate_app_tcp_handshake_seconds_bucket\{application=\"TLS\",le=\"$1\"\} ([0-9]+)$/\1/p" <<<"$metrics"; }
+bucket() { sed -nE "s/^flowgate_app_tcp_handshake_server_seconds_bucket\{application=\"TLS\",le=\"$1\"\} ([0-9]+)$/\1/p" <<<"$metrics"; }
 b25=$(bucket 0.025) b50=$(bucket 0.05)
-fg_log "flowgate_app_tcp_handshake_seconds{TLS}: le=0.025 ${b25:-?} le=0.05 ${b50:-?}"
-fg_check "Prometheus: no TLS handshake below 25 ms (${b25:-none})" test "${b25:-x}" = 0
-fg_check "Prometheus: the TLS handshakes below 50 ms (${b50:-none})" test "${b50:-0}" -ge $((flows - 2))
+fg_log "flowgate_app_tcp_handshake_server_seconds{TLS}: le=0.025 ${b25:-?} le=0.05 ${b50:-?}"
+fg_check "Prometheus: le=0.025 counts the ${b25:-?} flows the records put there ($(j tls_le_25ms))" \
+  test "${b25:-x}" = "$(j tls_le_25ms)"
+fg_check "Prometheus: le=0.05 counts the ${b50:-?} flows the records put there ($(j tls_le_50ms); most of $flows)" \
+  test "${b50:-x}" = "$(j tls_le_50ms)" -a "$(j tls_le_50ms)" -ge $((flows / 2))
 fg_check "Prometheus: a refused connection counted" \
   grep -Eq '^flowgate_app_connection_failures_total\{application="[^"]+",reason="refused"\} [1-9]' <<<"$metrics"
 
