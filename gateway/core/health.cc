@@ -111,8 +111,9 @@ void observeHealth(FlowHealth& h, const Packet& p, bool from_client) {
 
 void healthAtEnd(FlowHealth& h, EndReason reason) {
   if (h.syn == 0 || h.server_seen || h.client_next != 0 || h.failure != HealthFailure::None) return;
-  if (reason == EndReason::Idle || reason == EndReason::Evicted || reason == EndReason::EndOfInput)
-    h.failure = HealthFailure::NoAnswer;
+  // An evicted flow's wait was cut short by the table cap, not by time: no
+  // verdict on its server (and under a SYN flood, no work per eviction).
+  if (reason == EndReason::Idle || reason == EndReason::EndOfInput) h.failure = HealthFailure::NoAnswer;
 }
 
 void healthUnreachable(FlowHealth& h, uint8_t icmp_type, uint8_t icmp_code, bool server_answered) {

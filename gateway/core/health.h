@@ -91,7 +91,8 @@ HealthFigures healthFigures(const FlowHealth& h);
 void observeHealth(FlowHealth& h, const Packet& p, bool from_client);
 
 // The flow ends: a SYN still unanswered is a connection failure (no_answer)
-// unless the flow ended because the gateway stopped or the tuple was reused.
+// when the flow idled out or the input ended; not when the gateway stopped,
+// the tuple was reused or the flow table evicted the flow.
 enum class EndReason : uint8_t;
 void healthAtEnd(FlowHealth& h, EndReason reason);
 

@@ -223,6 +223,21 @@ TEST_F(HealthTest, ServerSpeakingFirstIsAnAnswer) {
   EXPECT_EQ(ended_[0].health.failure, HealthFailure::None);
 }
 
+// A SYN flood fills the table: an evicted flow is no failure, and carries no
+// health to report (no work per eviction).
+TEST_F(HealthTest, EvictedSynOnlyFlowsAreNoFailure) {
+  EngineConfig c;
+  c.pipeline.table.max_flows = 1;
+  engine_ = std::make_unique<Engine>(c, classifier_, clock_, holder_);
+  at(0, client(kTcpSyn, {}, 40001));
+  at(1'000, client(kTcpSyn, {}, 40002));
+  ASSERT_EQ(ended_.size(), 1u);
+  EXPECT_EQ(ended_[0].reason, EndReason::Evicted);
+  EXPECT_EQ(ended_[0].health.failure, HealthFailure::None);
+  EXPECT_FALSE(ended_[0].health.any());
+  EXPECT_TRUE(ended_[0].application.empty());
+}
+
 TEST_F(HealthTest, UnansweredSynAtShutdownIsNoVerdictOnTheServer) {
   at(0, client(kTcpSyn));
   for (auto& e : engine_->finish(EndReason::Shutdown)) ended_.push_back(e);
