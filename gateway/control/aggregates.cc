@@ -59,6 +59,7 @@ nlohmann::ordered_json AggregateRow::json() const {
   j["packets_down"] = counters.packets_down;
   j["flows_new"] = counters.flows_new;
   if (partial) j["partial"] = true;
+  if (health) j["health"] = health->json();
   return j;
 }
 
@@ -146,17 +147,31 @@ void Aggregator::flowEnd(const FlowSample& s) {
   ended_[s.flow_id] = k;
 }
 
+void Aggregator::health(const std::string& application, int64_t ts_us, const HealthSample& s) {
+  int64_t k = intervalOfStart(ts_us);
+  if (next_to_emit_ && k < *next_to_emit_) {
+    k = *next_to_emit_;
+    ++late_;
+  }
+  const std::string app = application.empty() ? std::string(kUnknownApp) : application;
+  Interval& iv = intervals_[k];
+  iv.apps[app];  // the row exists even without traffic
+  iv.health[app].add(s);
+  health_totals_[app].add(s);
+}
+
 void Aggregator::emit(int64_t k, const Interval* iv, std::vector<AggregateRow>& out) const {
   const int64_t start_s = k * static_cast<int64_t>(opt_.interval_s);
   auto row = [&](AggregateBy by, const std::string& key, const TrafficCounters& c) {
     out.push_back(AggregateRow{.interval_start_s = start_s, .interval_s = opt_.interval_s, .by = by,
                                .key = key, .counters = c,
-                               .partial = opt_.start_us > k * interval_us_});
+                               .partial = opt_.start_us > k * interval_us_, .health = std::nullopt});
   };
   TrafficCounters total;
   if (iv) {
     for (const auto& [key, c] : iv->apps) {
       row(AggregateBy::Application, key, c);
+      if (auto h = iv->health.find(key); h != iv->health.end()) out.back().health = h->second;
       total += c;
     }
     for (const auto& [key, c] : iv->addresses) row(AggregateBy::Address, key, c);

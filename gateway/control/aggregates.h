@@ -56,6 +56,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/control/handler.h"
+#include "gateway/control/health_stats.h"
 
 namespace fg::ctl {
 
@@ -93,10 +94,14 @@ struct AggregateRow {
   std::string key;  // application, address or rule; "" for Total
   TrafficCounters counters;
   bool partial = false;  // the interval began before the aggregator started
+  // Application rows: the health of the application's flows that brought
+  // figures in this interval (health()), when any.
+  std::optional<HealthStats> health;
 
   // {"event":"aggregate","interval_start":S,"interval_s":60,"by":"application",
   //  "application":"Netflix","bytes_up":..,"bytes_down":..,"packets_up":..,
-  //  "packets_down":..,"flows_new":..} (+ "partial":true for the first interval)
+  //  "packets_down":..,"flows_new":..} (+ "partial":true for the first interval,
+  //  + "health":{..} on application rows with health figures, docs/health.md)
   nlohmann::ordered_json json() const;
   // For ControlServer::publish: topic Aggregate; application/src/rule set
   // from the key so subscription filters apply to the row.
@@ -120,6 +125,11 @@ class Aggregator {
   void flowStart(const std::string& flow_id, const FlowAttributes& attrs, int64_t ts_us);
   void sample(const FlowSample& s);
   void flowEnd(const FlowSample& final_sample);
+  // One flow's health figures, counted in the interval containing `ts_us`
+  // (late input: the oldest open one) under its application. The
+  // application gets a row in that interval even without traffic (a failed
+  // connection moves no bytes that conntrack accounts).
+  void health(const std::string& application, int64_t ts_us, const HealthSample& s);
 
   // Emits every interval ending at or before `t_us` (see the rule above).
   std::vector<AggregateRow> closeUntil(int64_t t_us);
@@ -132,6 +142,8 @@ class Aggregator {
   // Totals per application since start, including intervals not yet
   // emitted (for the Prometheus flowgate_app_* counters).
   const std::map<std::string, TrafficCounters>& applicationTotals() const { return app_totals_; }
+  // Health since start per application (the Prometheus histograms).
+  const std::map<std::string, HealthTotals>& healthTotals() const { return health_totals_; }
   size_t activeFlows() const { return flows_.size(); }
   uint64_t anomalies() const { return anomalies_; }
   uint64_t lateInputs() const { return late_; }
@@ -143,6 +155,7 @@ class Aggregator {
   };
   struct Interval {
     std::map<std::string, TrafficCounters> apps, addresses, rules;
+    std::map<std::string, HealthStats> health;  // by application
   };
 
   int64_t intervalOfSample(int64_t ts_us) const;
@@ -159,6 +172,7 @@ class Aggregator {
   std::unordered_map<std::string, FlowState> flows_;
   std::unordered_map<std::string, int64_t> ended_;  // id -> interval index of its end
   std::map<std::string, TrafficCounters> app_totals_;
+  std::map<std::string, HealthTotals> health_totals_;
   uint64_t anomalies_ = 0, late_ = 0;
 };
 

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 namespace fg::ctl {
 
@@ -74,8 +75,12 @@ std::string formatValue(double v) {
   if (v == std::floor(v) && std::fabs(v) < 9.007199254740992e15) {
     return std::to_string(static_cast<int64_t>(v));
   }
+  // The shortest form that reads back as the same double.
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
+  for (int precision = 15; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
   return buf;
 }
 
@@ -120,6 +125,22 @@ Exposition& Exposition::sample(double value, const Labels& labels) {
   return *this;
 }
 
+Exposition& Exposition::histogram(const PromHistogram& h, const Labels& labels) {
+  Labels l = labels;
+  l.emplace_back("le", "");
+  for (size_t i = 0; i < PromHistogram::kBounds.size(); ++i) {
+    char bound[32];
+    std::snprintf(bound, sizeof bound, "%g", PromHistogram::kBounds[i]);
+    l.back().second = bound;
+    line(std::to_string(h.le[i]), l, "_bucket");
+  }
+  l.back().second = "+Inf";
+  line(std::to_string(h.count), l, "_bucket");
+  line(formatValue(h.sum_s), labels, "_sum");
+  line(std::to_string(h.count), labels, "_count");
+  return *this;
+}
+
 Exposition& Exposition::durations(const Histogram& h, const Labels& labels) {
   Labels with_le = labels;
   with_le.emplace_back("le", "");
@@ -161,6 +182,33 @@ void appendApplicationTotals(Exposition& out, const std::map<std::string, Traffi
   }
   out.family("flowgate_app_flows_total", MetricType::Counter, "Flows started per application.");
   for (const auto& [app, c] : totals) out.sample(c.flows_new, {{"application", app}});
+}
+
+}  // namespace fg::ctl
+
+namespace fg::ctl {
+
+void appendApplicationHealth(Exposition& out, const std::map<std::string, HealthTotals>& totals) {
+  auto hist = [&](std::string_view name, std::string_view help, PromHistogram HealthTotals::*member) {
+    out.family(name, MetricType::Histogram, help);
+    for (const auto& [app, t] : totals) out.histogram(t.*member, {{"application", app}});
+  };
+  hist("flowgate_app_tcp_handshake_seconds", "TCP handshake RTT (SYN to the client's next packet) per application.",
+       &HealthTotals::handshake);
+  hist("flowgate_app_tcp_handshake_server_seconds", "SYN to SYN-ACK (the server side) per application.",
+       &HealthTotals::handshake_server);
+  hist("flowgate_app_response_seconds", "First request payload to first response payload per application.",
+       &HealthTotals::response);
+  hist("flowgate_app_tls_hello_seconds", "TLS ClientHello to ServerHello per application.", &HealthTotals::tls_hello);
+  out.family("flowgate_app_connection_failures_total", MetricType::Counter,
+             "Failed connections per application: refused (RST to the SYN), no_answer, unreachable (ICMP).");
+  for (const auto& [app, t] : totals)
+    for (size_t i = 0; i < kFailureKinds; ++i) out.sample(t.failures[i], {{"application", app}, {"reason", failureName(i)}});
+  out.family("flowgate_app_resets_total", MetricType::Counter, "Flows with a TCP reset per application and sender.");
+  for (const auto& [app, t] : totals) {
+    out.sample(t.resets_client, {{"application", app}, {"by", "client"}});
+    out.sample(t.resets_server, {{"application", app}, {"by", "server"}});
+  }
 }
 
 }  // namespace fg::ctl

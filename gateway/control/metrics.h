@@ -49,6 +49,9 @@ class Exposition {
   Exposition& sample(uint64_t value, const Labels& labels = {});
   Exposition& sample(int64_t value, const Labels& labels = {});
   Exposition& sample(double value, const Labels& labels = {});
+  // A histogram family's series: <family>_bucket{...,le} per bound and +Inf,
+  // <family>_sum, <family>_count.
+  Exposition& histogram(const PromHistogram& h, const Labels& labels = {});
   // After family(name, MetricType::Histogram, help): a histogram of µs
   // durations (common/histogram.h) in seconds: cumulative `_bucket` lines at
   // every power of two from 4 µs to ~67 s and +Inf, then `_sum` and `_count`.
@@ -70,5 +73,12 @@ class Exposition {
 // flowgate_app_bytes_total{application,direction="up|down"},
 // flowgate_app_packets_total{application,direction}, flowgate_app_flows_total{application}.
 void appendApplicationTotals(Exposition& out, const std::map<std::string, TrafficCounters>& totals);
+
+// Health per application (docs/health.md): histograms
+// flowgate_app_tcp_handshake_seconds, flowgate_app_tcp_handshake_server_seconds,
+// flowgate_app_response_seconds, flowgate_app_tls_hello_seconds{application};
+// counters flowgate_app_connection_failures_total{application,reason} and
+// flowgate_app_resets_total{application,by="client|server"}.
+void appendApplicationHealth(Exposition& out, const std::map<std::string, HealthTotals>& totals);
 
 }  // namespace fg::ctl

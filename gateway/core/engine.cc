@@ -81,8 +81,17 @@ Engine::Engine(EngineConfig config, Classifier& classifier, const Clock& clock,
     : config_(config), clock_(clock), policy_(policy), pipeline_(config.pipeline, classifier, clock, *this) {}
 
 void Engine::onFlowEnd(const Flow& flow, EndReason reason) {
-  ended_.push_back(
-      EndedFlow{.id = flow.id, .reason = reason, .packets = flow.totalPackets(), .bytes = flow.totalBytes()});
+  EndedFlow e{.id = flow.id, .reason = reason, .packets = flow.totalPackets(), .bytes = flow.totalBytes(),
+              .decided = flow.decision.decided, .health = {}, .application = {}, .src = {},
+              .first_seen = flow.first_seen};
+  if (!e.decided) {
+    e.health = healthFigures(flow.health);
+    if (e.health.any()) {
+      e.application = flow.cls.application;
+      e.src = flow.src;
+    }
+  }
+  ended_.push_back(std::move(e));
 }
 
 std::vector<EndedFlow> Engine::expireIdle() {

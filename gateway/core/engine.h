@@ -134,10 +134,19 @@ struct DecisionEvent {
 };
 
 // A flow that left the table (reused, evicted, expired, or at finish()).
+// A flow that was never decided carries its health figures (core/health.h)
+// when it has any, with what they are aggregated by: the figures of decided
+// flows travel with their decision, those of undecided ones (failed
+// connections above all) only here.
 struct EndedFlow {
   uint64_t id = 0;
   EndReason reason = EndReason::Idle;
   uint64_t packets = 0, bytes = 0;
+  bool decided = false;
+  HealthFigures health{};     // only for undecided flows
+  std::string application{};  // with health: the flow's application
+  IpAddress src{};            // with health: its opener (the local side)
+  Timestamp first_seen = 0;
 };
 
 // What one packet led to: its verdict, the decision it made (if any), and

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/core/health.h"
 #include "gateway/core/packet.h"
 
 namespace fg::core {
@@ -172,6 +173,7 @@ struct Flow {
   // host beyond a router, the router's); bit i of mac_known says [i] is set.
   std::array<uint8_t, 6> mac[2]{};
   uint8_t mac_known = 0;
+  FlowHealth health;         // handshake and response times, failures (core/health.h)
   // The answer known before DPI (DNS hint or learned server); only allocated
   // when there is one.
   std::unique_ptr<EarlyAnswer> early;

@@ -33,6 +33,7 @@ StepResult Pipeline::step(const Packet& p, bool create) {
 
   StepResult r;
   r.icmp_error = isIcmpError(p);
+  if (r.icmp_error) unreachable(p);
   Flow* f = flowFor(p, r, create);
   if (config_.hints && !r.icmp_error) learnDns(p, f);
   if (!f) return r;
@@ -43,6 +44,7 @@ StepResult Pipeline::step(const Packet& p, bool create) {
   ++f->packets[d];
   f->bytes[d] += p.ip_bytes;
   if (p.proto == kProtoTcp && !(p.fragment && !p.first_fragment)) updateTcp(*f, p, dir);
+  if (!(p.fragment && !p.first_fragment)) observeHealth(f->health, p, dir == Direction::SrcToDst);
   if (f->client_opening == ClientOpening::Unseen && dir == Direction::SrcToDst && p.payload_len > 0 &&
       !(p.fragment && !p.first_fragment))
     f->client_opening = clientOpeningOf(p.proto, p.payload, p.payload_len);
@@ -294,7 +296,21 @@ void Pipeline::stopInspection(Flow& f) {
   if (!f.classified) endInspection(f, f.cls.confidence == Confidence::Dpi);
 }
 
+// A destination unreachable for a flow whose server never answered: the
+// flow failed (core/health.h). Fragmentation needed (IPv4 code 4) is path
+// MTU discovery, not a failure.
+void Pipeline::unreachable(const Packet& p) {
+  const bool v4 = p.proto == kProtoIcmp && p.icmp_type == 3 && p.icmp_code != 4;
+  const bool v6 = p.proto == kProtoIcmpv6 && p.icmp_type == 1;
+  Packet q;
+  if (!(v4 || v6) || !quotedPacket(p, q)) return;
+  Flow* f = table_.find(FlowKey::fromPacket(q));
+  if (!f || q.src != f->src || q.src_port != f->src_port) return;  // only what the client sent
+  healthUnreachable(f->health, p.icmp_type, p.icmp_code, f->packets[1] > 0);
+}
+
 void Pipeline::onEnd(Flow& f, EndReason reason) {
+  healthAtEnd(f.health, reason);
   if (!f.classified) {
     classifier_.giveUp(f);
     endInspection(f, false);

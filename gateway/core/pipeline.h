@@ -141,6 +141,7 @@ class Pipeline {
   // consults the server address.
   void refine(Flow& f, bool final);
   void onEnd(Flow& f, EndReason reason);
+  void unreachable(const Packet& icmp_error);
   void maybeExpire();
 
   PipelineConfig config_;

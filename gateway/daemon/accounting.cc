@@ -42,6 +42,7 @@ std::optional<nl::CtTuple> tupleOf(const std::string& src_ip, uint16_t src_port,
 
 void Accounting::track(DecidedFlow flow) {
   aggregator_.flowStart(flow.flow_id, flow.attrs, flow.first_seen_us);
+  if (flow.health) aggregator_.health(flow.attrs.application, flow.first_seen_us, *flow.health);
   const nl::CtTuple key = flow.tuple;
   flows_[key].push_back(std::move(flow));
   ++tracked_;

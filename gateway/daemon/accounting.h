@@ -74,6 +74,8 @@ struct DecidedFlow {
   int64_t last_sample_us = 0;
   CtCounters reported{};        // at the previous flow_stats
   int64_t reported_us = 0;      // when the previous flow_stats (or the decision) was
+  // The health figures the flow showed until it was decided, when any.
+  std::optional<ctl::HealthSample> health{};
 };
 
 struct AccountingCounters {
@@ -92,6 +94,11 @@ class Accounting {
   explicit Accounting(ctl::Aggregator::Options options) : aggregator_(options) {}
 
   void track(DecidedFlow flow);
+  // The health figures of a flow that ended undecided (e.g. a failed
+  // connection): counted in the aggregates, nothing else tracked.
+  void health(const std::string& application, int64_t first_seen_us, const ctl::HealthSample& s) {
+    aggregator_.health(application, first_seen_us, s);
+  }
   // A conntrack entry at `now_us`. Returns the flow_end event for a destroy
   // of a tracked flow, or for a TCP entry whose connection is over.
   std::optional<ctl::Event> onConntrack(const nl::CtEntry& e, int64_t now_us);

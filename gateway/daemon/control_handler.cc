@@ -395,6 +395,7 @@ std::string DaemonControl::metrics() {
   out.sample(h.dns_hits, {{"source", "dns"}}).sample(h.cache_hits, {{"source", "cache"}});
   out.counter("flowgate_events_dropped_total", "Decision events dropped between workers and the control thread", p_.events.dropped());
   ctl::appendApplicationTotals(out, p_.accounting.aggregator().applicationTotals());
+  ctl::appendApplicationHealth(out, p_.accounting.aggregator().healthTotals());
   if (p_.outputs) p_.outputs->appendMetrics(out);
   if (p_.netify && *p_.netify) (*p_.netify)->appendMetrics(out);
   p_.server->appendMetrics(out);

@@ -255,6 +255,7 @@ bool Daemon::startWorkers() {
                                 const policy::PolicySet& p, std::string_view in_if) {
       events_.onDecided(f, d, p, in_if);
     };
+    obs.ended = [this](const core::EndedFlow& f) { events_.onUndecidedEnd(f); };
     workers_.push_back(std::make_unique<nfq::Worker>(
         index, nfq::WorkerConfig{.queue = qc, .engine = ec, .max_round = 256, .internal_error = cfg_.failure.internal_error}, std::move(*qs),
         std::make_unique<dissect::DissectingClassifier>(std::make_unique<dpi::NdpiClassifier>()), holder_,

@@ -35,9 +35,37 @@ DecisionItem decisionItem(const core::Flow& f, const policy::Decision& d, const 
                             .src = item.event.src,
                             .dst = item.event.dst,
                             .first_seen_us = f.first_seen,
-                            .record = item.event.json};
+                            .record = item.event.json,
+                            .health = std::nullopt};
+    if (const core::HealthFigures h = core::healthFigures(f.health); h.any()) item.flow.health = healthSample(h);
   }
   return item;
+}
+
+ctl::HealthSample healthSample(const core::HealthFigures& h) {
+  ctl::Failure failure = ctl::Failure::None;
+  switch (h.failure) {
+    case core::HealthFailure::Refused: failure = ctl::Failure::Refused; break;
+    case core::HealthFailure::NoAnswer: failure = ctl::Failure::NoAnswer; break;
+    case core::HealthFailure::Unreachable: failure = ctl::Failure::Unreachable; break;
+    case core::HealthFailure::None:
+    case core::HealthFailure::kCount: break;
+  }
+  return ctl::HealthSample{.handshake_us = h.handshake,
+                           .handshake_server_us = h.handshake_server,
+                           .handshake_client_us = h.handshake_client,
+                           .response_us = h.response,
+                           .tls_hello_us = h.tls_hello,
+                           .tls_handshake_us = h.tls_handshake,
+                           .failure = failure,
+                           .resets = h.resets,
+                           .syn_retries = h.syn_retries};
+}
+
+void EventRouter::onUndecidedEnd(const core::EndedFlow& f) {
+  if (f.decided || !f.health.any()) return;
+  (void)health_.tryPush(HealthItem{.application = f.application, .first_seen_us = f.first_seen,
+                                   .sample = healthSample(f.health)});
 }
 
 void EventRouter::addSink(Sink sink, uint64_t topics) { sinks_.push_back({std::move(sink), topics}); }
@@ -72,6 +100,9 @@ void EventRouter::drain() {
     if (!it.flow.flow_id.empty()) accounting_.track(std::move(it.flow));
     emit(it.event);
   }
+  std::vector<HealthItem> health;
+  health_.drain(health, 4096);
+  for (const auto& h : health) accounting_.health(h.application, h.first_seen_us, h.sample);
   std::vector<ctl::Event> logs;
   logs_.drain(logs, 4096);
   for (const auto& e : logs) emit(e);

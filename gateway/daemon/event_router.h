@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "gateway/control/event_queue.h"
 #include "gateway/control/handler.h"
+#include "gateway/core/engine.h"
 #include "gateway/core/flow.h"
 #include "gateway/daemon/accounting.h"
 #include "policy/policy.h"
@@ -37,14 +38,26 @@ struct DecisionItem {
 DecisionItem decisionItem(const core::Flow& flow, const policy::Decision& d, const policy::PolicySet& p,
                           std::string_view in_interface);
 
+// The aggregator's view of a flow's health figures.
+ctl::HealthSample healthSample(const core::HealthFigures& h);
+
+// The health of a flow that ended undecided (a failed connection, above
+// all), travelling from a worker to the control thread.
+struct HealthItem {
+  std::string application;
+  int64_t first_seen_us = 0;
+  ctl::HealthSample sample;
+};
+
 class EventRouter {
  public:
   using Sink = std::function<void(const ctl::Event&)>;
   static constexpr size_t kDecisionQueue = 65536;
   static constexpr size_t kLogQueue = 4096;
+  static constexpr size_t kHealthQueue = 16384;
 
   explicit EventRouter(Accounting& accounting, size_t decision_capacity = kDecisionQueue)
-      : accounting_(accounting), decisions_(decision_capacity), logs_(kLogQueue) {}
+      : accounting_(accounting), decisions_(decision_capacity), health_(kHealthQueue), logs_(kLogQueue) {}
 
   // A sink for the events whose topic bit (1 << ctl::Topic) is in `topics`.
   void addSink(Sink sink, uint64_t topics = ~uint64_t{0});
@@ -52,15 +65,18 @@ class EventRouter {
   // Worker thread: encodes the decision, hands it over without waiting.
   void onDecided(const core::Flow& flow, const policy::Decision& d, const policy::PolicySet& p,
                  std::string_view in_interface);
+  // Worker thread: a flow ended undecided with health figures (EndedFlow).
+  void onUndecidedEnd(const core::EndedFlow& flow);
   // log::Sink (any thread): every log line also becomes a `log` event.
   static void logSink(log::Level level, std::string_view line, void* router);
 
-  // Control thread: queued decisions go to accounting and out, then log events.
+  // Control thread: queued decisions go to accounting and out, then the
+  // health of undecided flows to accounting, then log events.
   void drain();
   void emit(const ctl::Event& e);
 
   // Decisions dropped because the control thread fell behind.
-  uint64_t dropped() const { return decisions_.dropped(); }
+  uint64_t dropped() const { return decisions_.dropped() + health_.dropped(); }
 
  private:
   struct Route {
@@ -69,6 +85,7 @@ class EventRouter {
   };
   Accounting& accounting_;
   ctl::EventQueue<DecisionItem> decisions_;
+  ctl::EventQueue<HealthItem> health_;
   ctl::EventQueue<ctl::Event> logs_;
   std::vector<Route> sinks_;
 };

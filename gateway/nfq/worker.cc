@@ -202,6 +202,8 @@ void Worker::onDecision(const core::DecisionEvent& e) {
 }
 
 void Worker::onFlowsEnded(const std::vector<core::EndedFlow>& ended) {
+  if (observers_.ended)
+    for (const core::EndedFlow& f : ended) observers_.ended(f);
   if (log::level() > log::Level::Debug) return;
   for (const core::EndedFlow& f : ended)
     log::debug("flow_end", {{"flow", f.id},

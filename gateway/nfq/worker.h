@@ -40,6 +40,8 @@ struct WorkerObservers {
   std::function<void(const core::Flow&, const policy::Decision&, const policy::PolicySet&,
                      std::string_view in_interface)>
       decided;
+  // A flow ended (EndedFlow: undecided ones carry their health figures).
+  std::function<void(const core::EndedFlow&)> ended;
 };
 
 struct WorkerConfig {

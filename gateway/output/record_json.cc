@@ -142,8 +142,33 @@ nlohmann::ordered_json flowRecord(const core::Flow& f, std::string_view event, c
     r["first_answer"] = std::move(a);
     r["detection_updated"] = e.detection_updated;
   }
+  if (const core::HealthFigures h = core::healthFigures(f.health); h.any()) r["health"] = healthRecord(h);
   if (end) r["end_reason"] = core::toString(*end);
   return r;
+}
+
+nlohmann::ordered_json healthRecord(const core::HealthFigures& h) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::object();
+  auto us = [&](const char* name, int64_t v) {
+    if (v >= 0) j[name] = v;
+  };
+  us("handshake_us", h.handshake);
+  if (h.handshake >= 0) j["handshake_exact"] = h.handshake_exact;
+  us("handshake_server_us", h.handshake_server);
+  us("handshake_client_us", h.handshake_client);
+  us("response_us", h.response);
+  us("tls_hello_us", h.tls_hello);
+  us("tls_handshake_us", h.tls_handshake);
+  if (h.syn_retries) j["syn_retries"] = h.syn_retries;
+  if (h.resets) j["reset_by"] = h.resets == 3 ? "both" : h.resets == 1 ? "client" : "server";
+  if (h.failure != core::HealthFailure::None) {
+    j["failure"] = core::toString(h.failure);
+    if (h.failure == core::HealthFailure::Unreachable) {
+      j["icmp_type"] = h.icmp_type;
+      j["icmp_code"] = h.icmp_code;
+    }
+  }
+  return j;
 }
 
 nlohmann::ordered_json decisionRecord(const core::Flow& f, const policy::Decision& d,

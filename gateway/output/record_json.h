@@ -25,6 +25,10 @@ inline constexpr int kRecordVersion = 1;
 // `end_reason` when the flow has ended.
 nlohmann::ordered_json flowRecord(const core::Flow& flow, std::string_view event, core::Timestamp ts,
                           std::optional<core::EndReason> end = std::nullopt);
+// The `health` member of a flow record (docs/health.md): the figures seen,
+// in microseconds; absent members were not seen.
+nlohmann::ordered_json healthRecord(const core::HealthFigures& h);
+
 // The `flow` event of the inline daemon: flowRecord(flow, "flow", ts) plus
 // what the policy decided: verdict, rule (null for the default), mark (the
 // conntrack mark bits flowgate set), route {name, table, fwmark} or null,

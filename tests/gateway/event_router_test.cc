@@ -78,6 +78,43 @@ TEST(EventRouter, DecisionsReachAccountingAndSinksByTopic) {
   EXPECT_EQ(tracked, 1u);
 }
 
+// Health reaches the aggregates two ways: with the decision of a decided
+// flow, and at the end of a flow that was never decided (a refused SYN).
+TEST(EventRouter, HealthOfDecidedAndUndecidedFlowsReachesTheAggregates) {
+  Accounting acct = makeAccounting();
+  EventRouter router(acct);
+  auto p = policyWithRule();
+  auto f = makeFlow(7);
+  f->health.syn = f->first_seen;
+  f->health.syn_ack = f->first_seen + 40'000;
+  f->health.client_next = f->first_seen + 41'000;
+  router.onDecided(*f, policy::Decision{}, *p, "");
+  core::EndedFlow refused{.id = 9, .reason = core::EndReason::Rst, .packets = 2, .bytes = 100,
+                          .decided = false, .health = {}, .application = "Unknown", .src = f->src,
+                          .first_seen = f->first_seen};
+  refused.health.failure = core::HealthFailure::Refused;
+  refused.health.resets = 2;
+  router.onUndecidedEnd(refused);
+  core::EndedFlow decided = refused;
+  decided.decided = true;  // its figures went with the decision: not counted twice
+  router.onUndecidedEnd(decided);
+  router.drain();
+  const auto& totals = acct.aggregator().healthTotals();
+  ASSERT_TRUE(totals.count("YouTube"));
+  EXPECT_EQ(totals.at("YouTube").handshake.count, 1u);
+  EXPECT_EQ(totals.at("YouTube").handshake_server.sum_s, 0.04);
+  ASSERT_TRUE(totals.count("Unknown"));
+  EXPECT_EQ(totals.at("Unknown").failures[0], 1u);
+  EXPECT_EQ(totals.at("Unknown").resets_server, 1u);
+  const auto rows = acct.close(1'700'000'000'000'000 + 120'000'000);
+  const ctl::AggregateRow* yt = nullptr;
+  for (const auto& r : rows)
+    if (r.by == ctl::AggregateBy::Application && r.key == "YouTube") yt = &r;
+  ASSERT_TRUE(yt && yt->health);
+  EXPECT_EQ(yt->health->handshake.percentile(0.5), 41'000);
+  EXPECT_EQ(yt->counters.flows_new, 1u);
+}
+
 TEST(EventRouter, LogLinesBecomeLogEvents) {
   Accounting acct = makeAccounting();
   EventRouter router(acct);

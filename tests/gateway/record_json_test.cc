@@ -168,6 +168,45 @@ TEST(FlowRecord, UnknownClassificationHasNoTlsOrDnsObjects) {
   EXPECT_EQ(j["packets"], 0);
 }
 
+TEST(FlowRecord, HealthFiguresInMicroseconds) {
+  auto f = makeFlow("10.1.0.2", 40000, "10.9.9.9", 443, core::kProtoTcp);
+  f->health.syn = 1'000'000;
+  f->health.syn_ack = 1'040'000;
+  f->health.client_next = 1'055'000;
+  f->health.client_ack_bare = false;
+  f->health.request = f->health.tls_client_hello = 1'055'000;
+  f->health.response = f->health.tls_server_hello = 1'117'500;
+  f->health.syn_retries = 2;
+  f->health.resets = 1;
+  const json r = roundTrip(flowRecord(*f, "flow", 0));
+  ASSERT_TRUE(r.contains("health"));
+  const json& h = r["health"];
+  EXPECT_EQ(h["handshake_us"], 55'000);
+  EXPECT_EQ(h["handshake_server_us"], 40'000);
+  EXPECT_EQ(h["handshake_client_us"], 15'000);
+  EXPECT_EQ(h["handshake_exact"], false);
+  EXPECT_EQ(h["response_us"], 62'500);
+  EXPECT_EQ(h["tls_hello_us"], 62'500);
+  EXPECT_FALSE(h.contains("tls_handshake_us"));
+  EXPECT_EQ(h["syn_retries"], 2);
+  EXPECT_EQ(h["reset_by"], "client");
+  EXPECT_FALSE(h.contains("failure"));
+}
+
+TEST(FlowRecord, HealthFailureAndNoHealthWhenNothingSeen) {
+  auto f = makeFlow("10.1.0.2", 40000, "10.9.9.9", 443, core::kProtoTcp);
+  EXPECT_FALSE(roundTrip(flowRecord(*f, "flow", 0)).contains("health"));
+  f->health.syn = 1;
+  f->health.failure = core::HealthFailure::Unreachable;
+  f->health.icmp_type = 3;
+  f->health.icmp_code = 1;
+  const json h = roundTrip(flowRecord(*f, "flow", 0))["health"];
+  EXPECT_EQ(h["failure"], "unreachable");
+  EXPECT_EQ(h["icmp_type"], 3);
+  EXPECT_EQ(h["icmp_code"], 1);
+  EXPECT_FALSE(h.contains("handshake_us"));
+}
+
 TEST(FlowRecord, PartialTlsKnowledge) {
   auto f = makeFlow("10.0.0.1", 5000, "10.0.0.2", 443, core::kProtoTcp);
   f->cls.alpn = {"h2"};
