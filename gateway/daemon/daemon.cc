@@ -291,7 +291,7 @@ void Daemon::scheduleDrain() {
 }
 
 int Daemon::run() {
-  auto lock = lockInstance(cfg_.table);
+  auto lock = lockInstance(cfg_.table, cfg_.control_socket);
   if (!lock) {
     log::error("start_failed", {{"error", lock.error().message()}});
     return 1;
