@@ -72,6 +72,14 @@ class Reader {
     if (!v) return error(n, prefix + key, "expected a string");
     out = *v;
   }
+  void failureAction(const toml::table& t, const std::string& prefix, const char* key, core::FailureAction& out) {
+    const toml::node* n = t.get(key);
+    if (!n) return;
+    auto v = n->value_exact<std::string>();
+    if (v && *v == "accept") out = core::FailureAction::Accept;
+    else if (v && *v == "drop") out = core::FailureAction::Drop;
+    else error(n, prefix + key, "expected \"accept\" or \"drop\"");
+  }
   void strings(const toml::table& t, const std::string& prefix, const char* key,
                std::vector<std::string>& out) {
     const toml::node* n = t.get(key);
@@ -198,7 +206,7 @@ ConfigLoad parseConfig(std::string_view text, const std::string& name) {
   }
   Reader r(out.errors);
   Config& c = out.config;
-  r.unknownKeys(root, "", {"gateway", "marks", "nft", "policy", "apps", "routing", "flows", "hints",
+  r.unknownKeys(root, "", {"gateway", "failure", "marks", "nft", "policy", "apps", "routing", "flows", "hints",
                            "control", "accounting", "output"});
 
   if (const toml::table* g = r.section(root, "gateway")) {
@@ -224,6 +232,18 @@ ConfigLoad parseConfig(std::string_view text, const std::string& name) {
     r.string(*g, p, "user", c.user);
     if (static_cast<uint32_t>(c.queue_num) + c.workers > 65536)
       r.error(g->get("workers"), p + "workers", "queue_num + workers must stay below 65536");
+  }
+  // gateway.fail_open is the shorthand for the two kernel-side conditions;
+  // [failure] sets each condition on its own and wins.
+  const auto kernel_side = c.fail_open ? core::FailureAction::Accept : core::FailureAction::Drop;
+  c.failure.queue_full = c.failure.not_running = kernel_side;
+  if (const toml::table* f = r.section(root, "failure")) {
+    const std::string p = "failure.";
+    r.unknownKeys(*f, p, {"queue_full", "not_running", "undecodable", "internal_error"});
+    r.failureAction(*f, p, "queue_full", c.failure.queue_full);
+    r.failureAction(*f, p, "not_running", c.failure.not_running);
+    r.failureAction(*f, p, "undecodable", c.failure.undecodable);
+    r.failureAction(*f, p, "internal_error", c.failure.internal_error);
   }
   if (const toml::table* m = r.section(root, "marks")) {
     const std::string p = "marks.";

@@ -23,14 +23,17 @@ struct Config {
   uint16_t queue_num = 0;        // first NFQUEUE number
   uint32_t workers = 1;          // one queue and one thread each
   uint16_t packet_budget = 32;
-  bool fail_open = true;
+  bool fail_open = true;         // shorthand for failure.queue_full and failure.not_running
   std::vector<std::string> interfaces;  // inspect packets arriving here; empty = all
   std::string log_level = "info";
   bool skip_bare_tcp = true;     // do not queue SYN-ACKs and bare ACKs
   uint32_t queue_max_len = 8192;
   uint32_t socket_buffer = 8u << 20;
-  bool fast_path = true;
-  std::string user;              // after start-up, run as this user with CAP_NET_ADMIN only ("" = stay)         // false: every packet goes to userspace (benchmarks only)
+  bool fast_path = true;         // false: every packet goes to userspace (benchmarks only)
+  std::string user;              // after start-up, run as this user with CAP_NET_ADMIN only ("" = stay)
+
+  // [failure]: what a packet gets when flowgate cannot decide it
+  core::FailurePolicy failure;
 
   // [marks]
   core::MarkLayout marks;

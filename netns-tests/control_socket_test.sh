@@ -481,6 +481,17 @@ assert s["version"] and s["policy"]["generation"] == 1 and s["policy"]["rules"] 
 assert s["kernel"]["conntrack_events"] is True, s
 assert s["counters"]["flows"]["ended"] >= 2 and s["counters"]["flows"]["decided"] >= 2, s
 ' "$st"
+# Every queued packet carries the kernel timestamp flowgate asked for: its
+# time from queueing to verdict is in the histogram (figures printed only).
+fg_log "enqueue-to-verdict: $(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["result"]["queues"][0]["verdict_latency_us"])' "$st")"
+fg_check "status: the queue's verdict latency counts every packet flowgate received" python3 -c '
+import json, sys
+q = json.loads(sys.argv[1])["result"]["queues"][0]
+l = q["verdict_latency_us"]
+assert q["received"] > 0 and l["packets"] > 0, q
+assert l["packets"] >= q["received"] * 0.99, (l, q["received"])
+assert 0 < l["p50"] <= l["p90"] <= l["p99"], l
+' "$st"
 fg_check "status (human form) exits 0" bash -c "'$ctl' --socket '$sock' status >/dev/null"
 pol=$(fgctl --json policy 2>&1 || true)
 fg_check "policy: netflix-video has >= 2 hits, bittorrent-bulk 0" python3 -c '
@@ -501,7 +512,9 @@ fg_check "metrics: flowgate_app_bytes_total{application=\"NetFlix\",direction=\"
   test -n "$m_up" -a "$m_up" = "$agg_up"
 fg_check "metrics: NetFlix down bytes present (>= $down_bytes)" test -n "$m_down" -a "${m_down:-0}" -ge "$down_bytes"
 metrics_more() {
-  grep -Eq '^flowgate_policy_rule_hits_total\{rule="netflix-video"\} [2-9]' <<<"$metrics" &&
+  grep -Eq '^flowgate_queue_verdict_latency_seconds_count\{queue="[0-9]+"\} [1-9]' <<<"$metrics" &&
+    grep -Eq '^flowgate_queue_verdict_latency_seconds_bucket\{queue="[0-9]+",le="\+Inf"\} [1-9]' <<<"$metrics" &&
+    grep -Eq '^flowgate_policy_rule_hits_total\{rule="netflix-video"\} [2-9]' <<<"$metrics" &&
     grep -Eq '^flowgate_control_clients [0-9]+$' <<<"$metrics" && grep -Eq '^flowgate_control_subscribers 1$' <<<"$metrics"
 }
 fg_check "metrics: rule hits and control gauges present" metrics_more

@@ -22,6 +22,7 @@ std::string_view typeText(MetricType t) {
     case MetricType::Counter: return "counter";
     case MetricType::Gauge: return "gauge";
     case MetricType::Untyped: return "untyped";
+    case MetricType::Histogram: return "histogram";
   }
   return "untyped";
 }
@@ -85,8 +86,9 @@ Exposition& Exposition::family(std::string_view name, MetricType type, std::stri
   return *this;
 }
 
-void Exposition::line(std::string_view value, const Labels& labels) {
+void Exposition::line(std::string_view value, const Labels& labels, std::string_view suffix) {
   out_ += name_;
+  out_ += suffix;
   if (!labels.empty()) {
     out_.push_back('{');
     bool first = true;
@@ -115,6 +117,26 @@ Exposition& Exposition::sample(int64_t value, const Labels& labels) {
 }
 Exposition& Exposition::sample(double value, const Labels& labels) {
   line(formatValue(value), labels);
+  return *this;
+}
+
+Exposition& Exposition::durations(const Histogram& h, const Labels& labels) {
+  Labels with_le = labels;
+  with_le.emplace_back("le", "");
+  for (uint64_t bound = 4; bound <= (uint64_t{1} << Histogram::kMaxExp); bound <<= 1) {
+    // Values below `bound` µs: Prometheus' `le` is inclusive, so the bound
+    // written is the largest value counted, one µs below.
+    char le[32];
+    std::snprintf(le, sizeof le, "%.9g", static_cast<double>(bound - 1) / 1e6);
+    with_le.back().second = le;
+    line(std::to_string(h.countBelow(bound)), with_le, "_bucket");
+  }
+  with_le.back().second = "+Inf";
+  line(std::to_string(h.count()), with_le, "_bucket");
+  char sum[32];  // µs resolution without the binary fraction's noise
+  std::snprintf(sum, sizeof sum, "%.15g", static_cast<double>(h.sum()) / 1e6);
+  line(sum, labels, "_sum");
+  line(std::to_string(h.count()), labels, "_count");
   return *this;
 }
 

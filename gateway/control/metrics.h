@@ -21,11 +21,12 @@
 #include <utility>
 #include <vector>
 
+#include "common/histogram.h"
 #include "gateway/control/aggregates.h"
 
 namespace fg::ctl {
 
-enum class MetricType : uint8_t { Counter, Gauge, Untyped };
+enum class MetricType : uint8_t { Counter, Gauge, Untyped, Histogram };
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
@@ -48,6 +49,10 @@ class Exposition {
   Exposition& sample(uint64_t value, const Labels& labels = {});
   Exposition& sample(int64_t value, const Labels& labels = {});
   Exposition& sample(double value, const Labels& labels = {});
+  // After family(name, MetricType::Histogram, help): a histogram of µs
+  // durations (common/histogram.h) in seconds: cumulative `_bucket` lines at
+  // every power of two from 4 µs to ~67 s and +Inf, then `_sum` and `_count`.
+  Exposition& durations(const Histogram& h, const Labels& labels = {});
 
   // Shorthands for a family with one sample.
   Exposition& counter(std::string_view name, std::string_view help, uint64_t value, const Labels& labels = {});
@@ -57,7 +62,7 @@ class Exposition {
   std::string take() { return std::move(out_); }
 
  private:
-  void line(std::string_view value, const Labels& labels);
+  void line(std::string_view value, const Labels& labels, std::string_view suffix = {});
   std::string name_;
   std::string out_;
 };

@@ -219,7 +219,7 @@ PacketVerdict Engine::step(std::span<const uint8_t> ip_packet, Timestamp ts, con
   }
   if (!r.flow) {
     ++counters_.undecodable;
-    return {};
+    return {.accept = config_.undecodable == FailureAction::Accept, .mark = std::nullopt, .rewrite_as_reset = false};
   }
   // An ICMP error belongs, for conntrack, to the connection it quotes: a
   // mark on it could decide that connection (the kernel table refuses to

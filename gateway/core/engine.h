@@ -66,8 +66,21 @@ struct MarkLayout {
   std::string validate() const;
 };
 
+// What a packet gets when flowgate cannot decide it: one action per
+// condition, configuration ([failure], docs/config.md), accept by default.
+enum class FailureAction : uint8_t { Accept, Drop };
+
+struct FailurePolicy {
+  FailureAction queue_full = FailureAction::Accept;      // the kernel's queue is full (NFQA_CFG_F_FAIL_OPEN)
+  FailureAction not_running = FailureAction::Accept;     // nothing reads the queue (the queue rule's bypass flag)
+  FailureAction undecodable = FailureAction::Accept;     // the engine cannot decode the packet
+  FailureAction internal_error = FailureAction::Accept;  // processing the packet failed (an exception)
+};
+
 struct EngineConfig {
   PipelineConfig pipeline;
+  // The verdict of a packet the engine cannot decode (FailurePolicy::undecodable).
+  FailureAction undecodable = FailureAction::Accept;
   MarkLayout marks;
   // A flow keeps the route its first packet took: a decision made later
   // changes its class and verdict but not its route bits. Required when the
@@ -94,7 +107,7 @@ struct PacketVerdict {
 
 struct EngineCounters {
   uint64_t packets = 0;
-  uint64_t undecodable = 0;      // accepted unmarked
+  uint64_t undecodable = 0;      // given EngineConfig::undecodable, unmarked
   uint64_t evaluations = 0;
   uint64_t decided = 0;
   uint64_t decided_early = 0;    // before classification was final

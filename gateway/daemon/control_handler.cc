@@ -1,6 +1,7 @@
 #include "gateway/daemon/control_handler.h"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <sstream>
 
@@ -19,20 +20,6 @@ int64_t nowUs() { return core::SystemClock().now(); }
 std::map<uint32_t, KernelQueueStats> readKernelQueueStats() {
   std::ifstream f("/proc/net/netfilter/nfnetlink_queue");
   return parseKernelQueueStats(f);
-}
-
-}  // namespace
-
-std::map<uint32_t, KernelQueueStats> parseKernelQueueStats(std::istream& in) {
-  std::map<uint32_t, KernelQueueStats> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    uint64_t num = 0, portid = 0, waiting = 0, mode = 0, range = 0, dropped = 0, user = 0;
-    if (fields >> num >> portid >> waiting >> mode >> range >> dropped >> user)
-      out[static_cast<uint32_t>(num)] = {waiting, dropped, user};
-  }
-  return out;
 }
 
 // Matches set aside for unverified names, all rules of `p` (docs/policy.md).
@@ -57,6 +44,30 @@ nlohmann::json routesStatus(const policy::PolicySet& p) {
                       {"uncovered", c.uncovered}});
   }
   return routes;
+}
+
+// Enqueue-to-verdict percentiles of one queue, µs (nfq::Worker::verdictLatency).
+nlohmann::json latencySummary(const Histogram& h) {
+  auto us = [](double v) { return std::round(v * 10) / 10; };
+  return {{"packets", h.count()},
+          {"p50", us(h.quantile(0.5))},
+          {"p90", us(h.quantile(0.9))},
+          {"p99", us(h.quantile(0.99))},
+          {"mean", h.count() ? us(static_cast<double>(h.sum()) / static_cast<double>(h.count())) : 0.0}};
+}
+
+}  // namespace
+
+std::map<uint32_t, KernelQueueStats> parseKernelQueueStats(std::istream& in) {
+  std::map<uint32_t, KernelQueueStats> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    uint64_t num = 0, portid = 0, waiting = 0, mode = 0, range = 0, dropped = 0, user = 0;
+    if (fields >> num >> portid >> waiting >> mode >> range >> dropped >> user)
+      out[static_cast<uint32_t>(num)] = {waiting, dropped, user};
+  }
+  return out;
 }
 
 WorkerTotals addUp(const std::vector<const nfq::WorkerCounters*>& workers) {
@@ -163,6 +174,7 @@ nlohmann::json DaemonControl::status() {
                       {"received", qc.received.load()},
                       {"verdict_messages", qc.verdict_messages.load()},
                       {"enobufs", qc.enobufs.load()},
+                      {"verdict_latency_us", latencySummary(w->verdictLatency())},
                       {"kernel_waiting", ks.waiting},
                       {"kernel_dropped", ks.dropped},
                       {"kernel_user_dropped", ks.user_dropped}});
@@ -329,9 +341,13 @@ std::string DaemonControl::metrics() {
   out.family("flowgate_queue_enobufs_total", ctl::MetricType::Counter, "Receive buffer overruns per queue");
   for (const auto& w : p_.workers)
     out.sample(w->socket().counters().enobufs.load(), {{"queue", std::to_string(w->socket().config().queue_num)}});
+  out.family("flowgate_queue_verdict_latency_seconds", ctl::MetricType::Histogram,
+             "Time from the kernel queueing a packet to flowgate sending its verdict, per queue");
+  for (const auto& w : p_.workers)
+    out.durations(w->verdictLatency(), {{"queue", std::to_string(w->socket().config().queue_num)}});
   const auto ks = readKernelQueueStats();
   out.family("flowgate_queue_kernel_dropped_total", ctl::MetricType::Counter,
-             "Packets the kernel could not queue (failed open when fail_open is on)");
+             "Packets the kernel could not queue (accepted when failure.queue_full is accept)");
   for (const auto& w : p_.workers) {
     const uint32_t num = w->socket().config().queue_num;
     out.sample(ks.count(num) ? ks.at(num).dropped : 0, {{"queue", std::to_string(num)}});

@@ -147,7 +147,7 @@ bool Daemon::startWorkers() {
                         .max_len = cfg_.queue_max_len,
                         .rcvbuf_bytes = cfg_.socket_buffer,
                         .copy_range = 0xffff,
-                        .fail_open = cfg_.fail_open,
+                        .fail_open = cfg_.failure.queue_full == core::FailureAction::Accept,
                         .gso = true};
     auto qs = nfq::QueueSocket::open(qc);
     if (!qs) {
@@ -164,6 +164,7 @@ bool Daemon::startWorkers() {
     ec.pipeline.catalog = &cli::appCatalogState().holder();
     ec.pipeline.app_ranges = &ranges_;
     ec.marks = cfg_.marks;
+    ec.undecodable = cfg_.failure.undecodable;
     ec.keep_first_route = cfg_.keep_first_route;
     const int index = static_cast<int>(i);
     nfq::WorkerObservers obs;
@@ -172,7 +173,7 @@ bool Daemon::startWorkers() {
       events_.onDecided(f, d, p, in_if);
     };
     workers_.push_back(std::make_unique<nfq::Worker>(
-        index, nfq::WorkerConfig{.queue = qc, .engine = ec, .max_round = 256}, std::move(*qs),
+        index, nfq::WorkerConfig{.queue = qc, .engine = ec, .max_round = 256, .internal_error = cfg_.failure.internal_error}, std::move(*qs),
         std::make_unique<dissect::DissectingClassifier>(std::make_unique<dpi::NdpiClassifier>()), holder_,
         [this](const std::vector<nfq::SetElementRequest>& r) { nft_->writer()->addElements(r); },
         std::move(obs)));

@@ -34,7 +34,7 @@ nl::NftTableSpec tableSpec(const cli::Config& cfg, const policy::PolicySet& p, n
                         .value_mask = cfg.marks.value_mask,
                         .queue_num = cfg.queue_num,
                         .queue_count = static_cast<uint16_t>(cfg.workers),
-                        .queue_bypass = true,
+                        .queue_bypass = cfg.failure.not_running == core::FailureAction::Accept,
                         .queue_cpu_fanout = false,
                         .queue_mode = mode,
                         .interfaces = cfg.interfaces,

@@ -128,6 +128,7 @@ QueueSocket::QueueSocket(mnl_socket* nl, QueueConfig config)
 
 QueueSocket::~QueueSocket() {
   if (nl_) mnl_socket_close(nl_);
+  if (stamp_fd_ >= 0) ::close(stamp_fd_);
 }
 
 Result<std::unique_ptr<QueueSocket>> QueueSocket::open(const QueueConfig& config) {
@@ -142,6 +143,17 @@ Result<std::unique_ptr<QueueSocket>> QueueSocket::open(const QueueConfig& config
   int size = static_cast<int>(config.rcvbuf_bytes);
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
     (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+  if (config.timestamps) {
+    // Any socket with SO_TIMESTAMP switches the kernel's receive timestamps
+    // on (net_enable_timestamp) for as long as it is open. Without them the
+    // latency histogram stays empty; nothing else depends on it.
+    s->stamp_fd_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    const int on = 1;
+    if (s->stamp_fd_ >= 0 && setsockopt(s->stamp_fd_, SOL_SOCKET, SO_TIMESTAMP, &on, sizeof on) < 0) {
+      ::close(s->stamp_fd_);
+      s->stamp_fd_ = -1;
+    }
+  }
 
   const uint32_t seq = s->seq_;
   s->seq_ += 2;

@@ -43,6 +43,11 @@ struct QueueConfig {
   uint32_t copy_range = 0xffff;        // bytes of each packet copied to us
   bool fail_open = true;
   bool gso = true;
+  // Ask the kernel to timestamp received packets (NFQA_TIMESTAMP on every
+  // queued packet, for the enqueue-to-verdict latency). The kernel stamps
+  // packets only while some socket wants timestamps: the queue socket holds
+  // such a socket open (one clock read per received packet, system-wide).
+  bool timestamps = true;
 };
 
 enum class Verdict : uint32_t { Drop = 0, Accept = 1 };  // NF_DROP, NF_ACCEPT
@@ -87,6 +92,7 @@ class VerdictBatch {
     entries_.push_back(e);
     return entries_.back();
   }
+  const VerdictEntry& failure() const { return failure_; }
   bool empty() const { return entries_.empty(); }
   size_t size() const { return entries_.size(); }
   std::span<const VerdictEntry> entries() const { return entries_; }
@@ -156,6 +162,7 @@ class QueueSocket {
   Result<void> sendAll(std::span<const uint8_t> bytes);
 
   mnl_socket* nl_;
+  int stamp_fd_ = -1;  // keeps the kernel's packet timestamps on (QueueConfig::timestamps)
   QueueConfig config_;
   uint32_t portid_ = 0;
   uint32_t seq_ = 1;

@@ -29,7 +29,12 @@ Worker::Worker(int index, WorkerConfig config, std::unique_ptr<QueueSocket> sock
       set_writer_(std::move(set_writer)),
       observers_(std::move(observers)),
       batch_(config.queue.queue_num,
-             VerdictEntry{.id = 0, .verdict = Verdict::Accept, .mark = std::nullopt, .payload = {}}) {}
+             VerdictEntry{.id = 0,
+                          .verdict = config.internal_error == core::FailureAction::Accept ? Verdict::Accept : Verdict::Drop,
+                          .mark = std::nullopt,
+                          .payload = {}}) {
+  round_stamps_.reserve(config_.max_round);
+}
 
 Worker::~Worker() = default;
 
@@ -44,23 +49,20 @@ std::string_view Worker::interfaceName(uint32_t ifindex) {
 }
 
 void Worker::round(int timeout_ms) {
+  round_stamps_.clear();
   {
     // Every packet entered below gets its verdict when this scope ends.
     VerdictScope scope(*socket_, batch_);
     auto got = socket_->receive(timeout_ms, config_.max_round, [&](const QueuedPacket& qp) {
       VerdictEntry& slot = scope.batch().add(qp.id);
-      const core::Timestamp ts = qp.ts ? qp.ts : clock_.now();
-      core::PacketContext ctx{.mark = qp.mark,
-                              .in_ifindex = qp.in_ifindex,
-                              .in_interface = interfaceName(qp.in_ifindex),
-                              .out_interface = interfaceName(qp.out_ifindex)};
-      const core::ProcessResult r = engine_.process(qp.payload, ts, ctx);
-      const core::PacketVerdict& v = r.verdict;
-      if (r.decided) onDecision(*r.decided);
-      if (!r.ended.empty()) onFlowsEnded(r.ended);
-      slot.verdict = v.accept ? Verdict::Accept : Verdict::Drop;
-      slot.mark = v.mark;
-      if (v.rewrite_as_reset && !core::rewriteAsTcpReset(qp.payload, slot.payload)) slot.payload.clear();
+      if (qp.ts) round_stamps_.push_back(qp.ts);
+      // A packet whose processing throws keeps the failure verdict the batch
+      // entered it with ([failure] internal_error); the worker goes on.
+      try {
+        handle(qp, slot);
+      } catch (const std::exception& e) {
+        onInternalError(slot, e.what());
+      }
     });
     if (!got) {
       static log::RateLimit limit(5);
@@ -73,6 +75,13 @@ void Worker::round(int timeout_ms) {
       onFlowsEnded(engine_.expireIdle());
     }
   }
+  // The verdicts are sent: each packet's time from the kernel's queueing
+  // (its timestamp) to here.
+  if (!round_stamps_.empty()) {
+    const core::Timestamp sent = clock_.now();
+    for (const core::Timestamp ts : round_stamps_) verdict_latency_.record(sent > ts ? static_cast<uint64_t>(sent - ts) : 0);
+    shared_latency_.publish(verdict_latency_);
+  }
   if (!pending_sets_.empty()) {
     if (set_writer_) set_writer_(pending_sets_);
     counters_.set_elements.fetch_add(pending_sets_.size(), std::memory_order_relaxed);
@@ -81,6 +90,36 @@ void Worker::round(int timeout_ms) {
   publishCounters();
   runPosted();
   heartbeat_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Worker::handle(const QueuedPacket& qp, VerdictEntry& slot) {
+  const core::Timestamp ts = qp.ts ? qp.ts : clock_.now();
+  core::PacketContext ctx{.mark = qp.mark,
+                          .in_ifindex = qp.in_ifindex,
+                          .in_interface = interfaceName(qp.in_ifindex),
+                          .out_interface = interfaceName(qp.out_ifindex)};
+  const core::ProcessResult r = engine_.process(qp.payload, ts, ctx);
+  const core::PacketVerdict& v = r.verdict;
+  if (r.decided) onDecision(*r.decided);
+  if (!r.ended.empty()) onFlowsEnded(r.ended);
+  slot.verdict = v.accept ? Verdict::Accept : Verdict::Drop;
+  slot.mark = v.mark;
+  if (v.rewrite_as_reset && !core::rewriteAsTcpReset(qp.payload, slot.payload)) slot.payload.clear();
+}
+
+void Worker::onInternalError(VerdictEntry& slot, const char* what) {
+  const VerdictEntry failure = batch_.failure();
+  slot.verdict = failure.verdict;
+  slot.mark = failure.mark;
+  slot.payload.clear();
+  ++internal_errors_;
+  static log::RateLimit limit(5);
+  uint64_t suppressed = 0;
+  if (limit.allow(suppressed))
+    log::error("packet_processing_failed", {{"queue", config_.queue.queue_num},
+                                            {"error", what},
+                                            {"verdict", failure.verdict == Verdict::Accept ? "accept" : "drop"},
+                                            {"suppressed", suppressed}});
 }
 
 void Worker::post(std::function<void(const core::Engine&)> task) {

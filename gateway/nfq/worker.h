@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/histogram.h"
 #include "gateway/core/engine.h"
 #include "gateway/nfq/queue.h"
 
@@ -46,12 +47,16 @@ struct WorkerConfig {
   QueueConfig queue;
   core::EngineConfig engine;
   size_t max_round = 256;  // packets per receive round
+  // The verdict of a packet whose processing failed (an exception), and of
+  // every packet of a round that could not run to its end.
+  core::FailureAction internal_error = core::FailureAction::Accept;
 };
 
 // Every worker counter, declared once. Each entry:
 //   X(name, source, status_path, metric, label_key, label_value, type, help)
 // name: the WorkerCounters field; source: where publishCounters() reads it
-// (`e` = the engine's counters, `pipeline` = the engine's pipeline);
+// (`e` = the engine's counters, `pipeline` = the engine's pipeline, or a
+// member of the worker);
 // status_path: JSON pointer in `flowgatectl status` ("" = not shown);
 // metric: Prometheus family ("" = not exported), with an optional label;
 // type: ctl::MetricType. Status, metrics and tests iterate this list, so a
@@ -82,7 +87,9 @@ struct WorkerConfig {
     "kernel_bound", Counter, "Flows acted on at their first packet")                                               \
   X(observed, e.observed, "/hints/first_packet/dns_observed", "", "", "", Counter, "")                             \
   X(detection_updated, pipeline.counters().detection_updated, "/hints/first_packet/detection_updated",             \
-    "flowgate_detection_updated_total", "", "", Counter, "Flows whose early answer DPI contradicted")
+    "flowgate_detection_updated_total", "", "", Counter, "Flows whose early answer DPI contradicted")               \
+  X(internal_errors, internal_errors_, "/counters/internal_errors", "flowgate_internal_errors_total", "", "",      \
+    Counter, "Packets whose processing failed; they got the failure.internal_error verdict")
 
 // Published by the worker thread after each round, read by any thread.
 struct WorkerCounters {
@@ -115,10 +122,15 @@ class Worker final {
   // worker thread runs no round (no packets, no heartbeat), as if it hung.
   void stallForTest(bool stall) { stalled_for_test_.store(stall, std::memory_order_relaxed); }
   bool stalledForTest() const { return stalled_for_test_.load(std::memory_order_relaxed); }
+  // Time from the kernel's queueing of a packet to its verdict, µs (packets
+  // with a kernel timestamp: QueueConfig::timestamps). Any thread.
+  Histogram verdictLatency() const { return shared_latency_.snapshot(); }
   QueueSocket& socket() { return *socket_; }
   int index() const { return index_; }
 
  private:
+  void handle(const QueuedPacket& qp, VerdictEntry& slot);
+  void onInternalError(VerdictEntry& slot, const char* what);
   void onDecision(const core::DecisionEvent& e);
   void onFlowsEnded(const std::vector<core::EndedFlow>& ended);
 
@@ -144,6 +156,10 @@ class Worker final {
   WorkerCounters counters_;
   std::atomic<uint64_t> heartbeat_{0};
   std::atomic<bool> stalled_for_test_{false};
+  uint64_t internal_errors_ = 0;  // this thread's; published with the others
+  std::vector<core::Timestamp> round_stamps_;  // the kernel timestamps of this round's packets
+  Histogram verdict_latency_;                  // this thread's
+  SharedHistogram shared_latency_;             // published after each round
 };
 
 }  // namespace fg::nfq

@@ -77,3 +77,28 @@ TEST(Metrics, ApplicationTotals) {
 
 }  // namespace
 }  // namespace fg::ctl
+
+namespace fg::ctl {
+namespace {
+
+TEST(Metrics, DurationHistogramsAreCumulativeInSeconds) {
+  Histogram h;
+  h.record(2);     // < 4 µs
+  h.record(5);     // < 8 µs
+  h.record(5);
+  h.record(3000);  // < 4096 µs
+  Exposition e;
+  e.family("flowgate_x_seconds", MetricType::Histogram, "x").durations(h, {{"queue", "0"}});
+  const std::string t = e.take();
+  EXPECT_NE(t.find("# TYPE flowgate_x_seconds histogram\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("flowgate_x_seconds_bucket{queue=\"0\",le=\"3e-06\"} 1\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("flowgate_x_seconds_bucket{queue=\"0\",le=\"7e-06\"} 3\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("flowgate_x_seconds_bucket{queue=\"0\",le=\"0.002047\"} 3\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("flowgate_x_seconds_bucket{queue=\"0\",le=\"0.004095\"} 4\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("flowgate_x_seconds_bucket{queue=\"0\",le=\"+Inf\"} 4\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("flowgate_x_seconds_sum{queue=\"0\"} 0.003012\n"), std::string::npos) << t;
+  EXPECT_NE(t.find("flowgate_x_seconds_count{queue=\"0\"} 4\n"), std::string::npos) << t;
+}
+
+}  // namespace
+}  // namespace fg::ctl

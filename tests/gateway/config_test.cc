@@ -22,6 +22,35 @@ TEST(Config, EmptyFileIsAllDefaults) {
   ConfigLoad l = parseConfig("", "empty.toml");
   EXPECT_TRUE(l.errors.empty());
   EXPECT_TRUE(l.config.fail_open);
+  EXPECT_EQ(l.config.failure.queue_full, core::FailureAction::Accept);
+  EXPECT_EQ(l.config.failure.not_running, core::FailureAction::Accept);
+  EXPECT_EQ(l.config.failure.undecodable, core::FailureAction::Accept);
+  EXPECT_EQ(l.config.failure.internal_error, core::FailureAction::Accept);
+}
+
+TEST(Config, FailOpenIsTheShorthandForTheKernelSideFailures) {
+  ConfigLoad l = parseConfig("[gateway]\nfail_open = false\n", "f.toml");
+  ASSERT_TRUE(l.errors.empty());
+  EXPECT_EQ(l.config.failure.queue_full, core::FailureAction::Drop);
+  EXPECT_EQ(l.config.failure.not_running, core::FailureAction::Drop);
+  EXPECT_EQ(l.config.failure.undecodable, core::FailureAction::Accept) << "flowgate's own conditions stay";
+  EXPECT_EQ(l.config.failure.internal_error, core::FailureAction::Accept);
+}
+
+TEST(Config, FailureConditionsAreSetOneByOneAndBeatTheShorthand) {
+  ConfigLoad l = parseConfig(R"(
+[gateway]
+fail_open = false
+[failure]
+not_running = "accept"
+undecodable = "drop"
+internal_error = "drop"
+)", "f.toml");
+  ASSERT_TRUE(l.errors.empty()) << formatConfigError("f.toml", l.errors.front());
+  EXPECT_EQ(l.config.failure.queue_full, core::FailureAction::Drop);
+  EXPECT_EQ(l.config.failure.not_running, core::FailureAction::Accept);
+  EXPECT_EQ(l.config.failure.undecodable, core::FailureAction::Drop);
+  EXPECT_EQ(l.config.failure.internal_error, core::FailureAction::Drop);
 }
 
 TEST(Config, ValuesAreRead) {
@@ -162,6 +191,10 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"WrongType", "[gateway]\nworkers = \"two\"\n", 2, "gateway.workers", "integer"},
         BadCase{"OutOfRange", "[gateway]\nworkers = 0\n", 2, "gateway.workers", "from 1 to 64"},
         BadCase{"BadBool", "[gateway]\nfail_open = 1\n", 2, "gateway.fail_open", "true or false"},
+        BadCase{"BadFailureAction", "[failure]\nundecodable = \"reject\"\n", 2, "failure.undecodable",
+                "\"accept\" or \"drop\""},
+        BadCase{"UnknownFailure", "[failure]\nflow_table_full = \"drop\"\n", 2, "failure.flow_table_full",
+                "unknown key"},
         BadCase{"BadLevel", "[gateway]\nlog_level = \"loud\"\n", 2, "gateway.log_level", "debug, info"},
         BadCase{"LongIfname", "[gateway]\ninterfaces = [\"a-very-long-interface\"]\n", 2,
                 "gateway.interfaces", "1 to 15"},

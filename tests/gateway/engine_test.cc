@@ -340,6 +340,19 @@ TEST_F(EngineTest, UndecodablePacketsAreAcceptedUnmarked) {
   EXPECT_EQ(e.counters().undecodable, 1u);
 }
 
+TEST_F(EngineTest, UndecodablePacketsGetTheConfiguredFailureAction) {
+  load("[[rule]]\nname = \"x\"\nmatch = { proto = \"udp\" }\naction = \"drop\"\n");
+  EngineConfig c;
+  c.undecodable = FailureAction::Drop;  // [failure] undecodable = "drop"
+  engine_ = std::make_unique<Engine>(c, classifier_, clock_, holder_);
+  PacketVerdict v = send(test::Bytes{0x45, 0x00, 0x00});
+  EXPECT_FALSE(v.accept);
+  EXPECT_FALSE(v.mark.has_value()) << "no flow: nothing for conntrack to remember";
+  EXPECT_EQ(engine_->counters().undecodable, 1u);
+  // A decodable packet is the policy's as ever.
+  EXPECT_TRUE(send(fromClient(kTcpSyn)).accept);
+}
+
 TEST_F(EngineTest, SetAdditionsReachTheSink) {
   load(R"(
 [set.seen]

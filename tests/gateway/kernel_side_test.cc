@@ -78,6 +78,7 @@ class FakeRouting final : public RoutingTable {
 // The nft side: the table's sets as last installed, and the calls.
 struct NftKernel {
   std::vector<nl::NftSetSpec> sets;
+  bool queue_bypass = false;  // of the last table installed
   int creates = 0, replaces = 0;
   bool fail_replace = false;
 };
@@ -120,8 +121,7 @@ timeout = 3600
 
 class KernelSideTest : public ::testing::Test {
  protected:
-  std::unique_ptr<PolicyKernel> make() {
-    cli::Config cfg;
+  std::unique_ptr<PolicyKernel> make(cli::Config cfg = {}) {
     cfg.rule_priority = 1000;
     return std::make_unique<PolicyKernel>(
         cfg, nl::QueueMode::Native,
@@ -129,6 +129,7 @@ class KernelSideTest : public ::testing::Test {
           if (replace && nft_.fail_replace) return errnoError("sendmsg", ENOBUFS);
           (replace ? nft_.replaces : nft_.creates)++;
           nft_.sets = spec.sets;
+          nft_.queue_bypass = spec.queue_bypass;
           return {};
         },
         std::make_unique<FakeRouting>(rt_));
@@ -166,6 +167,15 @@ TEST_F(KernelSideTest, InstallCreatesTableRulesAndRoutes) {
   ASSERT_EQ(rt_.routes.size(), 1u);
   EXPECT_EQ(gatewayText(rt_.routes[0]), "10.0.3.1");
   EXPECT_EQ(rt_.routes[0].table, 100u);
+}
+
+TEST_F(KernelSideTest, TheQueueRuleBypassesUnlessFailureNotRunningIsDrop) {
+  ASSERT_TRUE(make()->install(*compile(kHead)).ok());
+  EXPECT_TRUE(nft_.queue_bypass) << "default: packets pass while no flowgate reads the queue";
+  cli::Config closed;
+  closed.failure.not_running = core::FailureAction::Drop;
+  ASSERT_TRUE(make(closed)->install(*compile(kHead)).ok());
+  EXPECT_FALSE(nft_.queue_bypass);
 }
 
 TEST_F(KernelSideTest, DualStackClassGetsARuleAndARoutePerFamily) {
