@@ -29,7 +29,9 @@
 # FGB_WORKERS (flowgate workers, default 1), FGB_EXTRA_TOML (appended to
 # [gateway] of both flowgate modes), FGB_MODES (default "plain plainct flowgate
 # all2us"; plain must stay first: ratios are against it), FGB_POLICY (a policy
-# file instead of the built-in accept-all one).
+# file or directory instead of the built-in accept-all one; `realistic` = the
+# shipped weak-TLS, BitTorrent and QoS policies), FLOWGATECTL (for flowgate's
+# own enqueue-to-verdict percentiles; found next to FLOWGATE by default).
 set -euo pipefail
 
 FLOWGATE=${1:?usage: inline_bench.sh FLOWGATE FGLOAD [SECONDS] [ROUNDS]}
@@ -78,7 +80,17 @@ match = { l7_protocol = "HTTP" }
 action = "accept"
 TOML
 POLICY=$FG_WORK/accept-all.toml
-if [[ -n ${FGB_POLICY:-} ]]; then POLICY=$(readlink -f "$FGB_POLICY"); fi
+if [[ ${FGB_POLICY:-} == realistic ]]; then
+  # What an operator runs: the shipped weak-TLS block, BitTorrent bucket and
+  # QoS classes by application (the zero-rating one needs a second uplink).
+  POLICY=$FG_WORK/realistic
+  mkdir -p "$POLICY"
+  cp "$here/../policies/10-block-weak-tls.toml" "$here/../policies/30-bittorrent-bulk.toml" \
+     "$here/../policies/40-qos-gaming.toml" "$POLICY/"
+elif [[ -n ${FGB_POLICY:-} ]]; then
+  POLICY=$(readlink -f "$FGB_POLICY")
+fi
+CTL=$(fg_find_tool "${FLOWGATECTL:-}" "$(dirname "$FLOWGATE")/control/flowgatectl" "$(dirname "$FLOWGATE")/flowgatectl" 2>/dev/null || true)
 "$FLOWGATE" policy check "$POLICY" >/dev/null
 
 # Like fg_start_gateway, but log_level "info": lib.sh's "debug" logs every
@@ -94,6 +106,9 @@ $extra
 
 [policy]
 path = ["$POLICY"]
+
+[apps]
+shipped = "$(readlink -f "$here/../apps")"
 TOML
   : >"$FG_WORK/flowgate.log"
   ip netns exec "$FG_G" "$FLOWGATE" run --config "$FG_WORK/flowgate.toml" >>"$FG_WORK/flowgate.log" 2>&1 &
@@ -166,6 +181,11 @@ $EXTRA" ;;
     add "$mode" conn_qpc "$(awk -v q=$((q1 - q0)) -v n="$ok" 'BEGIN{printf "%.2f", q/n}')"
   fi
   fg_log "$mode conn: $out queued=$((q1 - q0))"
+  if [[ $mode != plain* && -n $CTL ]]; then
+    # flowgate's own enqueue-to-verdict figures (since its start: bulk + conn).
+    local vl; vl=$("$CTL" --json status 2>/dev/null | python3 -c 'import json,sys; l=json.load(sys.stdin)["result"]["queues"][0]["verdict_latency_us"]; print(l["p50"], l["p99"])' || true)
+    add "$mode" vl_p50 "${vl% *}"; add "$mode" vl_p99 "${vl#* }"
+  fi
   settle
 
   out=$(fg_in "$FG_C" "$FGLOAD" conn --addr "$FG_SERVICE4" --port $PORT --seconds 2 \
@@ -213,16 +233,17 @@ echo
 echo "policy: $POLICY"
 echo "inline gateway benchmark: $(nproc) CPUs, kernel $(uname -r), $ROUNDS rounds (median), conn ${SECS}s x $PARALLEL parallel, bulk $BULK_BYTES x 1 stream, workers=$WORKERS"
 echo "ratios: median over rounds of (mode / plain of the same round)"
-printf '%-10s %12s %8s %12s %8s %10s %10s %10s %8s %10s\n' mode bulk_Gbit/s ratio conn/s ratio lat_p50_us lat_p99_us added_us q/conn q/bulk
+printf '%-10s %12s %8s %12s %8s %10s %10s %10s %8s %10s %12s\n' mode bulk_Gbit/s ratio conn/s ratio lat_p50_us lat_p99_us added_us q/conn q/bulk verdict_p50/p99_us
 for m in $MODES; do
   b=$(med "$m" bulk); c=$(med "$m" conn); l=$(med "$m" lat_p50); l99=$(med "$m" lat_p99)
   qpc=$(med "$m" conn_qpc); qb=$(med "$m" bulk_q)
-  [[ $m == plain* ]] && { qpc=-; qb=-; }
+  vl="$(med "$m" vl_p50)/$(med "$m" vl_p99)"
+  [[ $m == plain* ]] && { qpc=-; qb=-; vl=-; }
   ladd=()
   la=(${R[$m,lat_p50]:-}) lb=(${R[plain,lat_p50]:-})
   for ((i = 0; i < ${#la[@]} && i < ${#lb[@]}; i++)); do ladd+=($((la[i] - lb[i]))); done
-  printf '%-10s %12s %8s %12s %8s %10s %10s %10s %8s %10s\n' "$m" "$b" "$(rratio "$m" plain bulk)" "$c" "$(rratio "$m" plain conn)" \
-    "$l" "$l99" "$(awk -v v="$(median "${ladd[@]}")" 'BEGIN{printf "%+.0f", v}')" "$qpc" "$qb"
+  printf '%-10s %12s %8s %12s %8s %10s %10s %10s %8s %10s %12s\n' "$m" "$b" "$(rratio "$m" plain bulk)" "$c" "$(rratio "$m" plain conn)" \
+    "$l" "$l99" "$(awk -v v="$(median "${ladd[@]}")" 'BEGIN{printf "%+.0f", v}')" "$qpc" "$qb" "$vl"
 done
 echo
 echo "per-round values (bulk Gbit/s | conn/s | lat p50 us | queued packets per connection | stopped packets / flows_decided):"

@@ -58,19 +58,20 @@ class Reader {
                    "expected a value from " + std::to_string(min) + " to " + std::to_string(max));
     out = static_cast<T>(*v);
   }
-  void boolean(const toml::table& t, const std::string& prefix, const char* key, bool& out) {
+  // A value of exactly type T, else the error `expected`.
+  template <typename T>
+  void exact(const toml::table& t, const std::string& prefix, const char* key, T& out, const char* expected) {
     const toml::node* n = t.get(key);
     if (!n) return;
-    auto v = n->value_exact<bool>();
-    if (!v) return error(n, prefix + key, "expected true or false");
+    auto v = n->value_exact<T>();
+    if (!v) return error(n, prefix + key, expected);
     out = *v;
   }
+  void boolean(const toml::table& t, const std::string& prefix, const char* key, bool& out) {
+    exact(t, prefix, key, out, "expected true or false");
+  }
   void string(const toml::table& t, const std::string& prefix, const char* key, std::string& out) {
-    const toml::node* n = t.get(key);
-    if (!n) return;
-    auto v = n->value_exact<std::string>();
-    if (!v) return error(n, prefix + key, "expected a string");
-    out = *v;
+    exact(t, prefix, key, out, "expected a string");
   }
   void failureAction(const toml::table& t, const std::string& prefix, const char* key, core::FailureAction& out) {
     const toml::node* n = t.get(key);

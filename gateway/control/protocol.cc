@@ -57,6 +57,16 @@ std::string parseMessage(const char* what) {
 
 const char* typeName(const json& v) { return v.type_name(); }
 
+// A required field of `doc` holding a non-empty string, into `out`.
+std::optional<ProtocolError> requiredText(const json& doc, const char* field, const json& id, std::string& out) {
+  auto f = doc.find(field);
+  if (f == doc.end()) return err(ErrorCode::BadField, std::string("missing field \"") + field + "\"", id);
+  if (!f->is_string() || f->get_ref<const std::string&>().empty())
+    return err(ErrorCode::BadField, std::string("\"") + field + "\" must be a non-empty string", id);
+  out = f->get<std::string>();
+  return std::nullopt;
+}
+
 // Fails on the first field of `obj` not in `allowed`.
 std::optional<ProtocolError> checkFields(const json& obj, std::initializer_list<std::string_view> allowed,
                                          std::string_view where, const json& id) {
@@ -193,22 +203,16 @@ ParseResult parseRequest(std::string_view line) {
 
   if (name == "flow") {
     if (auto e = checkFields(doc, {"request", "id", "flow_id"}, "request \"flow\"", id)) return *e;
-    auto f = doc.find("flow_id");
-    if (f == doc.end()) return err(ErrorCode::BadField, "missing field \"flow_id\"", id);
-    if (!f->is_string() || f->get_ref<const std::string&>().empty()) {
-      return err(ErrorCode::BadField, std::string("\"flow_id\" must be a non-empty string"), id);
-    }
-    return Request{id, FlowRequest{f->get<std::string>()}};
+    std::string flow_id;
+    if (auto e = requiredText(doc, "flow_id", id, flow_id)) return *e;
+    return Request{id, FlowRequest{std::move(flow_id)}};
   }
 
   if (name == "hint") {
     if (auto e = checkFields(doc, {"request", "id", "address"}, "request \"hint\"", id)) return *e;
-    auto a = doc.find("address");
-    if (a == doc.end()) return err(ErrorCode::BadField, "missing field \"address\"", id);
-    if (!a->is_string() || a->get_ref<const std::string&>().empty()) {
-      return err(ErrorCode::BadField, std::string("\"address\" must be a non-empty string"), id);
-    }
-    return Request{id, HintRequest{a->get<std::string>()}};
+    std::string address;
+    if (auto e = requiredText(doc, "address", id, address)) return *e;
+    return Request{id, HintRequest{std::move(address)}};
   }
 
   if (name == "log_level") {

@@ -36,6 +36,34 @@ policy::NameCheck nameCheckOf(const Flow& f) {
   return f.cls.hostname.empty() && f.early ? policy::NameCheck::Verified : policy::NameCheck::None;
 }
 
+// Protocols that start in clear and may switch to TLS on the same connection
+// (STARTTLS and its kin), by nDPI 4.2's names.
+bool upgradesToTls(std::string_view l7) {
+  for (std::string_view p : {"SMTP", "IMAP", "POP3", "FTP_CONTROL", "Jabber", "LDAP", "PostgreSQL", "MySQL",
+                             "IRC", "Usenet", "Telnet", "Unknown"})
+    if (l7 == p) return true;
+  return false;
+}
+
+// Whether the classifier's answer can still change what a rule sees. A
+// settled classification (every field a rule reads is known) is done, but
+// an unverified SNI stays open while a certificate that would verify it can
+// still come (TLS <= 1.2 shows it in clear, right after the server hello).
+bool classificationPending(const Flow& f, policy::NameCheck name_check) {
+  if (f.classified) return false;
+  const Classification& c = f.cls;
+  if (!c.settled) return true;
+  return name_check == policy::NameCheck::Unverified && c.cert_names.empty() && c.l7_protocol == "TLS" &&
+         c.tls_version != 0x0304;
+}
+
+// Whether a TLS server hello can still come: not once the client opened
+// with anything but a handshake, unless its protocol upgrades to TLS.
+bool serverHelloPending(const Flow& f) {
+  if (f.classified || f.cls.cipher != 0) return false;
+  return f.client_opening != ClientOpening::Other || upgradesToTls(f.cls.l7_protocol);
+}
+
 }  // namespace
 
 std::string MarkLayout::validate() const {
@@ -105,12 +133,10 @@ policy::FlowFacts Engine::factsOf(const Flow& f, const PacketContext& ctx) {
   x.out_interface = ctx.out_interface;
   x.confidence = toString(c.confidence);
   x.name_check = nameCheckOf(f);
-  if (!f.classified) {
-    x.pending |= policy::kPendingClassification;
-    // The cipher and JA3S arrive with the server's hello, a round trip after
-    // the SNI; until then a TLS rule could still change its answer.
-    if (c.cipher == 0) x.pending |= policy::kPendingTlsServerHello;
-  }
+  if (classificationPending(f, x.name_check)) x.pending |= policy::kPendingClassification;
+  // The cipher and JA3S arrive with the server's hello, a round trip after
+  // the SNI; until then a TLS rule could still change its answer.
+  if (serverHelloPending(f)) x.pending |= policy::kPendingTlsServerHello;
   return x;
 }
 

@@ -89,7 +89,20 @@ struct Classification {
   // Who owns the server's address (a cloud or CDN: "AmazonAWS",
   // "Cloudflare"), when known; never the application itself.
   std::string owner;
+  // Set by the classifier when every field a policy reads (application,
+  // protocol, category, hostname, JA3, ALPN) is known and stays: only
+  // metadata no rule reads may still come (an HTTP response, a TLS
+  // certificate of a flow with an SNI). The TLS server hello's fields are
+  // tracked on their own (policy::kPendingTlsServerHello).
+  bool settled = false;
 };
+
+// What the client's first payload of a flow looked like: a TLS, DTLS or QUIC
+// handshake (or SSLv2's hello), or anything else. A flow that opened with
+// anything else never shows a TLS server hello, unless its protocol upgrades
+// with STARTTLS.
+enum class ClientOpening : uint8_t { Unseen, Handshake, Other };
+ClientOpening clientOpeningOf(uint8_t ip_proto, const uint8_t* payload, size_t len);
 
 // The answer for a new flow, before DPI has seen anything (Flow::early; see core/hints.h).
 struct EarlyAnswer {
@@ -145,6 +158,7 @@ struct Flow {
   TcpState tcp = TcpState::None;
   uint8_t fin_seen = 0;  // bit 0: from src, bit 1: from dst
   bool classified = false;
+  ClientOpening client_opening = ClientOpening::Unseen;
   uint16_t dpi_packets = 0;
   Timestamp first_seen = 0, last_seen = 0;
   uint64_t packets[2] = {0, 0};  // indexed by Direction

@@ -161,6 +161,24 @@ std::string_view toString(AppSource s) {
   return "ndpi";
 }
 
+ClientOpening clientOpeningOf(uint8_t ip_proto, const uint8_t* b, size_t len) {
+  if (len == 0) return ClientOpening::Unseen;
+  if (ip_proto == kProtoTcp) {
+    // A TLS handshake record (0x16 0x03 ..), or SSLv2's CLIENT-HELLO (a
+    // two-byte length with the top bit set, then message type 1).
+    if (len >= 2 && b[0] == 0x16 && b[1] == 0x03) return ClientOpening::Handshake;
+    if (len >= 3 && (b[0] & 0x80) && b[2] == 0x01) return ClientOpening::Handshake;
+    return ClientOpening::Other;
+  }
+  if (ip_proto == kProtoUdp) {
+    // DTLS (0x16 0xfe ..) or a QUIC long header (form and fixed bits).
+    if (len >= 2 && b[0] == 0x16 && b[1] == 0xfe) return ClientOpening::Handshake;
+    if ((b[0] & 0xc0) == 0xc0) return ClientOpening::Handshake;
+    return ClientOpening::Other;
+  }
+  return ClientOpening::Other;
+}
+
 std::string_view toString(EndReason r) {
   switch (r) {
     case EndReason::Fin: return "fin";

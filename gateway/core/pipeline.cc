@@ -43,6 +43,9 @@ StepResult Pipeline::step(const Packet& p, bool create) {
   ++f->packets[d];
   f->bytes[d] += p.ip_bytes;
   if (p.proto == kProtoTcp && !(p.fragment && !p.first_fragment)) updateTcp(*f, p, dir);
+  if (f->client_opening == ClientOpening::Unseen && dir == Direction::SrcToDst && p.payload_len > 0 &&
+      !(p.fragment && !p.first_fragment))
+    f->client_opening = clientOpeningOf(p.proto, p.payload, p.payload_len);
   table_.touch(*f, p.ts);
   if (r.new_flow) {
     r.opening = isOpening(*f, p);
@@ -152,6 +155,9 @@ void Pipeline::classify(Flow& f, const Packet& p, Direction dir, StepResult& r) 
   ++counters_.inspected_packets;
   const bool final_answer = classifier_.inspect(f, p, dir);
   applyEarly(f);
+  // A settled classification is what the policy reads from now on
+  // (core/engine.cc): it gets the catalog's name now, not only at the end.
+  if (!final_answer && f.cls.settled) refine(f, true);
   checkName(f, p.ts);
   if (final_answer) {
     endInspection(f, true);
@@ -229,9 +235,10 @@ const catalog::Catalog* Pipeline::currentCatalog() {
   return catalog_.get();
 }
 
-// Once per flow, when inspection ends (endInspection): the policy reads an
-// application only once its classification is final (policy/flow_facts.h,
-// kPendingClassification), so refining mid-inspection would only cost.
+// When inspection ends (endInspection), and on each inspected packet once the
+// classification is settled: the policy reads an application only then
+// (policy/flow_facts.h, kPendingClassification), so refining earlier would
+// only cost. Idempotent.
 void Pipeline::refine(Flow& f, bool final) {
   // An early answer went through the catalog already (earlyAnswer()).
   if (f.cls.confidence == Confidence::Dns || f.cls.confidence == Confidence::Cache) return;

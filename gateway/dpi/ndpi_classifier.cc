@@ -161,6 +161,13 @@ void extract(ndpi_detection_module_struct* m, core::Flow& flow, const NdpiInspec
   }
   if (isProto(p, NDPI_PROTOCOL_HTTP) && f.http.user_agent)
     c.user_agent = boundedString(f.http.user_agent, 512);
+  // nDPI keeps dissecting HTTP for the response and TLS for the certificate
+  // and server hello; what a rule reads (application, category, hostname,
+  // JA3, ALPN) is known once DPI named the flow from its HTTP Host, its SNI
+  // or its DNS query. The server hello has its own pending flag.
+  c.settled = st.detected && c.confidence == core::Confidence::Dpi && c.app_source == core::AppSource::Ndpi &&
+              !c.hostname.empty() &&
+              (isProto(p, NDPI_PROTOCOL_HTTP) || carriesTls(p) || isProto(p, NDPI_PROTOCOL_DNS));
 }
 
 }  // namespace

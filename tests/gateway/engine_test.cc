@@ -71,6 +71,10 @@ class RecordingDecisions {
   int ends = 0;
 };
 
+// The start of a TLS ClientHello record: a flow opened with it may still
+// show a TLS server hello (core::ClientOpening).
+constexpr std::string_view kClientHello{"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00", 10};
+
 const policy::NameCatalog& catalog() {
   static const policy::NameCatalog c{.protocols = {"Unknown", "TLS", "HTTP", "NetFlix", "BitTorrent"},
                                      .categories = {"Web", "Video", "Download"}};
@@ -196,7 +200,7 @@ action = "reject"
   Engine& e = engine();
   PacketVerdict syn = send(fromClient(kTcpSyn));
   EXPECT_FALSE(syn.mark.has_value()) << "undecided: mark untouched";
-  PacketVerdict hello = send(fromClient(kTcpAck | kTcpPsh, "client hello"));
+  PacketVerdict hello = send(fromClient(kTcpAck | kTcpPsh, kClientHello));
   EXPECT_FALSE(hello.mark.has_value()) << "the cipher is still pending";
   PacketVerdict server = send(fromServer(kTcpAck | kTcpPsh, "server hello"));
   ASSERT_TRUE(server.mark.has_value());
@@ -213,6 +217,100 @@ action = "reject"
   EXPECT_EQ(e.counters().after_decision, 1u);
 }
 
+// What operators run: a weak-cipher block next to rules by application.
+constexpr const char* kWeakTlsAndAppsPolicy = R"(
+[[rule]]
+name = "no-weak"
+match = { cipher_strength = ["insecure", "weak"] }
+action = "reject"
+[[rule]]
+name = "no-torrents"
+match = { application = "BitTorrent" }
+action = "drop"
+)";
+
+TEST_F(EngineTest, AFlowThatOpenedWithoutAHandshakeIsDecidedOnceItsClassificationSettles) {
+  load(kWeakTlsAndAppsPolicy);
+  Classification http;
+  http.l7_protocol = http.application = "HTTP";
+  http.category = "Web";
+  http.hostname = "www.example.org";
+  http.confidence = Confidence::Dpi;
+  http.settled = true;  // DPI read the Host; the response is still to come
+  classifier_.script[2] = {http, /*final=*/false};
+  engine();
+  EXPECT_FALSE(send(fromClient(kTcpSyn)).mark.has_value());
+  // An HTTP request is no TLS handshake: no cipher will ever be known, and
+  // nothing a rule reads changes with the response.
+  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "GET / HTTP/1.1\r\nHost: www.example.org\r\n\r\n")).mark,
+            std::optional<uint32_t>(kDecided));
+  ASSERT_EQ(sink_.decisions.size(), 1u);
+  EXPECT_EQ(sink_.decisions[0].rule, "") << "the default decided";
+}
+
+TEST_F(EngineTest, AnUnsettledClassificationKeepsTheFlowOpen) {
+  load(kWeakTlsAndAppsPolicy);
+  Classification http;
+  http.l7_protocol = http.application = "HTTP";
+  http.confidence = Confidence::Dpi;  // no Host yet: not settled
+  classifier_.script[2] = {http, false};
+  engine();
+  send(fromClient(kTcpSyn));
+  EXPECT_FALSE(send(fromClient(kTcpAck | kTcpPsh, "GET / HTTP/1.1\r\n")).mark.has_value())
+      << "the application may still change: the BitTorrent rule could match";
+  EXPECT_TRUE(sink_.decisions.empty());
+}
+
+TEST_F(EngineTest, ATlsFlowWithASettledSniWaitsOnlyForTheServerHello) {
+  load(kWeakTlsAndAppsPolicy);
+  Classification hello = tls("bank.example");
+  hello.settled = true;
+  Classification server = tls("bank.example", 0xC02F);  // ECDHE-RSA-AES128-GCM-SHA256
+  server.settled = true;
+  classifier_.script[2] = {hello, false};
+  classifier_.script[3] = {server, false};  // the certificate is still to come
+  engine(32, /*hints=*/true);
+  resolve("bank.example", {"10.9.9.9"});  // the client resolved the SNI: verified
+  const size_t dns_decisions = sink_.decisions.size();
+  send(fromClient(kTcpSyn));
+  EXPECT_FALSE(send(fromClient(kTcpAck | kTcpPsh, kClientHello)).mark.has_value())
+      << "a TLS handshake: the cipher is pending";
+  EXPECT_EQ(send(fromServer(kTcpAck | kTcpPsh, "server hello")).mark, std::optional<uint32_t>(kDecided))
+      << "decided at the server hello, before the certificate";
+  ASSERT_EQ(sink_.decisions.size(), dns_decisions + 1);
+}
+
+TEST_F(EngineTest, AnUnverifiedSniWaitsForTheCertificateThatCouldVerifyIt) {
+  load(kWeakTlsAndAppsPolicy);
+  Classification hello = tls("bank.example");
+  hello.settled = true;
+  Classification server = tls("bank.example", 0xC02F);
+  server.settled = true;
+  classifier_.script[2] = {hello, false};
+  classifier_.script[3] = {server, false};
+  classifier_.script[4] = {certified(server), false};
+  engine();
+  send(fromClient(kTcpSyn));
+  send(fromClient(kTcpAck | kTcpPsh, kClientHello));
+  EXPECT_FALSE(send(fromServer(kTcpAck | kTcpPsh, "server hello")).mark.has_value())
+      << "TLS 1.2 shows the certificate next: the name may yet be verified";
+  EXPECT_EQ(send(fromServer(kTcpAck | kTcpPsh, "certificate")).mark, std::optional<uint32_t>(kDecided));
+}
+
+TEST_F(EngineTest, AProtocolThatUpgradesToTlsKeepsTheCipherPending) {
+  load(kWeakTlsAndAppsPolicy);
+  Classification smtp;
+  smtp.l7_protocol = smtp.application = "SMTP";
+  smtp.hostname = "mail.example.org";
+  smtp.confidence = Confidence::Dpi;
+  smtp.settled = true;
+  classifier_.script[2] = {smtp, false};
+  engine();
+  send(fromClient(kTcpSyn));
+  EXPECT_FALSE(send(fromClient(kTcpAck | kTcpPsh, "EHLO client.example.org\r\n")).mark.has_value())
+      << "STARTTLS may still bring a weak cipher";
+}
+
 TEST_F(EngineTest, RejectDecidedOnAClientPacketLeavesTheResetToTheKernel) {
   load(R"(
 [[rule]]
@@ -223,7 +321,7 @@ action = "reject"
   classifier_.script[2] = {tls("bank.example"), true};
   engine();
   send(fromClient(kTcpSyn));
-  PacketVerdict v = send(fromClient(kTcpAck | kTcpPsh, "client hello"));
+  PacketVerdict v = send(fromClient(kTcpAck | kTcpPsh, kClientHello));
   EXPECT_EQ(v.mark, std::optional<uint32_t>(kDecided | kReject));
   EXPECT_FALSE(v.rewrite_as_reset) << "the kernel's reject answers the client itself";
 }
@@ -255,7 +353,7 @@ class = "video"
   classifier_.script[2] = {certified(tls("www.netflix.com", 0xC02F, "NetFlix")), true};
   engine();
   send(fromClient(kTcpSyn), 0x00010000);
-  PacketVerdict v = send(fromClient(kTcpAck | kTcpPsh, "client hello"), 0x00ab0000 | 0x7);
+  PacketVerdict v = send(fromClient(kTcpAck | kTcpPsh, kClientHello), 0x00ab0000 | 0x7);
   // flowgate's bits: decided | class 5; bits outside flowgate's layout kept;
   // flowgate's own value bits (the stale 0x7) replaced.
   ASSERT_TRUE(v.mark.has_value());
@@ -367,7 +465,7 @@ add_to_set = "seen"
 )");
   classifier_.script[1] = {certified(tls("www.netflix.com", 0xC02F, "NetFlix")), true};
   engine();
-  send(fromClient(kTcpAck | kTcpPsh, "client hello"));
+  send(fromClient(kTcpAck | kTcpPsh, kClientHello));
   ASSERT_EQ(sink_.decisions.size(), 1u);
   EXPECT_EQ(sink_.decisions[0].sets, 1u);
 }
@@ -424,7 +522,7 @@ TEST_F(EngineTest, ResolvedHostnameRoutesTheSynProvisionallyAndDpiConfirms) {
   EXPECT_EQ(f->early->application, "NetFlix");
   EXPECT_EQ(f->cls.confidence, Confidence::Dns) << "the early answer stands until DPI has its own";
   EXPECT_EQ(send(fromServer(kTcpSyn | kTcpAck)).mark, std::optional<uint32_t>(kZeroRoute | kVideo));
-  PacketVerdict hello = send(fromClient(kTcpAck | kTcpPsh, "client hello"));
+  PacketVerdict hello = send(fromClient(kTcpAck | kTcpPsh, kClientHello));
   EXPECT_EQ(hello.mark, std::optional<uint32_t>(kDecided | kZeroRoute | kVideo)) << "DPI agreed: decided";
   ASSERT_EQ(sink_.decisions.size(), 1u);
   EXPECT_EQ(sink_.decisions[0].rule, "zero-rate");
@@ -455,10 +553,10 @@ require_verified_name = false   # this test is about address families, not names
   const auto v6 = PacketBuilder()
                       .ipv6({.src = "fd00:1::2", .dst = "fd00:9::9"})
                       .tcp({.sport = 40000, .dport = 443, .flags = kTcpAck | kTcpPsh})
-                      .payload("client hello")
+                      .payload(kClientHello)
                       .build();
   EXPECT_EQ(send(v6).mark, std::optional<uint32_t>(kDecided | 0x100)) << "the mark is the route's all the same";
-  send(fromClient(kTcpAck | kTcpPsh, "client hello"));
+  send(fromClient(kTcpAck | kTcpPsh, kClientHello));
   ASSERT_EQ(sink_.decisions.size(), 2u);
   const auto p = holder_.current();
   const auto c = p->routeCounters(0);
@@ -485,7 +583,7 @@ TEST_F(EngineTest, WithoutHintsAFlowKeepsTheUplinkOfItsSyn) {
   Engine& e = engine(32, /*hints=*/false);
   resolve("www.netflix.com", {"10.9.9.9"});
   EXPECT_FALSE(send(fromClient(kTcpSyn)).mark.has_value()) << "nothing known at the SYN";
-  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "client hello")).mark, std::optional<uint32_t>(kDecided | kVideo))
+  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, kClientHello)).mark, std::optional<uint32_t>(kDecided | kVideo))
       << "class applies; the route does not: the SYN (and its NAT) went out the default uplink";
   EXPECT_EQ(e.counters().early_answers, 0u);
 }
@@ -495,7 +593,7 @@ TEST_F(EngineTest, WithoutKeepFirstRouteADecidedFlowSwitchesUplink) {
   classifier_.script[2] = {certified(tls("www.netflix.com", 0xC02F, "NetFlix")), true};
   engine(32, /*hints=*/false, /*keep_first_route=*/false);
   EXPECT_FALSE(send(fromClient(kTcpSyn)).mark.has_value());
-  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "client hello")).mark,
+  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, kClientHello)).mark,
             std::optional<uint32_t>(kDecided | kZeroRoute | kVideo));
 }
 
@@ -507,7 +605,7 @@ TEST_F(EngineTest, DpiContradictingTheEarlyAnswerKeepsTheRouteButNotTheClass) {
   Engine& e = engine(32, true);
   resolve("www.netflix.com", {"10.9.9.9"});
   EXPECT_EQ(send(fromClient(kTcpSyn)).mark, std::optional<uint32_t>(kZeroRoute | kVideo));
-  PacketVerdict hello = send(fromClient(kTcpAck | kTcpPsh, "client hello"));
+  PacketVerdict hello = send(fromClient(kTcpAck | kTcpPsh, kClientHello));
   EXPECT_EQ(hello.mark, std::optional<uint32_t>(kDecided | kZeroRoute))
       << "re-evaluated: no class any more, but the NATed flow cannot change uplink";
   const Flow* f = flowOf(fromClient(kTcpSyn));
@@ -525,7 +623,7 @@ TEST_F(EngineTest, DpiFindingABlockedNameBlocksAProvisionallyRoutedFlow) {
   engine(32, true);
   resolve("www.netflix.com", {"10.9.9.9"});
   send(fromClient(kTcpSyn));
-  PacketVerdict hello = send(fromClient(kTcpAck | kTcpPsh, "client hello"));
+  PacketVerdict hello = send(fromClient(kTcpAck | kTcpPsh, kClientHello));
   EXPECT_EQ(hello.mark, std::optional<uint32_t>(kDecided | kReject | kZeroRoute));
 }
 
@@ -557,7 +655,7 @@ action = "reject"
   Engine& e = engine(32, true);
   resolve("www.netflix.com", {"10.9.9.9"});
   EXPECT_EQ(send(fromClient(kTcpSyn)).mark, std::optional<uint32_t>(kZeroRoute | kVideo));
-  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "client hello")).mark, std::optional<uint32_t>(kZeroRoute | kVideo));
+  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, kClientHello)).mark, std::optional<uint32_t>(kZeroRoute | kVideo));
   PacketVerdict server = send(fromServer(kTcpAck | kTcpPsh, "server hello"));
   EXPECT_EQ(server.mark, std::optional<uint32_t>(kDecided | kReject | kZeroRoute));
   EXPECT_TRUE(server.rewrite_as_reset);
@@ -741,7 +839,7 @@ TEST_F(EngineTest, ASpoofedSniIsNotRoutedAddedToASetNorLearned) {
   classifier_.script[2] = {tls("www.netflix.com", 0xC02F, "NetFlix"), true};
   engine(32, /*hints=*/true, /*keep_first_route=*/false);
   send(fromClient(kTcpSyn));
-  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "client hello")).mark, std::optional<uint32_t>(kDecided))
+  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, kClientHello)).mark, std::optional<uint32_t>(kDecided))
       << "the default: no route, no class";
   ASSERT_EQ(sink_.decisions.size(), 1u);
   EXPECT_EQ(sink_.decisions[0].rule, "");
@@ -762,7 +860,7 @@ TEST_F(EngineTest, ANameThisClientResolvedIsVerified) {
   resolve("www.netflix.com", {"10.9.9.9"});
   EXPECT_EQ(send(fromClient(kTcpSyn)).mark, std::optional<uint32_t>(kZeroRoute)) << "zero-rated from the SYN";
   send(fromServer(kTcpSyn | kTcpAck));
-  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "client hello")).mark, std::optional<uint32_t>(kDecided | kZeroRoute));
+  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, kClientHello)).mark, std::optional<uint32_t>(kDecided | kZeroRoute));
   ASSERT_EQ(sink_.decisions.size(), 1u);
   EXPECT_EQ(sink_.decisions[0].rule, "zero-rate");
   EXPECT_EQ(sink_.decisions[0].sets, 1u);
@@ -781,7 +879,7 @@ TEST_F(EngineTest, ANameAnotherClientResolvedDoesNotVerify) {
            .payload(test::dnsResponse("www.netflix.com", {"10.9.9.9"}))
            .build());
   EXPECT_FALSE(send(fromClient(kTcpSyn)).mark.has_value());
-  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "client hello")).mark, std::optional<uint32_t>(kDecided));
+  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, kClientHello)).mark, std::optional<uint32_t>(kDecided));
   EXPECT_EQ(flowOf(fromClient(kTcpSyn))->cls.name_proof, NameProof::Unverified);
 }
 
@@ -792,7 +890,7 @@ TEST_F(EngineTest, TheCertificateCanStillVerifyAnUnverifiedSni) {
   classifier_.script[3] = {certified(tls("www.netflix.com", 0xC02F, "NetFlix")), true};
   engine(32, true, /*keep_first_route=*/false);
   send(fromClient(kTcpSyn));
-  EXPECT_FALSE(send(fromClient(kTcpAck | kTcpPsh, "client hello")).mark.has_value())
+  EXPECT_FALSE(send(fromClient(kTcpAck | kTcpPsh, kClientHello)).mark.has_value())
       << "not decided while the certificate may still verify the name";
   EXPECT_TRUE(sink_.decisions.empty());
   EXPECT_EQ(send(fromServer(kTcpAck | kTcpPsh, "server hello, certificate")).mark,
@@ -814,7 +912,7 @@ NetFlix = ["10.9.9.0/24"]
   c.pipeline.app_ranges = &ranges;
   engine_ = std::make_unique<Engine>(c, classifier_, clock_, holder_);
   send(fromClient(kTcpSyn));
-  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, "client hello")).mark, std::optional<uint32_t>(kDecided | kZeroRoute));
+  EXPECT_EQ(send(fromClient(kTcpAck | kTcpPsh, kClientHello)).mark, std::optional<uint32_t>(kDecided | kZeroRoute));
   EXPECT_EQ(flowOf(fromClient(kTcpSyn))->cls.name_proof, NameProof::Range);
 }
 
@@ -876,6 +974,26 @@ TEST(TcpReset, RefusesWhatItCannotRewrite) {
   EXPECT_FALSE(rewriteAsTcpReset(test::Bytes{}, out));
   EXPECT_FALSE(rewriteAsTcpReset(
       PacketBuilder().ipv4({.frag_offset = 3}).tcp().payload("x").build(), out));
+}
+
+}  // namespace
+}  // namespace fg::core
+
+namespace fg::core {
+namespace {
+
+TEST(ClientOpening, HandshakesAreToldFromAnythingElse) {
+  auto of = [](uint8_t proto, std::string_view bytes) {
+    return clientOpeningOf(proto, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  };
+  EXPECT_EQ(of(kProtoTcp, ""), ClientOpening::Unseen);
+  EXPECT_EQ(of(kProtoTcp, std::string_view("\x16\x03\x01\x02\x00", 5)), ClientOpening::Handshake);
+  EXPECT_EQ(of(kProtoTcp, std::string_view("\x80\x2e\x01\x00\x02", 5)), ClientOpening::Handshake) << "SSLv2 hello";
+  EXPECT_EQ(of(kProtoTcp, "GET / HTTP/1.1\r\n"), ClientOpening::Other);
+  EXPECT_EQ(of(kProtoTcp, "\x16"), ClientOpening::Other) << "one byte is no record";
+  EXPECT_EQ(of(kProtoUdp, std::string_view("\x16\xfe\xfd\x00", 4)), ClientOpening::Handshake) << "DTLS";
+  EXPECT_EQ(of(kProtoUdp, std::string_view("\xc3\x00\x00\x00\x01", 5)), ClientOpening::Handshake) << "QUIC long header";
+  EXPECT_EQ(of(kProtoUdp, std::string_view("\x12\x34\x01\x00", 4)), ClientOpening::Other) << "a DNS query";
 }
 
 }  // namespace
