@@ -20,6 +20,7 @@
 #include <span>
 #include <string_view>
 
+#include "policy/record_json.h"
 #include "policy/policy.h"
 
 namespace fg::fuzz {

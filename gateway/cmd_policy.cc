@@ -17,6 +17,7 @@
 #include "gateway/commands.h"
 #include "gateway/app_catalog.h"
 #include "gateway/dpi/ndpi_catalog.h"
+#include "policy/record_json.h"
 #include "policy/policy.h"
 
 namespace fg::cli {

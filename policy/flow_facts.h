@@ -8,7 +8,6 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
 
 #include "common/cipher_suites.h"
 #include "common/result.h"
@@ -65,13 +64,6 @@ struct FlowFacts {
   // certificate arrives with the TLS server hello).
   NameCheck name_check = NameCheck::None;
 };
-
-// Reads one flow record object. Unknown fields are ignored (records grow);
-// present fields with the wrong type or value are errors naming the field.
-// An optional "pending" array (["classification","tls_server_hello"]) sets
-// FlowFacts::pending, so users can replay provisional states. A boolean
-// "name_verified" sets FlowFacts::name_check (absent: NameCheck::None).
-Result<FlowFacts> factsFromRecord(const nlohmann::json& record);
 
 // "tcp" -> 6 etc., or a decimal number 0-255; nullopt otherwise.
 std::optional<uint8_t> parseIpProto(std::string_view name);

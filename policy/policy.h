@@ -79,7 +79,6 @@
 #include <variant>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 
 #include "policy/flow_facts.h"
 #include "policy/ip_address.h"
@@ -346,14 +345,6 @@ LoadResult<std::shared_ptr<const PolicySet>> compilePolicy(std::span<const Polic
 LoadResult<std::shared_ptr<const PolicySet>> loadPolicy(std::span<const std::string> paths,
                                                         const LoadOptions& options,
                                                         uint64_t generation);
-
-// ---- Records ------------------------------------------------------------------
-
-// The decision as printed by `flowgate policy eval`: {"verdict","rule","mark",
-// "mask","route":{name,table,fwmark}|null,"sets":[{set,address}],"log",
-// "shadow_rules":[...],"final","exempt","generation"}. `policy` must be the
-// snapshot that produced `d` (names are looked up in it).
-nlohmann::json decisionToJson(const Decision& d, const PolicySet& policy);
 
 // ---- Holder -------------------------------------------------------------------
 

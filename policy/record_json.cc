@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/tls_version.h"
+#include "policy/record_json.h"
 #include "policy/policy.h"
 #include "policy/policy_internal.h"
 

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/policy/policy_test_util.h"
+#include "policy/record_json.h"
 
 namespace fg::policy {
 namespace {

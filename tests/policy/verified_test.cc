@@ -2,6 +2,7 @@
 // act only on verified names by default; sets never learn from unverified
 // names; [verified_ranges].
 #include "tests/policy/policy_test_util.h"
+#include "policy/record_json.h"
 
 namespace fg::policy {
 namespace {
