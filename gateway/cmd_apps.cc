@@ -1,8 +1,11 @@
 // `flowgate apps list|check|lookup`: the application catalog (docs/catalog.md).
-#include <charconv>
 #include <iostream>
+#include <memory>
+#include <string_view>
 #include <string>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "catalog/catalog.h"
 #include "gateway/app_catalog.h"
@@ -10,16 +13,6 @@
 
 namespace fg::cli {
 namespace {
-
-constexpr const char* kUsage =
-    "usage: flowgate apps COMMAND [options]\n"
-    "  list                     every application: name, category, origin, patterns, ranges\n"
-    "  check                    validate the catalog files (exit 1 on errors, every one listed)\n"
-    "  lookup NAME-OR-ADDRESS   what the catalog says of a hostname or a server address\n"
-    "options:\n"
-    "  --apps DIR        the shipped catalog (default: the installed one, else the source tree's)\n"
-    "  --apps-local DIR  the operator's files (default /etc/flowgate/apps.d)\n"
-    "  --port N          with lookup of an address: the server port (for entries with port hints)\n";
 
 std::string join(const std::vector<std::string>& v) {
   std::string out;
@@ -46,46 +39,16 @@ void describe(const catalog::App& a) {
   if (!a.refines.empty()) std::cout << "  refines: " << join(a.refines) << "\n";
 }
 
-}  // namespace
-
-int appsCommand(std::span<const std::string_view> args) {
-  if (args.empty() || args[0] == "-h" || args[0] == "--help") {
-    std::cout << kUsage;
-    return args.empty() ? 2 : 0;
-  }
-  const std::string_view cmd = args[0];
+struct AppsOptions {
   std::string shipped = defaultAppsDir(), local = kDefaultLocalAppsDir, what;
   uint16_t port = 0;
-  for (size_t i = 1; i < args.size(); ++i) {
-    const std::string_view a = args[i];
-    if ((a == "--apps" || a == "--apps-local" || a == "--port") && i + 1 < args.size()) {
-      const std::string_view v = args[++i];
-      if (a == "--apps") shipped = v;
-      else if (a == "--apps-local") local = v;
-      else {
-        unsigned n = 0;
-        auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-        if (ec != std::errc() || p != v.data() + v.size() || n < 1 || n > 65535) {
-          std::cerr << "flowgate apps: --port needs a port number\n";
-          return 2;
-        }
-        port = static_cast<uint16_t>(n);
-      }
-    } else if (cmd == "lookup" && what.empty() && !a.starts_with("-")) {
-      what = a;
-    } else {
-      std::cerr << "flowgate apps: unexpected argument '" << a << "'\n" << kUsage;
-      return 2;
-    }
-  }
-  if (cmd != "list" && cmd != "check" && cmd != "lookup") {
-    std::cerr << "flowgate apps: unknown command '" << cmd << "'\n" << kUsage;
-    return 2;
-  }
-  if (cmd == "lookup" && what.empty()) {
-    std::cerr << "flowgate apps lookup: expected a hostname or an address\n";
-    return 2;
-  }
+};
+
+int apps(const std::string& cmd, const AppsOptions& o) {
+  const std::string& shipped = o.shipped;
+  const std::string& local = o.local;
+  const std::string& what = o.what;
+  const uint16_t port = o.port;
   auto loaded = loadAppCatalog(shipped, local);
   if (!loaded.ok()) {
     for (const auto& e : loaded.errors()) std::cerr << policy::formatError(e) << "\n";
@@ -118,6 +81,36 @@ int appsCommand(std::span<const std::string_view> args) {
   std::cout << what << ": " << m.app->name << " (matched " << m.pattern << ")\n";
   describe(*m.app);
   return 0;
+}
+
+}  // namespace
+
+void addAppsCommand(CLI::App& app, Action& action) {
+  auto o = std::make_shared<AppsOptions>();
+  CLI::App* apps_cmd = app.add_subcommand("apps", "the application catalog (docs/catalog.md)");
+  addVersionFlag(*apps_cmd);
+  apps_cmd->require_subcommand(1, 1);
+  // On `apps` itself, so they may come before or after the subcommand.
+  apps_cmd->add_option("--apps", o->shipped, "the shipped catalog (default: the installed one, else the source tree's)");
+  apps_cmd->add_option("--apps-local", o->local, "the operator's files")->capture_default_str();
+  apps_cmd->footer("Exit status: 0 success; 1 the catalog has errors, or lookup found nothing; 2 a usage error.");
+  struct Spec {
+    const char* name;
+    const char* help;
+  };
+  for (const Spec& spec : {Spec{"list", "every application: name, category, origin, patterns, ranges"},
+                           Spec{"check", "validate the catalog files (exit 1 on errors, every one listed)"},
+                           Spec{"lookup", "what the catalog says of a hostname, an application or a server address"}}) {
+    CLI::App* sub = apps_cmd->add_subcommand(spec.name, spec.help);
+    sub->fallthrough();
+    addVersionFlag(*sub);
+    if (std::string_view(spec.name) == "lookup") {
+      sub->add_option("NAME-OR-ADDRESS", o->what, "a hostname, an application name or an address")->required();
+      sub->add_option("--port", o->port, "with an address: the server port (for entries with port hints)")
+          ->check(CLI::Range(1, 65535));
+    }
+    sub->callback([&action, o, cmd = std::string(spec.name)] { action = [o, cmd] { return apps(cmd, *o); }; });
+  }
 }
 
 }  // namespace fg::cli

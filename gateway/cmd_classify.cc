@@ -2,9 +2,12 @@
 #include <charconv>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "gateway/app_catalog.h"
 #include "gateway/commands.h"
@@ -18,37 +21,6 @@
 
 namespace fg::cli {
 namespace {
-
-constexpr const char* kUsage =
-    "usage: flowgate classify [options] FILE...\n"
-    "  Classifies every flow in pcap/pcapng FILEs and prints one JSON flow\n"
-    "  record per line when the flow ends (or at end of input), then a\n"
-    "  {\"event\":\"stats\"} record.\n"
-    "options:\n"
-    "  --budget N       packets inspected per flow at most (default 32)\n"
-    "  --max-flows N    flow table cap; least recently used flows are evicted (default 1000000)\n"
-    "  --hints          first-packet answers as the inline gateway has them: DNS\n"
-    "                   responses in the capture fill the hint cache, DPI-classified\n"
-    "                   servers are learned, and each new flow's record shows what was\n"
-    "                   known at its first packet (first_answer, dns_hostname,\n"
-    "                   detection_updated)\n"
-    "  --apps DIR       the shipped application catalog (default: the installed\n"
-    "                   one, else the source tree's apps/; docs/catalog.md)\n"
-    "  --apps-local DIR the operator's catalog files (default /etc/flowgate/apps.d)\n"
-    "  --no-catalog     nDPI's labels alone (no application catalog)\n"
-    "  --no-stats       do not print the final stats record\n"
-    "  --format F       json (flowgate's flow record, the default) or netify: Netify\n"
-    "                   agent-style messages (docs/netify.md): per flow its\n"
-    "                   \"flow\" (first sight), \"flow_dpi_complete\" and\n"
-    "                   \"flow_purge\"; no stats record in this format\n"
-    "  --netify-version N  with --format netify: 5 (default) or 4, the agent's\n"
-    "                   older format (first_update_at, dhc_hit, ct_id, established)\n"
-    "  --local-net CIDR with --format netify: a local network (repeatable); flows\n"
-    "                   are reported from its side (local_ip, local_bytes, ...).\n"
-    "                   Without it the opener (src) is the local side\n"
-    "  --interface NAME with --format netify: the reported interface\n"
-    "                   (default \"pcap\")\n"
-    "  -q, --quiet      no summary on stderr\n";
 
 class PrintSink final : public core::FlowEventSink {
  public:
@@ -91,90 +63,23 @@ class PrintSink final : public core::FlowEventSink {
   std::unordered_map<uint64_t, nlohmann::json> classified_;  // flows classified, not yet ended
 };
 
-bool parseNumber(std::string_view s, uint64_t& out) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && p == s.data() + s.size();
-}
-
-}  // namespace
-
-int classifyCommand(std::span<const std::string_view> args) {
+struct ClassifyOptions {
   core::PipelineConfig config;
   std::vector<std::string> files;
-  bool stats = true, quiet = false, hints_on = false, netify = false, catalog_on = true;
+  bool no_stats = false, quiet = false, hints_on = false, no_catalog = false;
+  std::string format = "json";
   std::string apps_dir = defaultAppsDir(), apps_local = kDefaultLocalAppsDir;
   output::NetifyOptions netify_options;
-  netify_options.interface = "pcap";
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string_view a = args[i];
-    auto value = [&](uint64_t& out, uint64_t min, uint64_t max) {
-      if (i + 1 >= args.size() || !parseNumber(args[i + 1], out) || out < min || out > max) {
-        std::cerr << "flowgate classify: " << a << " needs a number from " << min << " to " << max
-                  << "\n";
-        return false;
-      }
-      ++i;
-      return true;
-    };
-    uint64_t n = 0;
-    if (a == "-h" || a == "--help") {
-      std::cout << kUsage;
-      return 0;
-    } else if (a == "--budget") {
-      if (!value(n, 1, 10000)) return 2;
-      config.packet_budget = static_cast<uint16_t>(n);
-    } else if (a == "--max-flows") {
-      if (!value(n, 1, 100'000'000)) return 2;
-      config.table.max_flows = n;
-    } else if (a == "--hints") {
-      hints_on = true;
-    } else if (a == "--no-catalog") {
-      catalog_on = false;
-    } else if ((a == "--apps" || a == "--apps-local") && i + 1 < args.size()) {
-      (a == "--apps" ? apps_dir : apps_local) = std::string(args[++i]);
-    } else if (a == "--no-stats") {
-      stats = false;
-    } else if (a == "--format" || a == "--local-net" || a == "--interface" || a == "--netify-version") {
-      if (i + 1 >= args.size()) {
-        std::cerr << "flowgate classify: " << a << " needs a value\n";
-        return 2;
-      }
-      std::string_view v = args[++i];
-      if (a == "--format") {
-        if (v != "json" && v != "netify") {
-          std::cerr << "flowgate classify: --format is json or netify, not " << v << "\n";
-          return 2;
-        }
-        netify = v == "netify";
-      } else if (a == "--netify-version") {
-        if (v != "4" && v != "5") {
-          std::cerr << "flowgate classify: --netify-version is 4 or 5, not " << v << "\n";
-          return 2;
-        }
-        netify_options.version = v == "4" ? 4 : 5;
-      } else if (a == "--local-net") {
-        if (!output::validNetifyCidr(v)) {
-          std::cerr << "flowgate classify: --local-net: not an address or CIDR: " << v << "\n";
-          return 2;
-        }
-        netify_options.local_networks.emplace_back(v);
-      } else {
-        netify_options.interface = std::string(v);
-      }
-    } else if (a == "-q" || a == "--quiet") {
-      quiet = true;
-    } else if (a.starts_with("-") && a != "-") {
-      std::cerr << "flowgate classify: unknown option " << a << "\n" << kUsage;
-      return 2;
-    } else {
-      files.emplace_back(a);
-    }
-  }
-  if (files.empty()) {
-    std::cerr << kUsage;
-    return 2;
-  }
+};
 
+int classify(ClassifyOptions& o) {
+  core::PipelineConfig& config = o.config;
+  const auto& files = o.files;
+  const bool stats = !o.no_stats, quiet = o.quiet, hints_on = o.hints_on, netify = o.format == "netify";
+  const bool catalog_on = !o.no_catalog;
+  const std::string& apps_dir = o.apps_dir;
+  const std::string& apps_local = o.apps_local;
+  output::NetifyOptions& netify_options = o.netify_options;
   core::Hints hints{core::HintsConfig{}};
   if (hints_on) config.hints = &hints;
   catalog::CatalogHolder apps;
@@ -222,6 +127,58 @@ int classifyCommand(std::span<const std::string_view> args) {
                  static_cast<unsigned long long>(pipeline.table().counters().created),
                  static_cast<unsigned long long>(c.decode_errors.total()));
   return rc;
+}
+
+}  // namespace
+
+void addClassifyCommand(CLI::App& app, Action& action) {
+  auto o = std::make_shared<ClassifyOptions>();
+  o->netify_options.interface = "pcap";
+  CLI::App* sub = app.add_subcommand(
+      "classify",
+      "classify every flow in pcap/pcapng captures; prints one JSON flow record per line when the flow ends "
+      "(or at end of input), then a {\"event\":\"stats\"} record");
+  addVersionFlag(*sub);
+  sub->add_option("FILE", o->files, "capture files (pcap or pcapng; - reads standard input)")->required();
+  sub->add_option("--budget", o->config.packet_budget, "packets inspected per flow at most")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000));
+  sub->add_option("--max-flows", o->config.table.max_flows,
+                  "flow table cap; least recently used flows are evicted")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1}, uint64_t{100'000'000}));
+  sub->add_flag("--hints", o->hints_on,
+                "first-packet answers as the inline gateway has them: DNS responses in the capture fill the "
+                "hint cache, DPI-classified servers are learned, and each new flow's record shows what was known "
+                "at its first packet (first_answer, dns_hostname, detection_updated)");
+  sub->add_option("--apps", o->apps_dir,
+                  "the shipped application catalog (default: the installed one, else the source tree's apps/; "
+                  "docs/catalog.md)");
+  sub->add_option("--apps-local", o->apps_local, "the operator's catalog files")->capture_default_str();
+  sub->add_flag("--no-catalog", o->no_catalog, "nDPI's labels alone (no application catalog)");
+  sub->add_flag("--no-stats", o->no_stats, "do not print the final stats record");
+  sub->add_option("--format", o->format,
+                  "json (flowgate's flow record) or netify: Netify agent-style messages (docs/netify.md), per "
+                  "flow its \"flow\" (first sight), \"flow_dpi_complete\" and \"flow_purge\"; no stats record")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"json", "netify"}));
+  sub->add_option("--netify-version", o->netify_options.version,
+                  "with --format netify: 5, or 4 (the agent's older format: first_update_at, dhc_hit, ct_id, "
+                  "established)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({4, 5}));
+  sub->add_option("--local-net", o->netify_options.local_networks,
+                  "with --format netify: a local network (repeatable); flows are reported from its side "
+                  "(local_ip, local_bytes, ...). Without it the opener (src) is the local side")
+      ->check([](const std::string& v) {
+        return output::validNetifyCidr(v) ? std::string() : "not an address or CIDR: " + v;
+      });
+  sub->add_option("--interface", o->netify_options.interface, "with --format netify: the reported interface")
+      ->capture_default_str();
+  sub->add_flag("-q,--quiet", o->quiet, "no summary on stderr");
+  sub->footer("Exit status: 0 every capture was read; 1 a capture could not be read; 2 a usage error or an "
+              "invalid application catalog.");
+  sub->callback([&action, o] { action = [o] { return classify(*o); }; });
 }
 
 }  // namespace fg::cli

@@ -5,11 +5,13 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "gateway/commands.h"
@@ -23,31 +25,6 @@ namespace {
 
 constexpr int kExitOk = 0;
 constexpr int kExitFailed = 1;
-constexpr int kExitUsage = 2;
-
-constexpr std::string_view kUsage =
-    "usage: flowgate policy check PATH...\n"
-    "       flowgate policy eval PATH... [--flow JSON] [--time WHEN] [--no-catalog]\n"
-    "\n"
-    "check  validate policy files (a file, or a directory of *.toml loaded in name\n"
-    "       order); prints every error (exit 1) or a summary (exit 0), and\n"
-    "       warnings on stderr (e.g. a rule routing IPv6 flows through a route\n"
-    "       with only an IPv4 next hop)\n"
-    "eval   print the decision for each flow record: the one given with --flow, or\n"
-    "       one JSON object per line on stdin (e.g. from `flowgate classify`);\n"
-    "       non-flow events such as the final {\"event\":\"stats\"} line are skipped\n"
-    "\n"
-    "options:\n"
-    "  --flow JSON     evaluate this single flow record instead of reading stdin\n"
-    "  --time WHEN     evaluation time for schedules: Unix seconds or\n"
-    "                  YYYY-MM-DDTHH:MM:SSZ (default: each record's \"ts\", else now)\n"
-    "  --no-catalog    skip checking application/category names against nDPI and\n"
-    "                  the application catalog (docs/catalog.md)\n";
-
-int usageError(const std::string& msg) {
-  std::cerr << "flowgate policy: " << msg << "\n\n" << kUsage;
-  return kExitUsage;
-}
 
 std::optional<std::chrono::system_clock::time_point> parseWhen(std::string_view s) {
   using namespace std::chrono;
@@ -77,37 +54,10 @@ struct Options {
   std::optional<std::string> flow;
   std::optional<std::chrono::system_clock::time_point> when;
   bool catalog = true;
+  // As given on the command line (parsed into the fields above).
+  std::string flow_text, time_text;
+  bool no_catalog = false;
 };
-
-// Parses PATH... and options; returns an error message for usage errors.
-std::optional<std::string> parseOptions(std::span<const std::string_view> args, bool eval,
-                                        Options& out) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string_view a = args[i];
-    auto value = [&]() -> std::optional<std::string_view> {
-      if (i + 1 >= args.size()) return std::nullopt;
-      return args[++i];
-    };
-    if (a == "--no-catalog") {
-      out.catalog = false;
-    } else if (eval && a == "--flow") {
-      auto v = value();
-      if (!v) return "--flow needs a JSON flow record";
-      out.flow = std::string(*v);
-    } else if (eval && a == "--time") {
-      auto v = value();
-      if (!v) return "--time needs a value";
-      out.when = parseWhen(*v);
-      if (!out.when) return "--time: expected Unix seconds or YYYY-MM-DDTHH:MM:SSZ, got '" + std::string(*v) + "'";
-    } else if (a.size() > 1 && a[0] == '-') {
-      return "unknown option '" + std::string(a) + "'";
-    } else {
-      out.paths.emplace_back(a);
-    }
-  }
-  if (out.paths.empty()) return "expected at least one policy PATH";
-  return std::nullopt;
-}
 
 policy::LoadResult<std::shared_ptr<const policy::PolicySet>> load(const Options& o,
                                                                   policy::NameCatalog& catalog) {
@@ -129,9 +79,7 @@ int printErrors(const policy::LoadErrors& errors) {
   return kExitFailed;
 }
 
-int check(std::span<const std::string_view> args) {
-  Options o;
-  if (auto err = parseOptions(args, false, o)) return usageError(*err);
+int check(const Options& o) {
   policy::NameCatalog catalog;
   auto loaded = load(o, catalog);
   if (!loaded.ok()) return printErrors(loaded.errors());
@@ -191,9 +139,7 @@ int check(std::span<const std::string_view> args) {
   return kExitOk;
 }
 
-int eval(std::span<const std::string_view> args) {
-  Options o;
-  if (auto err = parseOptions(args, true, o)) return usageError(*err);
+int eval(const Options& o) {
   policy::NameCatalog catalog;
   auto loaded = load(o, catalog);
   if (!loaded.ok()) return printErrors(loaded.errors());
@@ -249,23 +195,46 @@ int eval(std::span<const std::string_view> args) {
 
 }  // namespace
 
-int policyCommand(std::span<const std::string_view> args) {
-  if (args.empty()) return usageError("expected a subcommand: check or eval");
-  const std::string_view sub = args[0];
-  if (sub == "--help" || sub == "-h" || sub == "help") {
-    std::cout << kUsage;
-    return kExitOk;
-  }
-  const auto rest = args.subspan(1);
-  for (const auto a : rest) {
-    if (a == "--help" || a == "-h") {
-      std::cout << kUsage;
-      return kExitOk;
+void addPolicyCommand(CLI::App& app, Action& action) {
+  CLI::App* policy = app.add_subcommand("policy", "validate policies and decide flow records with them");
+  addVersionFlag(*policy);
+  policy->require_subcommand(1, 1);
+  policy->footer(
+      "Exit status: 0 the policy is valid (check) or every record was decided (eval); 1 the policy has errors "
+      "(every one printed) or a record is invalid; 2 a usage error.");  // check and eval inherit it
+  auto make = [&action](CLI::App* sub, bool eval_cmd) {
+    auto o = std::make_shared<Options>();
+    addVersionFlag(*sub);
+    sub->add_option("PATH", o->paths, "a policy file, or a directory of *.toml loaded in name order")->required();
+    sub->add_flag("--no-catalog", o->no_catalog,
+                  "skip checking application/category names against nDPI and the application catalog "
+                  "(docs/catalog.md)");
+    if (eval_cmd) {
+      sub->add_option("--flow", o->flow_text, "evaluate this single flow record (JSON) instead of reading stdin");
+      sub->add_option("--time", o->time_text,
+                      "evaluation time for schedules: Unix seconds or YYYY-MM-DDTHH:MM:SSZ (default: each "
+                      "record's \"ts\", else now)")
+          ->check([](const std::string& v) {
+            return parseWhen(v) ? std::string() : "expected Unix seconds or YYYY-MM-DDTHH:MM:SSZ, got '" + v + "'";
+          });
     }
-  }
-  if (sub == "check") return check(rest);
-  if (sub == "eval") return eval(rest);
-  return usageError("unknown subcommand '" + std::string(sub) + "' (expected check or eval)");
+    sub->callback([&action, o, sub, eval_cmd] {
+      o->catalog = !o->no_catalog;
+      if (eval_cmd && sub->count("--flow")) o->flow = o->flow_text;
+      if (eval_cmd && sub->count("--time")) o->when = parseWhen(o->time_text);
+      action = [o, eval_cmd] { return eval_cmd ? eval(*o) : check(*o); };
+    });
+  };
+  make(policy->add_subcommand("check",
+                              "validate policy files; prints every error with file, line and key (exit 1) or a "
+                              "summary (exit 0), and warnings on stderr (e.g. a rule routing IPv6 flows through a "
+                              "route with only an IPv4 next hop)"),
+       false);
+  make(policy->add_subcommand("eval",
+                              "print the decision for each flow record: the one given with --flow, or one JSON "
+                              "object per line on stdin (e.g. from `flowgate classify`); non-flow events such as "
+                              "the final {\"event\":\"stats\"} line are skipped; exit 1 when a record is invalid"),
+       true);
 }
 
 }  // namespace fg::cli

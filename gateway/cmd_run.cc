@@ -15,6 +15,9 @@
 #include <cerrno>
 #include <cstring>
 #include <iostream>
+#include <memory>
+
+#include <CLI/CLI.hpp>
 
 #include "common/log.h"
 #include "gateway/app_catalog.h"
@@ -26,14 +29,6 @@
 
 namespace fg::cli {
 namespace {
-
-constexpr const char* kUsage =
-    "usage: flowgate run [--config PATH] [--check]\n"
-    "  Runs the inline gateway: NFQUEUE verdicts, nft table, conntrack marks,\n"
-    "  sets and fwmark routes, the control socket (needs CAP_NET_ADMIN).\n"
-    "options:\n"
-    "  --config PATH   configuration file (default /etc/flowgate/flowgate.toml)\n"
-    "  --check         validate the configuration and the policy, then exit\n";
 
 // Loads and checks a policy without installing it; logs every error.
 bool policyIsValid(const Config& cfg, const policy::LoadOptions& options) {
@@ -47,25 +42,7 @@ bool policyIsValid(const Config& cfg, const policy::LoadOptions& options) {
   return mark_errors.empty();
 }
 
-}  // namespace
-
-int runCommand(std::span<const std::string_view> args) {
-  std::string config_path = "/etc/flowgate/flowgate.toml";
-  bool check_only = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--config" && i + 1 < args.size()) {
-      config_path = std::string(args[++i]);
-    } else if (args[i] == "--check") {
-      check_only = true;
-    } else if (args[i] == "-h" || args[i] == "--help") {
-      std::cout << kUsage;
-      return 0;
-    } else {
-      std::cerr << "flowgate run: unexpected argument '" << args[i] << "'\n" << kUsage;
-      return 2;
-    }
-  }
-
+int run(const std::string& config_path, bool check_only) {
   ConfigLoad load = loadConfig(config_path);
   if (!load.errors.empty()) {
     for (const auto& e : load.errors) std::cerr << formatConfigError(config_path, e) << "\n";
@@ -108,6 +85,26 @@ int runCommand(std::span<const std::string_view> args) {
     return 0;
   }
   return daemon::run(cfg, options);
+}
+
+}  // namespace
+
+void addRunCommand(CLI::App& app, Action& action) {
+  struct Options {
+    std::string config = "/etc/flowgate/flowgate.toml";
+    bool check = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* sub = app.add_subcommand(
+      "run",
+      "run the inline gateway: NFQUEUE verdicts, nft table, conntrack marks, sets and fwmark routes, "
+      "the control socket (needs CAP_NET_ADMIN)");
+  addVersionFlag(*sub);
+  sub->add_option("--config", o->config, "configuration file")->capture_default_str();
+  sub->add_flag("--check", o->check, "validate the configuration and the policy, then exit");
+  sub->footer("Exit status: 0 stopped cleanly or valid (--check); 1 the policy or catalog is invalid or "
+              "start-up failed; 2 the configuration or the command line is invalid.");
+  sub->callback([&action, o] { action = [o] { return run(o->config, o->check); }; });
 }
 
 }  // namespace fg::cli

@@ -1,15 +1,30 @@
-// Subcommands of the `flowgate` binary. main.cc dispatches on argv[1]; each
-// command gets the remaining arguments and returns the process exit code.
+// Subcommands of the `flowgate` binary, all parsed by one CLI11 parser
+// (main.cc): every command and subcommand takes --help and --version,
+// `--opt value` and `--opt=value`, and `--` to end the options.
+//
+// Each add*Command() adds its subcommand(s) to the app; when the command line
+// names one, parsing sets `action` to its body, which main() then runs and
+// whose result is the exit status: 0 success, 1 a runtime failure, 2 a usage
+// or configuration error (nothing was started or changed).
 #pragma once
 
-#include <span>
-#include <string_view>
+#include <functional>
+#include <string>
+
+namespace CLI {
+class App;
+}
 
 namespace fg::cli {
 
-int classifyCommand(std::span<const std::string_view> args);  // gateway/cmd_classify.cc
-int policyCommand(std::span<const std::string_view> args);    // gateway/cmd_policy.cc
-int appsCommand(std::span<const std::string_view> args);      // gateway/cmd_apps.cc
-int runCommand(std::span<const std::string_view> args);       // gateway/cmd_run.cc
+using Action = std::function<int()>;
+
+void addRunCommand(CLI::App& app, Action& action);       // gateway/cmd_run.cc
+void addClassifyCommand(CLI::App& app, Action& action);  // gateway/cmd_classify.cc
+void addPolicyCommand(CLI::App& app, Action& action);    // gateway/cmd_policy.cc
+void addAppsCommand(CLI::App& app, Action& action);      // gateway/cmd_apps.cc
+
+// Adds `--version` to a (sub)command: every level answers it.
+void addVersionFlag(CLI::App& app);
 
 }  // namespace fg::cli

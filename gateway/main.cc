@@ -1,50 +1,101 @@
-// The `flowgate` binary: subcommand dispatch. Exceptions are allowed only in
-// start-up and configuration code and end here with a clear message.
+// The `flowgate` binary: one CLI11 parser for every command (commands.h).
+// Exceptions are allowed only in start-up and configuration code and end
+// here with a clear message.
 #include <exception>
 #include <iostream>
+#include <string>
 #include <string_view>
-#include <vector>
+
+#include <CLI/CLI.hpp>
 
 #include "common/log.h"
 #include "gateway/commands.h"
 
+namespace fg::cli {
+
+void addVersionFlag(CLI::App& app) { app.set_version_flag("--version", std::string("flowgate ") + FLOWGATE_VERSION); }
+
+}  // namespace fg::cli
+
 namespace {
 
-constexpr const char* kUsage =
-    "usage: flowgate COMMAND [ARGS]\n"
-    "commands:\n"
-    "  run [--config PATH]       run the inline gateway (NFQUEUE, nft, marks, routes)\n"
-    "  classify FILE...          classify the flows of pcap/pcapng captures (JSON lines)\n"
-    "  policy check PATH...      validate policy files\n"
-    "  apps list|check|lookup    the application catalog (docs/catalog.md)\n"
-    "  policy eval PATH [...]    decide flow records with a policy\n"
-    "  version                   print the version\n"
-    "Run `flowgate COMMAND --help` for a command's options.\n";
+constexpr const char* kFooter =
+    "Run `flowgate COMMAND --help` for a command's options (flowgate(8)).\n"
+    "Exit status: 0 success; 1 a runtime failure (a capture could not be read, a policy did\n"
+    "not validate, the kernel refused a change); 2 a usage or configuration error (nothing\n"
+    "was started or changed).";
+
+// The deepest command the parser reached (the app itself when none).
+const CLI::App& deepest(const CLI::App& app) {
+  const CLI::App* at = &app;
+  while (!at->get_subcommands().empty()) at = at->get_subcommands().front();
+  return *at;
+}
+
+// "flowgate policy check" for the deepest command the parser reached.
+std::string commandPath(const CLI::App& app) {
+  std::string path = "flowgate";
+  const CLI::App* at = &app;
+  while (!at->get_subcommands().empty()) {
+    at = at->get_subcommands().front();
+    path += " " + at->get_name();
+  }
+  return path;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   fg::log::setStyle(fg::log::styleFromEnvironment());
-  std::vector<std::string_view> args(argv + 1, argv + argc);
-  if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-    std::cout << kUsage;
-    return args.empty() ? 2 : 0;
-  }
-  const std::string_view cmd = args[0];
-  std::span<const std::string_view> rest(args.data() + 1, args.size() - 1);
-  try {
-    if (cmd == "classify") return fg::cli::classifyCommand(rest);
-    if (cmd == "policy") return fg::cli::policyCommand(rest);
-    if (cmd == "apps") return fg::cli::appsCommand(rest);
-    if (cmd == "run") return fg::cli::runCommand(rest);
-    if (cmd == "version" || cmd == "--version") {
+  CLI::App app{"flowgate: layer-7 enforcement gateway for Linux routers", "flowgate"};
+  fg::cli::addVersionFlag(app);
+  app.require_subcommand(1, 1);
+  fg::cli::Action action;
+  fg::cli::addRunCommand(app, action);
+  fg::cli::addClassifyCommand(app, action);
+  fg::cli::addPolicyCommand(app, action);
+  fg::cli::addAppsCommand(app, action);
+  CLI::App* version = app.add_subcommand("version", "print the version");
+  fg::cli::addVersionFlag(*version);
+  version->callback([&action] {
+    action = [] {
       std::cout << "flowgate " << FLOWGATE_VERSION << "\n";
       return 0;
+    };
+  });
+  app.footer(kFooter);  // after the subcommands: they would inherit it
+  if (argc == 2 && std::string_view(argv[1]) == "help") {
+    std::cout << app.help();
+    return 0;
+  }
+  if (argc == 1) {
+    std::cerr << app.help();
+    return 2;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help, --version
+  } catch (const CLI::ParseError& e) {
+    std::string why = e.what();
+    // CLI11 says "A subcommand is required" for a misspelt command: name it.
+    const CLI::App& at = deepest(app);
+    if (!at.get_subcommands([](const CLI::App*) { return true; }).empty() || &at == &app) {
+      for (const std::string& extra : at.remaining()) {
+        if (!extra.starts_with("-")) {
+          why = "unknown command '" + extra + "'";
+          break;
+        }
+      }
     }
+    const std::string path = commandPath(app);
+    std::cerr << path << ": " << why << " (" << path << " --help for usage)\n";
+    return 2;
+  }
+  try {
+    return action ? action() : 2;
   } catch (const std::exception& e) {
-    std::cerr << "flowgate " << cmd << ": " << e.what() << "\n";
+    std::cerr << commandPath(app) << ": " << e.what() << "\n";
     return 1;
   }
-  std::cerr << "flowgate: unknown command '" << cmd << "'\n" << kUsage;
-  return 2;
 }

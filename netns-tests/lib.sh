@@ -56,7 +56,9 @@ fg_cleanup() {
   for pid in "${FG_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
   sleep 0.2
   for pid in "${FG_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
-  # flowgate's single-instance lock files are named after the namespace inode.
+  # flowgate's single-instance lock files live next to its control socket
+  # (in FG_WORK for the lab's configuration; /run/flowgate for a test that
+  # uses the packaged paths), named after the table and the namespace inode.
   local ino
   ino=$(stat -L -c %i "/run/netns/$FG_G" 2>/dev/null) && rm -f /run/flowgate/*-"$ino".lock
   for ns in "$FG_C" "$FG_G" "$FG_S"; do

@@ -3,7 +3,8 @@
 # touch the kernel.
 #   - a second `flowgate run` with the same configuration in the same gateway
 #     namespace exits non-zero at once with "another flowgate instance is
-#     running"; the first keeps its table and keeps enforcing;
+#     running" (the lock file next to the control socket is held); the first
+#     keeps its table and keeps enforcing;
 #   - a second instance with another table name but the same queue exits
 #     non-zero and leaves no table behind; the first keeps enforcing;
 #   - `flowgate run` with a broken configuration (unknown key) exits 2 naming
@@ -42,6 +43,9 @@ enforcing() {  # the first instance still rejects blocked.example and passes the
 }
 tables() { fg_nft_tables "$FG_G" | paste -sd,; }
 fg_check "the first instance enforces" enforcing
+ino=$(stat -L -c %i "/run/netns/$FG_G")
+fg_check "its instance lock is next to its control socket ($(ls "$FG_WORK"/*.lock 2>/dev/null | paste -sd,))" \
+  test -f "$FG_WORK/flowgate-$ino.lock"
 
 # 1. Same configuration, same namespace.
 t0=$(date +%s%N)

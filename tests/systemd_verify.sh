@@ -38,6 +38,12 @@ case "$r" in
   */flowgatectl*' reload') ;;
   *) fail "ExecReload=$r, expected flowgatectl ... reload (a refused policy must fail the reload)" ;;
 esac
+w=$(value WatchdogSec)
+case "$w" in
+  '' | 0 | 0s | infinity) fail "WatchdogSec=$w, expected an interval (flowgate pings while its workers make progress)" ;;
+esac
+n=$(value NotifyAccess)
+[ "$n" = main ] || [ "$n" = all ] || fail "NotifyAccess=$n, expected main (WATCHDOG=1 comes from the main process)"
 u=$(value User)
 [ -n "$u" ] && [ "$u" != root ] || fail "User=$u, expected an unprivileged user"
 for d in RuntimeDirectory StateDirectory LogsDirectory; do

@@ -5,8 +5,11 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <thread>
 
@@ -29,6 +32,7 @@
 #include "gateway/control/netify_server.h"
 #include "gateway/daemon/process.h"
 #include "gateway/daemon/reload.h"
+#include "gateway/daemon/watchdog.h"
 #include "gateway/dissect/dissecting_classifier.h"
 #include "gateway/dpi/ndpi_catalog.h"
 #include "gateway/dpi/ndpi_classifier.h"
@@ -95,6 +99,8 @@ class Daemon final {
   void writeEventsFile(const ctl::Event& e);
   bool startNetifySocket();
   std::string agentStatus();
+  void checkProgress(ProgressCheck& progress, bool watchdog);
+  void stallWorkerForTest();
 
   const Config cfg_;
   const policy::LoadOptions options_;
@@ -121,6 +127,8 @@ class Daemon final {
   std::unique_ptr<ctl::NetifyServer> netify_;  // [output.netify_socket]
   AgentFacts agent_prev_;                       // the previous agent_status
   const int64_t started_us_ = nowUs();
+  std::atomic<uint64_t> control_beat_{0};  // bumped by a task on the control thread
+  bool test_hooks_ = false;                // FLOWGATE_TEST_HOOKS=1 at start
 };
 
 std::string Daemon::agentStatus() {
@@ -331,6 +339,43 @@ void Daemon::writeEventsFile(const ctl::Event& e) {
   }
 }
 
+// One watchdog check (main thread): reads every heartbeat, pings systemd when
+// all moved, logs a thread that stopped or resumed making progress, then asks
+// the control thread to prove itself alive before the next check.
+void Daemon::checkProgress(ProgressCheck& progress, bool watchdog) {
+  std::vector<uint64_t> beats;
+  beats.reserve(workers_.size());
+  for (const auto& w : workers_) beats.push_back(w->heartbeat());
+  const auto out = progress.check(beats, control_beat_.load(std::memory_order_relaxed), static_cast<uint64_t>(nowUs()));
+  const char* pings = watchdog ? "stopped" : "off";
+  for (const auto& s : out.stalled) {
+    if (s.index == ProgressCheck::kControl)
+      log::error("control_stalled", {{"stalled_ms", s.for_us / 1000}, {"watchdog_pings", pings}});
+    else
+      log::error("worker_stalled", {{"worker", s.index}, {"stalled_ms", s.for_us / 1000}, {"watchdog_pings", pings}});
+  }
+  for (const auto& s : out.recovered) {
+    if (s.index == ProgressCheck::kControl)
+      log::warn("control_recovered", {{"stalled_ms", s.for_us / 1000}});
+    else
+      log::warn("worker_recovered", {{"worker", s.index}, {"stalled_ms", s.for_us / 1000}});
+  }
+  if (watchdog && out.ping) (void)cli::sdNotify("WATCHDOG=1");
+  asio::post(io_, [this] { control_beat_.fetch_add(1, std::memory_order_relaxed); });
+}
+
+// SIGUSR2 with FLOWGATE_TEST_HOOKS=1 (tests only): stops worker 0's loop, or
+// lets it run again, so a test can watch the watchdog pings stop and resume.
+void Daemon::stallWorkerForTest() {
+  if (!test_hooks_ || workers_.empty()) {
+    log::warn("test_hook_refused", {{"signal", "SIGUSR2"}, {"detail", "flowgate was not started with FLOWGATE_TEST_HOOKS=1"}});
+    return;
+  }
+  nfq::Worker& w = *workers_.front();
+  w.stallForTest(!w.stalledForTest());
+  log::warn("test_worker_stall", {{"worker", w.index()}, {"stalled", w.stalledForTest() ? "yes" : "no"}});
+}
+
 void Daemon::scheduleDrain() {
   drain_timer_.expires_after(std::chrono::milliseconds(20));
   drain_timer_.async_wait([this](const boost::system::error_code& ec) {
@@ -341,7 +386,7 @@ void Daemon::scheduleDrain() {
 }
 
 int Daemon::run() {
-  auto lock = lockInstance(cfg_.table);
+  auto lock = lockInstance(cfg_.table, cfg_.control_socket);
   if (!lock) {
     log::error("start_failed", {{"error", lock.error().message()}});
     return 1;
@@ -350,7 +395,11 @@ int Daemon::run() {
   // Signals are handled synchronously by this thread; no other thread sees them.
   sigset_t sigs;
   sigemptyset(&sigs);
-  for (int s : {SIGHUP, SIGTERM, SIGINT, SIGUSR1}) sigaddset(&sigs, s);
+  for (int s : {SIGHUP, SIGTERM, SIGINT, SIGUSR1, SIGUSR2}) sigaddset(&sigs, s);
+  if (const char* hooks = std::getenv("FLOWGATE_TEST_HOOKS"); hooks && std::strcmp(hooks, "1") == 0) {
+    test_hooks_ = true;
+    log::warn("test_hooks_enabled", {{"detail", "FLOWGATE_TEST_HOOKS=1: SIGUSR2 stalls worker 0; never in production"}});
+  }
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
   if (auto r = holder_.reload(cfg_.policy_paths); !r) {
@@ -406,12 +455,30 @@ int Daemon::run() {
                         {"control_socket", cfg_.control_socket}});
   (void)cli::sdNotify("READY=1\nSTATUS=inspecting");
 
+  // The watchdog: a progress check every tick (half systemd's interval, at
+  // most 1 s), WATCHDOG=1 only when every worker and the control thread
+  // moved since the previous check (watchdog.h).
+  const auto watchdog_us = watchdogIntervalUs(std::getenv("WATCHDOG_USEC"), std::getenv("WATCHDOG_PID"), ::getpid());
+  const auto tick = std::chrono::microseconds(watchdogTickUs(watchdog_us));
+  if (watchdog_us) log::info("watchdog_enabled", {{"interval_ms", *watchdog_us / 1000}, {"check_ms", tick.count() / 1000}});
+  ProgressCheck progress(workers_.size(), static_cast<uint64_t>(nowUs()));
+  asio::post(io_, [this] { control_beat_.fetch_add(1, std::memory_order_relaxed); });
+  auto next_check = std::chrono::steady_clock::now() + tick;
+
   while (true) {
     siginfo_t info{};
-    timespec tick{1, 0};
-    const int sig = sigtimedwait(&sigs, &info, &tick);
+    const auto left = std::max(std::chrono::nanoseconds(next_check - std::chrono::steady_clock::now()),
+                               std::chrono::nanoseconds(0));
+    timespec wait{static_cast<time_t>(left.count() / 1'000'000'000), static_cast<long>(left.count() % 1'000'000'000)};
+    const int sig = sigtimedwait(&sigs, &info, &wait);
     if (sig == SIGTERM || sig == SIGINT) break;
-    if (sig == SIGUSR1) {
+    if (std::chrono::steady_clock::now() >= next_check) {
+      checkProgress(progress, watchdog_us.has_value());
+      next_check = std::chrono::steady_clock::now() + tick;
+    }
+    if (sig == SIGUSR2) {
+      stallWorkerForTest();
+    } else if (sig == SIGUSR1) {
       if (events_file_) events_file_->requestReopen();
       log::info("events_file_reopen_requested", {});
     } else if (sig == SIGHUP) {

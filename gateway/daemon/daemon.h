@@ -2,7 +2,9 @@
 // policy are known to be valid: kernel set-up, workers, the control socket,
 // conntrack accounting, signals, and an orderly shutdown.
 //
-// Threads: the main thread handles signals; one thread per worker (packets);
+// Threads: the main thread handles signals and the systemd watchdog (a
+// progress check of every other thread, watchdog.h); one thread per worker
+// (packets);
 // the control thread runs a Boost.Asio io_context with the control socket,
 // the metrics listener, conntrack events and dumps, aggregates, the events
 // file, and policy reloads (SIGHUP and the control socket's `reload` both
@@ -22,6 +24,7 @@
 //   control_handler.h the control socket's answers, status and metrics
 //   outputs.h         the MQTT sinks
 //   process.h         the instance lock and the privilege drop
+//   watchdog.h        WATCHDOG=1 only while every worker makes progress
 #pragma once
 
 #include "gateway/config.h"

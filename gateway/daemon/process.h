@@ -4,6 +4,7 @@
 // Error convention: fg::Result (start-up fails fast on any error).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "common/result.h"
@@ -11,11 +12,16 @@
 namespace fg::daemon {
 
 // Single instance per table and network namespace: an exclusive lock on
-// /run/flowgate/<table>-<netns inode>.lock, taken before the kernel is
-// touched. (The nft table's owner flag refuses a second instance too; the
-// lock makes the refusal early and clear.) Returns the lock's descriptor
-// (close it to release the lock).
-[[nodiscard]] Result<int> lockInstance(const std::string& table);
+// <control socket's directory>/<table>-<netns inode>.lock, taken before the
+// kernel is touched. The directory is the one the instance owns anyway (the
+// unit's RuntimeDirectory /run/flowgate, or a test's own), so instances with
+// their own control sockets and tables never share a lock, and the
+// unprivileged service user can create it. (The nft table's owner flag
+// refuses a second instance too; the lock makes the refusal early and clear.)
+// Returns the lock's descriptor (close it to release the lock).
+[[nodiscard]] Result<int> lockInstance(const std::string& table, const std::string& control_socket);
+// The lock file's path (for tests and messages).
+std::string lockPath(const std::string& table, const std::string& control_socket, uint64_t netns);
 
 // Becomes `user` (its uid, gid, no supplementary groups) keeping only
 // CAP_NET_ADMIN, which every later netlink message needs (verdicts, set

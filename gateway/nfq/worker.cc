@@ -2,6 +2,9 @@
 
 #include <net/if.h>
 
+#include <chrono>
+#include <thread>
+
 #include "common/log.h"
 #include "gateway/core/tcp_reset.h"
 #include "gateway/output/record_json.h"
@@ -86,6 +89,7 @@ void Worker::round(int timeout_ms) {
   }
   publishCounters();
   runPosted();
+  heartbeat_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Worker::handle(const QueuedPacket& qp, VerdictEntry& slot) {
@@ -138,7 +142,13 @@ void Worker::runPosted() {
 
 void Worker::run(const std::atomic<bool>& stop) {
   log::info("worker_started", {{"worker", index_}, {"queue", config_.queue.queue_num}});
-  while (!stop.load(std::memory_order_relaxed)) round(100);
+  while (!stop.load(std::memory_order_relaxed)) {
+    if (stalled_for_test_.load(std::memory_order_relaxed)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
+    round(100);
+  }
   // Answer what is still queued (the queue rule is gone by now).
   for (int i = 0; i < 50; ++i) {
     const uint64_t before = socket_->counters().received.load();

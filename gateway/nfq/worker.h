@@ -9,7 +9,8 @@
 // turns a decision into set additions, a log line and the `decided` hand-off
 // to the control thread, the only callbacks left: they cross threads.
 // Threading: run() is the worker thread's body; counters are atomics read by
-// the control thread.
+// the control thread. The heartbeat moves once per round (at least every
+// ~100 ms when idle): the daemon's watchdog reads it from the main thread.
 #pragma once
 
 #include <atomic>
@@ -116,6 +117,13 @@ class Worker final {
   void post(std::function<void(const core::Engine&)> task);
 
   const WorkerCounters& counters() const { return counters_; }
+  // Rounds completed so far; moves at least every ~100 ms while the worker
+  // makes progress (the systemd watchdog feeds on it).
+  uint64_t heartbeat() const { return heartbeat_.load(std::memory_order_relaxed); }
+  // Test hook (FLOWGATE_TEST_HOOKS=1 only, see the daemon): while set, the
+  // worker thread runs no round (no packets, no heartbeat), as if it hung.
+  void stallForTest(bool stall) { stalled_for_test_.store(stall, std::memory_order_relaxed); }
+  bool stalledForTest() const { return stalled_for_test_.load(std::memory_order_relaxed); }
   // Time from the kernel's queueing of a packet to its verdict, µs (packets
   // with a kernel timestamp: QueueConfig::timestamps). Any thread.
   Histogram verdictLatency() const { return shared_latency_.snapshot(); }
@@ -148,6 +156,8 @@ class Worker final {
   std::vector<SetElementRequest> pending_sets_;
   std::unordered_map<uint32_t, std::string> ifnames_;
   WorkerCounters counters_;
+  std::atomic<uint64_t> heartbeat_{0};
+  std::atomic<bool> stalled_for_test_{false};
   uint64_t internal_errors_ = 0;  // this thread's; published with the others
   std::vector<core::Timestamp> round_stamps_;  // the kernel timestamps of this round's packets
   Histogram verdict_latency_;                  // this thread's
