@@ -103,8 +103,21 @@ sleep 0.5
 base_rss=$(kib VmRSS)
 fg_log "flowgate baseline: VmRSS $base_rss KiB, VmHWM $(kib VmHWM) KiB"
 decided0=$(grep -c 'flow_decided .*rule=legit-client' "$FG_WORK/flowgate.log" || true)
-q0=$(fg_queued_packets)
-rx0=$(status | jq '.queues[0].received')
+# The queue rule's counter and flowgate's received count, read as one: the
+# received count before and after the rule's counter must agree, else a
+# packet (an IPv6 router or multicast message of the lab's links, a late
+# segment) crossed the gateway between the two reads and would count as
+# failed open. Retries until the gateway is quiet for the reads.
+counters() {
+  local i a b q
+  for ((i = 0; i < 20; i++)); do
+    a=$(status | jq '.queues[0].received') q=$(fg_queued_packets) b=$(status | jq '.queues[0].received')
+    [[ $a == "$b" ]] && { echo "$q $b"; return 0; }
+    sleep 0.1
+  done
+  echo "$q $b"
+}
+read -r q0 rx0 <<<"$(counters)"
 
 # Samplers: RSS every 200 ms; flowgate status every second.
 ( while kill -0 "$FG_GATEWAY_PID" 2>/dev/null; do
@@ -135,9 +148,8 @@ sent=$(jq .sent "$FG_WORK/flood.json")
 pps=$(jq .pps "$FG_WORK/flood.json")
 fg_log "flood: $(cat "$FG_WORK/flood.json")"
 read -r server_drops _ <<<"$(fg_chain_counter "$FG_S" fgflood pre)"
-q1=$(fg_queued_packets)
+read -r q1 rx1 <<<"$(counters)"
 st=$(status) || fg_die "flowgate does not answer status after the flood"
-rx1=$(jq '.queues[0].received' <<<"$st")
 evicted=$(jq '.counters.flows.evicted' <<<"$st")
 queued=$((q1 - q0)) received=$((rx1 - rx0))
 failed_open=$((queued - received))

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include <boost/asio/post.hpp>
 
@@ -16,11 +14,6 @@ namespace fg::daemon {
 namespace {
 
 int64_t nowUs() { return core::SystemClock().now(); }
-
-std::map<uint32_t, KernelQueueStats> readKernelQueueStats() {
-  std::ifstream f("/proc/net/netfilter/nfnetlink_queue");
-  return parseKernelQueueStats(f);
-}
 
 // Matches set aside for unverified names, all rules of `p` (docs/policy.md).
 uint64_t unverifiedTotal(const policy::PolicySet& p) {
@@ -58,17 +51,6 @@ nlohmann::json latencySummary(const Histogram& h) {
 
 }  // namespace
 
-std::map<uint32_t, KernelQueueStats> parseKernelQueueStats(std::istream& in) {
-  std::map<uint32_t, KernelQueueStats> out;
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    uint64_t num = 0, portid = 0, waiting = 0, mode = 0, range = 0, dropped = 0, user = 0;
-    if (fields >> num >> portid >> waiting >> mode >> range >> dropped >> user)
-      out[static_cast<uint32_t>(num)] = {waiting, dropped, user};
-  }
-  return out;
-}
 
 WorkerTotals addUp(const std::vector<const nfq::WorkerCounters*>& workers) {
   WorkerTotals t;
@@ -164,11 +146,11 @@ nlohmann::json DaemonControl::status() {
   using json = nlohmann::json;
   const auto policy = p_.holder.current();
   json queues = json::array();
-  const auto kstats = readKernelQueueStats();
+  const auto kstats = nfq::readKernelQueueStats();
   for (const auto& w : p_.workers) {
     auto& qc = w->socket().counters();
     const uint32_t num = w->socket().config().queue_num;
-    const KernelQueueStats ks = kstats.count(num) ? kstats.at(num) : KernelQueueStats{};
+    const nfq::KernelQueueStats ks = kstats.count(num) ? kstats.at(num) : nfq::KernelQueueStats{};
     queues.push_back({{"queue", num},
                       {"worker", w->index()},
                       {"received", qc.received.load()},
@@ -360,7 +342,7 @@ std::string DaemonControl::metrics() {
              "Time from the kernel queueing a packet to flowgate sending its verdict, per queue");
   for (const auto& w : p_.workers)
     out.durations(w->verdictLatency(), {{"queue", std::to_string(w->socket().config().queue_num)}});
-  const auto ks = readKernelQueueStats();
+  const auto ks = nfq::readKernelQueueStats();
   out.family("flowgate_queue_kernel_dropped_total", ctl::MetricType::Counter,
              "Packets the kernel could not queue (accepted when failure.queue_full is accept)");
   for (const auto& w : p_.workers) {

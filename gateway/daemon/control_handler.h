@@ -33,6 +33,7 @@
 #include "gateway/daemon/kernel_writer.h"
 #include "gateway/daemon/outputs.h"
 #include "gateway/daemon/reload.h"
+#include "gateway/nfq/queue_stats.h"
 #include "gateway/nfq/worker.h"
 #include "policy/policy.h"
 
@@ -53,12 +54,6 @@ WorkerTotals addUp(const std::vector<const nfq::WorkerCounters*>& workers);
 void putWorkerStatus(nlohmann::json& status, const WorkerTotals& t);
 // Appends every counter that has a metric, a family per metric name.
 void appendWorkerMetrics(ctl::Exposition& out, const WorkerTotals& t);
-
-// Kernel queue statistics from /proc/net/netfilter/nfnetlink_queue.
-struct KernelQueueStats {
-  uint64_t waiting = 0, dropped = 0, user_dropped = 0;
-};
-std::map<uint32_t, KernelQueueStats> parseKernelQueueStats(std::istream& in);
 
 // The live parts the handler reads (owned by the daemon; each must outlive
 // the handler; `outputs` and `server` may still be null at construction).

@@ -3,36 +3,34 @@
 #include <linux/netlink.h>
 #include <unistd.h>
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <thread>
 
 #include <boost/asio.hpp>
 
-#include "gateway/core/clock.h"
 #include "common/log.h"
-#include "gateway/control/jsonl_file.h"
-#include "gateway/control/server.h"
 #include "gateway/app_catalog.h"
+#include "gateway/control/server.h"
+#include "gateway/core/clock.h"
 #include "gateway/core/name_check.h"
 #include "gateway/daemon/accounting.h"
 #include "gateway/daemon/conntrack_feed.h"
 #include "gateway/daemon/control_handler.h"
 #include "gateway/daemon/event_router.h"
+#include "gateway/daemon/events_file.h"
 #include "gateway/daemon/kernel_side.h"
 #include "gateway/daemon/kernel_writer.h"
 #include "gateway/daemon/netify_host.h"
+#include "gateway/daemon/netify_socket.h"
 #include "gateway/daemon/outputs.h"
-#include "gateway/control/netify_server.h"
 #include "gateway/daemon/process.h"
 #include "gateway/daemon/reload.h"
 #include "gateway/daemon/watchdog.h"
+#include "gateway/daemon/worker_setup.h"
 #include "gateway/dissect/dissecting_classifier.h"
 #include "gateway/dpi/ndpi_catalog.h"
 #include "gateway/dpi/ndpi_classifier.h"
@@ -46,21 +44,6 @@ namespace asio = boost::asio;
 using cli::Config;
 
 int64_t nowUs() { return core::SystemClock().now(); }
-
-// flow_stats every accounting.stats_interval, else every update interval of
-// the netify socket when it is on.
-uint32_t statsInterval(const Config& cfg) {
-  if (cfg.stats_interval) return cfg.stats_interval;
-  return cfg.netify_socket.enabled() ? cfg.netify_socket.update_interval : 0;
-}
-
-// Resident set size now (kB), from /proc/self/statm.
-uint64_t residentKb() {
-  std::ifstream in("/proc/self/statm");
-  uint64_t size = 0, resident = 0;
-  if (!(in >> size >> resident)) return 0;
-  return resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) / 1024;
-}
 
 class Daemon final {
  public:
@@ -80,13 +63,7 @@ class Daemon final {
   int run();
 
   output::NetifyOptions netifyOptions() const {
-    output::NetifyOptions n;
-    n.local_networks = cfg_.local_networks;
-    n.lan_interfaces = cfg_.lan_interfaces.empty() ? cfg_.interfaces : cfg_.lan_interfaces;
-    n.wan_interfaces = cfg_.wan_interfaces;
-    n.interface = cfg_.interfaces.empty() ? "any" : cfg_.interfaces.front();
-    n.version = cfg_.netify_version;
-    n.on_lan = [host = host_](std::string_view ip) { return host->onLan(ip); };
+    output::NetifyOptions n = netifyOptionsOf(cfg_, host_);
     n.protocol_id = dpi::ndpiProtocolId;
     return n;
   }
@@ -96,11 +73,7 @@ class Daemon final {
   bool startWorkers();
   bool startControl();
   void scheduleDrain();
-  void writeEventsFile(const ctl::Event& e);
-  bool startNetifySocket();
-  std::string agentStatus();
   void checkProgress(ProgressCheck& progress, bool watchdog);
-  void stallWorkerForTest();
 
   const Config cfg_;
   const policy::LoadOptions options_;
@@ -120,71 +93,14 @@ class Daemon final {
   std::unique_ptr<DaemonControl> control_;
   std::unique_ptr<ctl::ControlServer> server_;
   std::unique_ptr<ctl::HttpMetricsListener> http_;
-  std::unique_ptr<ctl::JsonLinesFile> events_file_;
+  EventsFile events_file_;  // [output] events_file
   std::unique_ptr<Outputs> outputs_;  // MQTT sinks
   asio::steady_timer drain_timer_;
   std::shared_ptr<const HostNetworks> host_;  // the kernel's LAN side (netify records)
-  std::unique_ptr<ctl::NetifyServer> netify_;  // [output.netify_socket]
-  AgentFacts agent_prev_;                       // the previous agent_status
-  const int64_t started_us_ = nowUs();
+  NetifySocket netify_{cfg_, accounting_, nowUs()};  // [output.netify_socket]
   std::atomic<uint64_t> control_beat_{0};  // bumped by a task on the control thread
   bool test_hooks_ = false;                // FLOWGATE_TEST_HOOKS=1 at start
 };
-
-std::string Daemon::agentStatus() {
-  AgentFacts f;
-  f.now_ms = nowUs() / 1000;
-  f.uptime_s = (nowUs() - started_us_) / 1'000'000;
-  f.update_interval_s = cfg_.netify_socket.update_interval;
-  f.flows = accounting_.counters().tracked;
-  f.flows_purged = accounting_.counters().ended;
-  rusage ru{};
-  if (getrusage(RUSAGE_SELF, &ru) == 0) {
-    f.cpu_user = static_cast<double>(ru.ru_utime.tv_sec) + static_cast<double>(ru.ru_utime.tv_usec) / 1e6;
-    f.cpu_system = static_cast<double>(ru.ru_stime.tv_sec) + static_cast<double>(ru.ru_stime.tv_usec) / 1e6;
-    f.maxrss_kb = static_cast<uint64_t>(ru.ru_maxrss);
-  }
-  f.memrss_kb = residentKb();
-  f.cpu_cores = std::max(1u, std::thread::hardware_concurrency());
-  f.dhc_status = cfg_.hints.enabled;
-  // The previous status's values (the first status repeats its own).
-  const bool first = agent_prev_.now_ms == 0;
-  f.flows_prev = first ? f.flows : agent_prev_.flows;
-  f.cpu_user_prev = first ? f.cpu_user : agent_prev_.cpu_user;
-  f.cpu_system_prev = first ? f.cpu_system : agent_prev_.cpu_system;
-  f.maxrss_kb_prev = first ? f.maxrss_kb : agent_prev_.maxrss_kb;
-  f.memrss_kb_prev = first ? f.memrss_kb : agent_prev_.memrss_kb;
-  agent_prev_ = f;
-  return netifyAgentStatus(f);
-}
-
-bool Daemon::startNetifySocket() {
-  const cli::NetifySocketConfig& c = cfg_.netify_socket;
-  if (!c.enabled()) return true;
-  ctl::NetifyServerOptions o;
-  o.socket_path = c.path;
-  o.group = c.group;
-  o.listen = c.listen;
-  o.max_clients = c.max_clients;
-  o.queue_events = c.queue_events;
-  o.queue_bytes = c.queue_bytes;
-  o.update_interval = std::chrono::seconds(c.update_interval);
-  o.hello = [version = cfg_.netify_version] { return netifyAgentHello(version); };
-  o.status = [this] { return agentStatus(); };
-  netify_ = std::make_unique<ctl::NetifyServer>(io_, std::move(o));
-  if (auto r = netify_->start(); !r) {
-    log::error("start_failed", {{"error", "netify socket: " + r.error().message()}});
-    return false;
-  }
-  events_.addSink(
-      [this, netify = netifyOptions()](const ctl::Event& e) {
-        for (const std::string& m : netifyMessages(e, netify)) netify_->publish(m);
-      },
-      (uint64_t{1} << static_cast<unsigned>(ctl::Topic::Flow)) |
-          (uint64_t{1} << static_cast<unsigned>(ctl::Topic::FlowEnd)) |
-          (uint64_t{1} << static_cast<unsigned>(ctl::Topic::FlowStats)));
-  return true;
-}
 
 bool Daemon::startKernel() {
   auto nft = nl::NlSocket::open(NETLINK_NETFILTER);
@@ -233,42 +149,22 @@ bool Daemon::startKernel() {
 }
 
 bool Daemon::startWorkers() {
+  const WorkerShared shared{.hints = &hints_, .catalog = &cli::appCatalogState().holder(), .app_ranges = &ranges_};
   for (uint32_t i = 0; i < cfg_.workers; ++i) {
-    nfq::QueueConfig qc{.queue_num = static_cast<uint16_t>(cfg_.queue_num + i),
-                        .max_len = cfg_.queue_max_len,
-                        .rcvbuf_bytes = cfg_.socket_buffer,
-                        .copy_range = 0xffff,
-                        .fail_open = cfg_.failure.queue_full == core::FailureAction::Accept,
-                        .gso = true};
-    auto qs = nfq::QueueSocket::open(qc);
+    nfq::WorkerConfig wc = workerConfig(cfg_, i, shared);
+    auto qs = nfq::QueueSocket::open(wc.queue);
     if (!qs) {
       log::error("start_failed", {{"error", qs.error().message()}});
       return false;
     }
-    core::EngineConfig ec;
-    ec.pipeline.packet_budget = cfg_.packet_budget;
-    ec.pipeline.table.max_flows = cfg_.max_flows;
-    ec.pipeline.table.timeouts = cfg_.timeouts;
-    ec.pipeline.table.first_id = i + 1;
-    ec.pipeline.table.id_step = cfg_.workers;
-    ec.pipeline.hints = &hints_;
-    ec.pipeline.catalog = &cli::appCatalogState().holder();
-    ec.pipeline.app_ranges = &ranges_;
-    ec.marks = cfg_.marks;
-    ec.undecodable = cfg_.failure.undecodable;
-    ec.keep_first_route = cfg_.keep_first_route;
-    const int index = static_cast<int>(i);
     nfq::WorkerObservers obs;
-    obs.decided = [this, index](const core::Flow& f, const policy::Decision& d,
-                                const policy::PolicySet& p, std::string_view in_if) {
-      events_.onDecided(f, d, p, in_if);
-    };
+    obs.decided = [this](const core::Flow& f, const policy::Decision& d, const policy::PolicySet& p,
+                         std::string_view in_if) { events_.onDecided(f, d, p, in_if); };
     obs.ended = [this](const core::EndedFlow& f) { events_.onUndecidedEnd(f); };
     workers_.push_back(std::make_unique<nfq::Worker>(
-        index, nfq::WorkerConfig{.queue = qc, .engine = ec, .max_round = 256, .internal_error = cfg_.failure.internal_error}, std::move(*qs),
+        static_cast<int>(i), wc, std::move(*qs),
         std::make_unique<dissect::DissectingClassifier>(std::make_unique<dpi::NdpiClassifier>()), holder_,
-        [this](const std::vector<nfq::SetElementRequest>& r) { nft_->writer()->addElements(r); },
-        std::move(obs)));
+        [this](const std::vector<nfq::SetElementRequest>& r) { nft_->writer()->addElements(r); }, std::move(obs)));
   }
   return true;
 }
@@ -291,7 +187,7 @@ bool Daemon::startControl() {
                                                          .server = server_,
                                                          .conntrack_events = conntrack_.hasEvents(),
                                                          .io = io_,
-                                                         .netify = &netify_});
+                                                         .netify = &netify_.server()});
   server_ = std::make_unique<ctl::ControlServer>(io_, *control_, so);
   events_.addSink([this](const ctl::Event& e) { server_->publish(e); });
   events_.addSink([this](const ctl::Event& e) {
@@ -312,31 +208,11 @@ bool Daemon::startControl() {
       return false;
     }
   }
-  if (!cfg_.events_file.empty()) {
-    auto f = ctl::JsonLinesFile::open(cfg_.events_file);
-    if (!f) {
-      log::error("start_failed", {{"error", "events file: " + f.error().message()}});
-      return false;
-    }
-    events_file_ = std::move(*f);
-    uint64_t topics = 0;  // bit per ctl::Topic
-    for (const auto& t : cfg_.events_topics)
-      if (auto topic = ctl::parseTopic(t)) topics |= uint64_t{1} << static_cast<unsigned>(*topic);
-    events_.addSink([this](const ctl::Event& e) { writeEventsFile(e); }, topics);
-  }
-  if (!startNetifySocket()) return false;
+  if (!events_file_.start(cfg_, events_)) return false;
+  if (!netify_.start(io_, events_, netifyOptions())) return false;
   scheduleDrain();
   conntrack_.start();
   return true;
-}
-
-void Daemon::writeEventsFile(const ctl::Event& e) {
-  if (auto w = events_file_->write(e.json); !w) {
-    static log::RateLimit limit(2);
-    uint64_t suppressed = 0;
-    if (limit.allow(suppressed))
-      log::warn("events_file_write_failed", {{"error", w.error().message()}, {"suppressed", suppressed}});
-  }
 }
 
 // One watchdog check (main thread): reads every heartbeat, pings systemd when
@@ -347,33 +223,9 @@ void Daemon::checkProgress(ProgressCheck& progress, bool watchdog) {
   beats.reserve(workers_.size());
   for (const auto& w : workers_) beats.push_back(w->heartbeat());
   const auto out = progress.check(beats, control_beat_.load(std::memory_order_relaxed), static_cast<uint64_t>(nowUs()));
-  const char* pings = watchdog ? "stopped" : "off";
-  for (const auto& s : out.stalled) {
-    if (s.index == ProgressCheck::kControl)
-      log::error("control_stalled", {{"stalled_ms", s.for_us / 1000}, {"watchdog_pings", pings}});
-    else
-      log::error("worker_stalled", {{"worker", s.index}, {"stalled_ms", s.for_us / 1000}, {"watchdog_pings", pings}});
-  }
-  for (const auto& s : out.recovered) {
-    if (s.index == ProgressCheck::kControl)
-      log::warn("control_recovered", {{"stalled_ms", s.for_us / 1000}});
-    else
-      log::warn("worker_recovered", {{"worker", s.index}, {"stalled_ms", s.for_us / 1000}});
-  }
+  logProgress(out, watchdog);
   if (watchdog && out.ping) (void)cli::sdNotify("WATCHDOG=1");
   asio::post(io_, [this] { control_beat_.fetch_add(1, std::memory_order_relaxed); });
-}
-
-// SIGUSR2 with FLOWGATE_TEST_HOOKS=1 (tests only): stops worker 0's loop, or
-// lets it run again, so a test can watch the watchdog pings stop and resume.
-void Daemon::stallWorkerForTest() {
-  if (!test_hooks_ || workers_.empty()) {
-    log::warn("test_hook_refused", {{"signal", "SIGUSR2"}, {"detail", "flowgate was not started with FLOWGATE_TEST_HOOKS=1"}});
-    return;
-  }
-  nfq::Worker& w = *workers_.front();
-  w.stallForTest(!w.stalledForTest());
-  log::warn("test_worker_stall", {{"worker", w.index()}, {"stalled", w.stalledForTest() ? "yes" : "no"}});
 }
 
 void Daemon::scheduleDrain() {
@@ -477,10 +329,9 @@ int Daemon::run() {
       next_check = std::chrono::steady_clock::now() + tick;
     }
     if (sig == SIGUSR2) {
-      stallWorkerForTest();
+      toggleTestStall(workers_, test_hooks_);
     } else if (sig == SIGUSR1) {
-      if (events_file_) events_file_->requestReopen();
-      log::info("events_file_reopen_requested", {});
+      events_file_.requestReopen();
     } else if (sig == SIGHUP) {
       (void)cli::sdNotify("RELOADING=1");
       std::promise<void> done;
@@ -511,7 +362,7 @@ int Daemon::run() {
     conntrack_.finish();
     drain_timer_.expires_after(std::chrono::milliseconds(300));
     drain_timer_.async_wait([&](const boost::system::error_code&) {
-      if (netify_) netify_->shutdown();
+      netify_.shutdown();
       if (http_) http_->shutdown();
       server_->shutdown();
       closed.set_value();

@@ -87,4 +87,15 @@ bool HostNetworks::onLan(std::string_view ip) const {
   return std::any_of(nets_.begin(), nets_.end(), [&](const Net& n) { return matches(n.base, n.prefix, *a); });
 }
 
+output::NetifyOptions netifyOptionsOf(const cli::Config& cfg, std::shared_ptr<const HostNetworks> host) {
+  output::NetifyOptions n;
+  n.local_networks = cfg.local_networks;
+  n.lan_interfaces = cfg.lan_interfaces.empty() ? cfg.interfaces : cfg.lan_interfaces;
+  n.wan_interfaces = cfg.wan_interfaces;
+  n.interface = cfg.interfaces.empty() ? "any" : cfg.interfaces.front();
+  n.version = cfg.netify_version;
+  n.on_lan = [host = std::move(host)](std::string_view ip) { return host->onLan(ip); };
+  return n;
+}
+
 }  // namespace fg::daemon

@@ -16,11 +16,14 @@
 // Threading: immutable after construction; onLan() from any thread.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "gateway/config.h"
 #include "gateway/core/ip_address.h"
+#include "gateway/output/netify.h"
 
 namespace fg::daemon {
 
@@ -48,5 +51,10 @@ class HostNetworks {
   };
   std::vector<Net> nets_;
 };
+
+// How the daemon writes Netify records: the configured interface roles and
+// local networks, the host's LAN side as the fallback (the caller adds the
+// classifier's protocol ids: fg_daemon does not link nDPI).
+output::NetifyOptions netifyOptionsOf(const cli::Config& cfg, std::shared_ptr<const HostNetworks> host);
 
 }  // namespace fg::daemon

@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "common/log.h"
+
 namespace fg::daemon {
 namespace {
 
@@ -67,6 +69,22 @@ std::vector<int> ProgressCheck::stalled() const {
     if (workers_[i].stalled) s.push_back(static_cast<int>(i));
   if (control_.stalled) s.push_back(kControl);
   return s;
+}
+
+void logProgress(const ProgressCheck::Outcome& out, bool watchdog) {
+  const char* pings = watchdog ? "stopped" : "off";
+  for (const auto& s : out.stalled) {
+    if (s.index == ProgressCheck::kControl)
+      log::error("control_stalled", {{"stalled_ms", s.for_us / 1000}, {"watchdog_pings", pings}});
+    else
+      log::error("worker_stalled", {{"worker", s.index}, {"stalled_ms", s.for_us / 1000}, {"watchdog_pings", pings}});
+  }
+  for (const auto& s : out.recovered) {
+    if (s.index == ProgressCheck::kControl)
+      log::warn("control_recovered", {{"stalled_ms", s.for_us / 1000}});
+    else
+      log::warn("worker_recovered", {{"worker", s.index}, {"stalled_ms", s.for_us / 1000}});
+  }
 }
 
 }  // namespace fg::daemon

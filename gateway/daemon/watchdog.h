@@ -73,4 +73,8 @@ class ProgressCheck {
   Beat control_;
 };
 
+// Logs the threads a check found stalled (error, once) or recovered (warn);
+// `watchdog` says whether pings to systemd are on (they stop while stalled).
+void logProgress(const ProgressCheck::Outcome& out, bool watchdog);
+
 }  // namespace fg::daemon

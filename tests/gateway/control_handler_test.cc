@@ -71,7 +71,7 @@ TEST(KernelQueueStats, ParsesProcLines) {
       "    0  12345     3 2 65531     7     9        0  1\n"
       "    1  12346     0 2 65531     0     0        0  1\n"
       "garbage\n");
-  const auto s = parseKernelQueueStats(in);
+  const auto s = nfq::parseKernelQueueStats(in);
   ASSERT_EQ(s.size(), 2u);
   EXPECT_EQ(s.at(0).waiting, 3u);
   EXPECT_EQ(s.at(0).dropped, 7u);
